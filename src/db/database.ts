@@ -1,0 +1,96 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { GsError } from '../lib/errors.js';
+import { SerialisedPGliteDialect } from './pglite-dialect.js';
+import type { Database } from './schema.js';
+import { TYPE_PARSERS } from './type-parsers.js';
+
+export const DATABASE_KINDS = ['pglite', 'postgres'] as const;
+export type DatabaseKind = (typeof DATABASE_KINDS)[number];
+
+export type Db = Kysely<Database>;
+
+export interface DatabaseHandle {
+  readonly db: Db;
+  readonly kind: DatabaseKind;
+  /** Where the data is, safe to print (no password). */
+  readonly location: string;
+  close(): Promise<void>;
+}
+
+export type DatabaseTarget =
+  | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number }
+  /** `dir` undefined: in memory (tests). */
+  | { readonly kind: 'pglite'; readonly dir: string | undefined };
+
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    const parser = TYPE_PARSERS[oid];
+    if (parser && format !== 'binary') return parser;
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/** `postgres://user:secret@host/db` → `postgres://user@host/db` for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function reason(e: unknown): string {
+  if (e instanceof AggregateError && e.errors.length > 0) return reason(e.errors[0]);
+  if (e instanceof Error) return e.message || e.name;
+  return String(e);
+}
+
+/** The directory PGlite keeps its files in, under the platform's data directory. */
+export function pgliteDir(dataDir: string): string {
+  return join(dataDir, 'pgdata');
+}
+
+export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
+  if (target.kind === 'postgres') return openPostgres(target.url, target.poolSize ?? 10);
+  return openPGlite(target.dir);
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<DatabaseHandle> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    types: pgTypes,
+    application_name: 'govshare',
+  });
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+  try {
+    await sql`select 1`.execute(db);
+  } catch (e) {
+    await db.destroy().catch(() => undefined);
+    throw new GsError('GS_ERR_DB_UNAVAILABLE', { reason: `${redactUrl(url)}: ${reason(e)}` }, undefined, { cause: e });
+  }
+  return { db, kind: 'postgres', location: redactUrl(url), close: () => db.destroy() };
+}
+
+async function openPGlite(dir: string | undefined): Promise<DatabaseHandle> {
+  let pglite: PGlite;
+  try {
+    if (dir !== undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    pglite = new PGlite(dir, { parsers: TYPE_PARSERS as Record<number, (value: string) => unknown> });
+    await pglite.waitReady;
+  } catch (e) {
+    throw new GsError('GS_ERR_DB_DATA_DIR', { dataDir: dir ?? '(memory)', reason: reason(e) }, undefined, { cause: e });
+  }
+  const db = new Kysely<Database>({ dialect: new SerialisedPGliteDialect(pglite), plugins: [new CamelCasePlugin()] });
+  return { db, kind: 'pglite', location: dir ?? '(memory)', close: () => db.destroy() };
+}

@@ -1,0 +1,158 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Table types for Kysely, in camelCase (the CamelCasePlugin maps them to snake_case columns). */
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface PlatformSettingsTable {
+  key: string;
+  value: Json<unknown>;
+  updatedAt: Timestamp;
+}
+
+export interface RegionsTable {
+  code: string;
+  name: string;
+  level: string;
+  parentCode: string | null;
+  active: Generated<boolean>;
+  source: string;
+}
+
+export interface ContactRow {
+  readonly name: string;
+  readonly title?: string | undefined;
+  readonly phone?: string | undefined;
+  readonly email?: string | undefined;
+}
+
+export interface AgenciesTable {
+  id: string;
+  code: string;
+  nameZh: string;
+  names: Json<Record<string, string>>;
+  uscc: string;
+  regionCode: string;
+  level: string;
+  parentId: string | null;
+  contacts: Json<ContactRow[]>;
+  active: Generated<boolean>;
+  deactivatedAt: Date | null;
+  deactivationReason: string | null;
+  version: Generated<number>;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
+export interface AgencyHistoryTable {
+  id: Generated<number>;
+  agencyId: string;
+  version: number;
+  change: string;
+  snapshot: Json<unknown>;
+  changedBy: string;
+  changedAt: Timestamp;
+  requestId: string | null;
+}
+
+export interface BusinessSystemsTable {
+  id: string;
+  agencyId: string;
+  name: string;
+  purpose: string;
+  ownerContact: Json<ContactRow>;
+  status: string;
+  statusReason: string | null;
+  version: Generated<number>;
+  createdBy: string;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  displayName: string;
+  agencyId: string | null;
+  email: string | null;
+  phone: string | null;
+  roles: string[];
+  passwordHash: string;
+  mustChangePassword: Generated<boolean>;
+  passwordChangedAt: Date | null;
+  totpSecret: string | null;
+  totpEnabled: Generated<boolean>;
+  totpPendingSecret: string | null;
+  totpLastStep: number | null;
+  failedAttempts: Generated<number>;
+  failedWindowStart: Date | null;
+  lockedUntil: Date | null;
+  active: Generated<boolean>;
+  version: Generated<number>;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+  lastLoginAt: Date | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  userId: string;
+  tokenHash: string;
+  createdAt: Timestamp;
+  lastSeenAt: Timestamp;
+  expiresAt: Date;
+  endedAt: Date | null;
+  endReason: string | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  userId: string;
+  name: string;
+  tokenHash: string;
+  scopes: string[];
+  expiresAt: Date;
+  createdAt: Timestamp;
+  createdBy: string;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  revokedReason: string | null;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: Timestamp;
+  actorType: string;
+  actorId: string | null;
+  actorName: string;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  outcome: string;
+  requestId: string | null;
+  ip: string | null;
+  details: Json<Record<string, unknown>>;
+}
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  checksum: string;
+  appliedAt: Timestamp;
+}
+
+export interface Database {
+  platformSettings: PlatformSettingsTable;
+  regions: RegionsTable;
+  agencies: AgenciesTable;
+  agencyHistory: AgencyHistoryTable;
+  businessSystems: BusinessSystemsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  apiTokens: ApiTokensTable;
+  auditEvents: AuditEventsTable;
+  schemaMigrations: SchemaMigrationsTable;
+}

@@ -1,0 +1,141 @@
+/**
+ * The one registry of govshare error codes.
+ *
+ * Every code is `GS_ERR_<AREA>_<PROBLEM>`, has an HTTP status and an English message template
+ * with a Chinese twin (the console shows both). Codes are never reused or renumbered: a retired
+ * code stays here, marked `retired`. `docs/errors.md` documents every code; a test checks it.
+ */
+export interface ErrorDefinition {
+  readonly status: number;
+  readonly message: string;
+  readonly messageZh: string;
+  readonly retired?: true;
+}
+
+export const ERRORS = {
+  // request shape
+  GS_ERR_REQUEST_INVALID: { status: 400, message: 'The request is invalid: {summary}', messageZh: '请求不合法：{summary}' },
+  GS_ERR_REQUEST_MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON: {reason}', messageZh: '请求体不是合法的 JSON：{reason}' },
+  GS_ERR_REQUEST_TOO_LARGE: { status: 413, message: 'The request body exceeds the limit of {limit} bytes', messageZh: '请求体超过 {limit} 字节的上限' },
+  GS_ERR_REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content type {contentType} is not supported', messageZh: '不支持的内容类型 {contentType}' },
+  GS_ERR_REQUEST_NOT_FOUND: { status: 404, message: 'No route {method} {url}', messageZh: '不存在的接口 {method} {url}' },
+  GS_ERR_REQUEST_DUPLICATE: { status: 409, message: 'A record with the same key already exists ({constraint})', messageZh: '已存在相同标识的记录（{constraint}）' },
+  GS_ERR_REQUEST_CONFLICT: { status: 409, message: 'The record was changed by someone else (expected version {expected}, found {actual})', messageZh: '记录已被他人修改（期望版本 {expected}，实际 {actual}）' },
+
+  // authentication and sessions
+  GS_ERR_AUTH_REQUIRED: { status: 401, message: 'Authentication required', messageZh: '需要登录' },
+  GS_ERR_AUTH_INVALID_CREDENTIALS: { status: 401, message: 'Wrong user name or password', messageZh: '用户名或密码错误' },
+  GS_ERR_AUTH_TOTP_REQUIRED: { status: 401, message: 'A one-time code from the authenticator app is required', messageZh: '需要输入动态验证码' },
+  GS_ERR_AUTH_TOTP_INVALID: { status: 401, message: 'The one-time code is wrong or was already used', messageZh: '动态验证码错误或已使用' },
+  GS_ERR_AUTH_LOCKED: { status: 423, message: 'The account is locked after {attempts} failed attempts until {until}', messageZh: '连续 {attempts} 次登录失败，账号已锁定至 {until}' },
+  GS_ERR_AUTH_ACCOUNT_INACTIVE: { status: 401, message: 'The account is deactivated', messageZh: '账号已停用' },
+  GS_ERR_AUTH_SESSION_EXPIRED: { status: 401, message: 'The session has expired ({reason}); log in again', messageZh: '会话已过期（{reason}），请重新登录' },
+  GS_ERR_AUTH_TOKEN_INVALID: { status: 401, message: 'The API token is unknown, expired or revoked', messageZh: 'API 令牌无效、已过期或已吊销' },
+  GS_ERR_AUTH_SETUP_REQUIRED: { status: 403, message: 'Finish account setup first: {steps}', messageZh: '请先完成账号设置：{steps}' },
+  GS_ERR_AUTH_FORBIDDEN: { status: 403, message: 'Permission {permission} is required', messageZh: '需要权限 {permission}' },
+  GS_ERR_AUTH_WRONG_AGENCY: { status: 403, message: 'This action is limited to your own agency', messageZh: '只能操作本单位的数据' },
+  GS_ERR_AUTH_PASSWORD_RULE: { status: 400, message: 'The new password breaks the password rule: {problems}', messageZh: '新密码不符合密码规则：{problems}' },
+  GS_ERR_AUTH_PASSWORD_REUSED: { status: 400, message: 'The new password must differ from the current one', messageZh: '新密码不能与当前密码相同' },
+  GS_ERR_AUTH_TOTP_NOT_ENROLLED: { status: 409, message: 'No authenticator enrolment is pending; start enrolment first', messageZh: '没有待确认的动态口令绑定，请先发起绑定' },
+
+  // configuration and start-up
+  GS_ERR_CONFIG_INVALID: { status: 500, message: 'Invalid setting {key}: {reason}', messageZh: '配置项 {key} 不合法：{reason}' },
+  GS_ERR_CONFIG_FILE: { status: 500, message: 'Cannot read config file {path}: {reason}', messageZh: '无法读取配置文件 {path}：{reason}' },
+  GS_ERR_SERVER_PORT_IN_USE: { status: 500, message: 'Port {port} on {host} is already in use', messageZh: '{host} 的端口 {port} 已被占用' },
+  GS_ERR_SERVER_LISTEN: { status: 500, message: 'Cannot listen on {host}:{port}: {reason}', messageZh: '无法监听 {host}:{port}：{reason}' },
+
+  // database
+  GS_ERR_DB_UNAVAILABLE: { status: 503, message: 'The database is unreachable: {reason}', messageZh: '无法连接数据库：{reason}' },
+  GS_ERR_DB_SCHEMA_NEWER: { status: 500, message: 'The database schema (version {dbVersion}) is newer than this govshare (version {codeVersion}); upgrade govshare', messageZh: '数据库结构版本 {dbVersion} 高于程序支持的版本 {codeVersion}，请升级 govshare' },
+  GS_ERR_DB_SCHEMA_OUTDATED: { status: 503, message: 'The database schema (version {dbVersion}) is older than this govshare (version {codeVersion}); run govshare migrate', messageZh: '数据库结构版本 {dbVersion} 低于程序版本 {codeVersion}，请执行 govshare migrate' },
+  GS_ERR_DB_MIGRATION_CHANGED: { status: 500, message: 'Migration {version} was changed after it was applied (checksum mismatch)', messageZh: '迁移脚本 {version} 在执行后被修改（校验和不一致）' },
+  GS_ERR_DB_MIGRATION_FAILED: { status: 500, message: 'Migration {version} failed and was rolled back: {reason}', messageZh: '迁移脚本 {version} 执行失败并已回滚：{reason}' },
+  GS_ERR_DB_DATA_DIR_LOCKED: { status: 409, message: 'The data directory {dataDir} is in use by process {pid}', messageZh: '数据目录 {dataDir} 正被进程 {pid} 使用' },
+  GS_ERR_DB_DATA_DIR: { status: 500, message: 'Cannot use data directory {dataDir}: {reason}', messageZh: '无法使用数据目录 {dataDir}：{reason}' },
+  GS_ERR_ADMIN_SOCKET: { status: 503, message: 'Cannot reach the running server over its admin socket {path}: {reason}', messageZh: '无法通过管理套接字 {path} 连接正在运行的服务：{reason}' },
+
+  // regions
+  GS_ERR_REGION_NOT_FOUND: { status: 404, message: 'No region with code {code}', messageZh: '行政区划代码 {code} 不存在' },
+
+  // agencies
+  GS_ERR_AGENCY_NOT_FOUND: { status: 404, message: 'No agency {id}', messageZh: '单位 {id} 不存在' },
+  GS_ERR_AGENCY_CODE_TAKEN: { status: 409, message: 'Agency code {code} is already used', messageZh: '单位编码 {code} 已被使用' },
+  GS_ERR_AGENCY_USCC_INVALID: { status: 400, message: 'USCC {uscc} is not valid: {reason}', messageZh: '统一社会信用代码 {uscc} 不合法：{reason}' },
+  GS_ERR_AGENCY_USCC_TAKEN: { status: 409, message: 'USCC {uscc} already belongs to agency {code}', messageZh: '统一社会信用代码 {uscc} 已属于单位 {code}' },
+  GS_ERR_AGENCY_REGION_LEVEL: { status: 400, message: 'Region {regionCode} is a {regionLevel} region but the agency level is {level}', messageZh: '行政区划 {regionCode} 为{regionLevel}级，与单位层级 {level} 不一致' },
+  GS_ERR_AGENCY_PARENT_INVALID: { status: 400, message: 'Parent agency {parentId} cannot be used: {reason}', messageZh: '上级单位 {parentId} 不可用：{reason}' },
+  GS_ERR_AGENCY_INACTIVE: { status: 409, message: 'Agency {id} is deactivated', messageZh: '单位 {id} 已停用' },
+  GS_ERR_AGENCY_HAS_ACTIVE_CHILDREN: { status: 409, message: 'Agency {id} still has {count} active subordinate agencies', messageZh: '单位 {id} 仍有 {count} 个启用的下级单位' },
+  GS_ERR_AGENCY_LANGUAGE_TAG: { status: 400, message: 'Name language tag {tag} is not a valid BCP 47 tag (Chinese goes in nameZh)', messageZh: '名称语言标记 {tag} 不是合法的 BCP 47 标记（中文名称填写在 nameZh）' },
+
+  // business systems
+  GS_ERR_SYSTEM_NOT_FOUND: { status: 404, message: 'No business system {id}', messageZh: '接入系统 {id} 不存在' },
+  GS_ERR_SYSTEM_NAME_TAKEN: { status: 409, message: 'Agency already has a business system named {name}', messageZh: '本单位已有名为 {name} 的接入系统' },
+  GS_ERR_SYSTEM_STATE: { status: 409, message: 'Business system {id} is {status}; cannot {action}', messageZh: '接入系统 {id} 状态为 {status}，不能{action}' },
+
+  // users and roles
+  GS_ERR_USER_NOT_FOUND: { status: 404, message: 'No user {id}', messageZh: '用户 {id} 不存在' },
+  GS_ERR_USER_NAME_TAKEN: { status: 409, message: 'User name {username} is already used', messageZh: '用户名 {username} 已被使用' },
+  GS_ERR_USER_ROLE_CONFLICT: { status: 400, message: 'Roles {roles} cannot be held by one account (separation of duties)', messageZh: '角色 {roles} 不能由同一账号兼任（三权分立）' },
+  GS_ERR_USER_ROLE_NEEDS_AGENCY: { status: 400, message: 'Role {role} needs the account to belong to an agency', messageZh: '角色 {role} 要求账号属于某个单位' },
+  GS_ERR_USER_SELF_ROLES: { status: 403, message: 'A security administrator cannot change their own roles', messageZh: '安全管理员不能修改自己的角色' },
+  GS_ERR_USER_LAST_ADMIN: { status: 409, message: 'This would leave no active account with role {role}', messageZh: '操作后将没有任何启用的 {role} 账号' },
+
+  // API tokens
+  GS_ERR_TOKEN_NOT_FOUND: { status: 404, message: 'No API token {id}', messageZh: 'API 令牌 {id} 不存在' },
+  GS_ERR_TOKEN_SCOPE: { status: 400, message: 'Scope {scope} is not a permission this account holds', messageZh: '作用域 {scope} 不是该账号拥有的权限' },
+  GS_ERR_TOKEN_EXPIRY: { status: 400, message: 'Token expiry {expires} is invalid: {reason}', messageZh: '令牌有效期 {expires} 不合法：{reason}' },
+
+  // everything else
+  GS_ERR_INTERNAL: { status: 500, message: 'Internal error (request {requestId}); the operator can find details in the log', messageZh: '内部错误（请求 {requestId}），运维人员可在日志中查看详情' },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+function fill(template: string, params: ErrorDetails): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
+    const v = params[key];
+    if (v === undefined) return whole;
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  });
+}
+
+/** An expected failure with a registered code. Anything else reaching the edge is a 500. */
+export class GsError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly params: ErrorDetails;
+  readonly messageZh: string;
+  /** Per-field problems: `[{ field, rule, message }]` for validation errors. */
+  readonly fields: readonly FieldProblem[] | undefined;
+
+  constructor(code: ErrorCode, params: ErrorDetails = {}, fields?: readonly FieldProblem[], options?: { cause?: unknown }) {
+    const def: ErrorDefinition = ERRORS[code];
+    super(fill(def.message, params), options);
+    this.name = 'GsError';
+    this.code = code;
+    this.status = def.status;
+    this.params = params;
+    this.messageZh = fill(def.messageZh, params);
+    this.fields = fields;
+  }
+}
+
+export interface FieldProblem {
+  /** Where: `body.uscc`, `query.limit`, `names.ug`, … */
+  readonly field: string;
+  /** The rule broken, e.g. `required`, `maxLength`, `checkCharacter`, `additionalProperties`. */
+  readonly rule: string;
+  readonly message: string;
+}
+
+export function isGsError(e: unknown): e is GsError {
+  return e instanceof GsError;
+}
+
+/** One invalid field as a GS_ERR_REQUEST_INVALID error. */
+export function invalidField(field: string, rule: string, message: string): GsError {
+  return new GsError('GS_ERR_REQUEST_INVALID', { summary: `${field}: ${message}` }, [{ field, rule, message }]);
+}

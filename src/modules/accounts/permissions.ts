@@ -1,0 +1,78 @@
+/**
+ * Roles and permissions. A route declares the one permission it needs (see server/access.ts);
+ * a role grants a fixed set of permissions. Row-level rules (an agency role acts on its own
+ * agency only) live in the services.
+ */
+export const ROLES = [
+  'operator',
+  'securityAdmin',
+  'auditor',
+  'supervisor',
+  'cataloger',
+  'requester',
+  'reviewer',
+  'serviceAuthoriser',
+  'viewer',
+  'nodeAdmin',
+] as const;
+export type Role = (typeof ROLES)[number];
+
+/** 三权分立: at most one of these on one account. */
+export const ADMIN_ROLES = ['operator', 'securityAdmin', 'auditor'] as const satisfies readonly Role[];
+
+/** Roles that act for one agency; the account must belong to an agency. */
+export const AGENCY_ROLES = ['cataloger', 'requester', 'reviewer', 'serviceAuthoriser', 'viewer', 'nodeAdmin'] as const satisfies readonly Role[];
+
+export const PERMISSIONS = [
+  'region:read',
+  'agency:read',
+  'agency:manage',
+  'system:read',
+  'system:register',
+  'system:manage',
+  'user:read',
+  'user:manage',
+  'user:roles',
+  'token:manage',
+  'audit:read',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read'];
+
+export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
+  operator: [...DIRECTORY, 'agency:manage', 'system:register', 'system:manage', 'user:read', 'user:manage'],
+  securityAdmin: ['region:read', 'agency:read', 'user:read', 'user:roles', 'token:manage'],
+  // The auditor reads the audit trail and nothing else.
+  auditor: ['audit:read'],
+  supervisor: DIRECTORY,
+  cataloger: DIRECTORY,
+  requester: DIRECTORY,
+  reviewer: DIRECTORY,
+  serviceAuthoriser: DIRECTORY,
+  viewer: DIRECTORY,
+  nodeAdmin: [...DIRECTORY, 'system:register'],
+};
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+export function isPermission(value: string): value is Permission {
+  return (PERMISSIONS as readonly string[]).includes(value);
+}
+
+export function permissionsOf(roles: readonly string[]): Set<Permission> {
+  const out = new Set<Permission>();
+  for (const r of roles) if (isRole(r)) for (const p of ROLE_PERMISSIONS[r]) out.add(p);
+  return out;
+}
+
+/** Problems with a set of roles for an account, or [] when acceptable. */
+export function roleProblems(roles: readonly Role[], hasAgency: boolean): { conflict?: Role[]; needsAgency?: Role } {
+  const admin = roles.filter((r) => (ADMIN_ROLES as readonly Role[]).includes(r));
+  if (admin.length > 1) return { conflict: admin };
+  const agencyRole = roles.find((r) => (AGENCY_ROLES as readonly Role[]).includes(r));
+  if (agencyRole && !hasAgency) return { needsAgency: agencyRole };
+  return {};
+}

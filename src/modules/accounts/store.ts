@@ -1,0 +1,228 @@
+import { sql, type Selectable } from 'kysely';
+import type { Db } from '../../db/database.js';
+import type { ApiTokensTable, SessionsTable, UsersTable } from '../../db/schema.js';
+import { escapeLike } from '../regions/store.js';
+
+export type UserRow = Selectable<UsersTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;
+
+export interface UserQuery {
+  readonly agencyId?: string | undefined;
+  readonly role?: string | undefined;
+  readonly q?: string | undefined;
+  readonly active?: boolean | undefined;
+  readonly after?: string | undefined;
+  readonly limit: number;
+}
+
+/** Lockout rule: this many failures inside the window lock the account for the window's length. */
+export const LOCKOUT = { attempts: 5, windowMinutes: 15 } as const;
+
+export class AccountStore {
+  constructor(private readonly db: Db) {}
+
+  userById(id: string, executor: Db = this.db): Promise<UserRow | undefined> {
+    return executor.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  userByName(username: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  }
+
+  listUsers(q: UserQuery): Promise<UserRow[]> {
+    let query = this.db.selectFrom('users').selectAll();
+    if (q.agencyId) query = query.where('agencyId', '=', q.agencyId);
+    if (q.role) query = query.where(sql<boolean>`${q.role} = any(roles)`);
+    if (q.active !== undefined) query = query.where('active', '=', q.active);
+    if (q.q) {
+      const like = `%${escapeLike(q.q)}%`;
+      query = query.where((eb) => eb.or([eb('username', 'like', like), eb('displayName', 'like', like)]));
+    }
+    if (q.after) query = query.where('username', '>', q.after);
+    return query.orderBy('username').limit(q.limit).execute();
+  }
+
+  async insertUser(row: Omit<UserRow, 'createdAt' | 'updatedAt' | 'version' | 'failedAttempts' | 'failedWindowStart' | 'lockedUntil' | 'lastLoginAt' | 'totpLastStep' | 'totpPendingSecret' | 'totpSecret' | 'totpEnabled' | 'passwordChangedAt'>, executor: Db): Promise<void> {
+    await executor.insertInto('users').values(row).execute();
+  }
+
+  async updateUser(id: string, patch: Partial<Omit<UserRow, 'id' | 'createdAt' | 'version'>>, now: Date, executor: Db = this.db): Promise<UserRow | undefined> {
+    return executor
+      .updateTable('users')
+      .set({ ...patch, updatedAt: now, version: sql<number>`version + 1` })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Counts one failed login atomically (safe with several servers) and locks when the limit is hit. */
+  async registerFailure(id: string, now: Date): Promise<{ failedAttempts: number; lockedUntil: Date | null }> {
+    const windowStart = new Date(now.getTime() - LOCKOUT.windowMinutes * 60_000);
+    const lockUntil = new Date(now.getTime() + LOCKOUT.windowMinutes * 60_000);
+    const fresh = sql<boolean>`(failed_window_start is null or failed_window_start < ${windowStart})`;
+    const row = await this.db
+      .updateTable('users')
+      .set({
+        failedAttempts: sql<number>`case when ${fresh} then 1 else failed_attempts + 1 end`,
+        failedWindowStart: sql<Date>`case when ${fresh} then ${now} else failed_window_start end`,
+        lockedUntil: sql<Date | null>`case when (case when ${fresh} then 1 else failed_attempts + 1 end) >= ${LOCKOUT.attempts} then ${lockUntil} else locked_until end`,
+      })
+      .where('id', '=', id)
+      .returning(['failedAttempts', 'lockedUntil'])
+      .executeTakeFirstOrThrow();
+    return row;
+  }
+
+  /** Marks a TOTP step used; false when that step (or a later one) was already used: a replay. */
+  async useTotpStep(id: string, step: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('users')
+      .set({ totpLastStep: step })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('totpLastStep', 'is', null), eb('totpLastStep', '<', step)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  countActiveWithRole(role: string, executor: Db = this.db): Promise<number> {
+    return executor
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('active', '=', true)
+      .where(sql<boolean>`${role} = any(roles)`)
+      .executeTakeFirstOrThrow()
+      .then((r) => Number(r.n));
+  }
+
+  // sessions
+
+  async insertSession(row: Omit<SessionRow, 'endedAt' | 'endReason'>): Promise<void> {
+    await this.db.insertInto('sessions').values(row).execute();
+  }
+
+  sessionWithUser(tokenHash: string): Promise<{ session: SessionRow; user: UserRow } | undefined> {
+    return this.db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.userId')
+      .selectAll('users')
+      .select([
+        'sessions.id as sessionId',
+        'sessions.tokenHash as sessionTokenHash',
+        'sessions.createdAt as sessionCreatedAt',
+        'sessions.lastSeenAt as sessionLastSeenAt',
+        'sessions.expiresAt as sessionExpiresAt',
+        'sessions.endedAt as sessionEndedAt',
+        'sessions.endReason as sessionEndReason',
+        'sessions.ip as sessionIp',
+        'sessions.userAgent as sessionUserAgent',
+      ])
+      .where('sessions.tokenHash', '=', tokenHash)
+      .executeTakeFirst()
+      .then((r) => {
+        if (!r) return undefined;
+        const { sessionId, sessionTokenHash, sessionCreatedAt, sessionLastSeenAt, sessionExpiresAt, sessionEndedAt, sessionEndReason, sessionIp, sessionUserAgent, ...user } = r;
+        return {
+          user,
+          session: {
+            id: sessionId,
+            userId: user.id,
+            tokenHash: sessionTokenHash,
+            createdAt: sessionCreatedAt,
+            lastSeenAt: sessionLastSeenAt,
+            expiresAt: sessionExpiresAt,
+            endedAt: sessionEndedAt,
+            endReason: sessionEndReason,
+            ip: sessionIp,
+            userAgent: sessionUserAgent,
+          },
+        };
+      });
+  }
+
+  async touchSession(id: string, now: Date): Promise<void> {
+    await this.db.updateTable('sessions').set({ lastSeenAt: now }).where('id', '=', id).execute();
+  }
+
+  async endSession(id: string, reason: string, now: Date): Promise<void> {
+    await this.db.updateTable('sessions').set({ endedAt: now, endReason: reason }).where('id', '=', id).where('endedAt', 'is', null).execute();
+  }
+
+  async endUserSessions(userId: string, reason: string, now: Date, executor: Db = this.db, exceptSessionId?: string): Promise<void> {
+    let q = executor.updateTable('sessions').set({ endedAt: now, endReason: reason }).where('userId', '=', userId).where('endedAt', 'is', null);
+    if (exceptSessionId) q = q.where('id', '<>', exceptSessionId);
+    await q.execute();
+  }
+
+  // API tokens
+
+  async insertToken(row: Omit<ApiTokenRow, 'createdAt' | 'lastUsedAt' | 'revokedAt' | 'revokedReason'>, executor: Db = this.db): Promise<void> {
+    await executor.insertInto('apiTokens').values(row).execute();
+  }
+
+  tokenWithUser(tokenHash: string): Promise<{ token: ApiTokenRow; user: UserRow } | undefined> {
+    return this.db
+      .selectFrom('apiTokens')
+      .innerJoin('users', 'users.id', 'apiTokens.userId')
+      .selectAll('users')
+      .select([
+        'apiTokens.id as tokenId',
+        'apiTokens.name as tokenName',
+        'apiTokens.tokenHash as tokenTokenHash',
+        'apiTokens.scopes as tokenScopes',
+        'apiTokens.expiresAt as tokenExpiresAt',
+        'apiTokens.createdAt as tokenCreatedAt',
+        'apiTokens.createdBy as tokenCreatedBy',
+        'apiTokens.lastUsedAt as tokenLastUsedAt',
+        'apiTokens.revokedAt as tokenRevokedAt',
+        'apiTokens.revokedReason as tokenRevokedReason',
+      ])
+      .where('apiTokens.tokenHash', '=', tokenHash)
+      .executeTakeFirst()
+      .then((r) => {
+        if (!r) return undefined;
+        const { tokenId, tokenName, tokenTokenHash, tokenScopes, tokenExpiresAt, tokenCreatedAt, tokenCreatedBy, tokenLastUsedAt, tokenRevokedAt, tokenRevokedReason, ...user } = r;
+        return {
+          user,
+          token: {
+            id: tokenId,
+            userId: user.id,
+            name: tokenName,
+            tokenHash: tokenTokenHash,
+            scopes: tokenScopes,
+            expiresAt: tokenExpiresAt,
+            createdAt: tokenCreatedAt,
+            createdBy: tokenCreatedBy,
+            lastUsedAt: tokenLastUsedAt,
+            revokedAt: tokenRevokedAt,
+            revokedReason: tokenRevokedReason,
+          },
+        };
+      });
+  }
+
+  tokenById(id: string): Promise<ApiTokenRow | undefined> {
+    return this.db.selectFrom('apiTokens').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  listTokens(userId: string | undefined, includeInactive: boolean, now: Date): Promise<ApiTokenRow[]> {
+    let q = this.db.selectFrom('apiTokens').selectAll();
+    if (userId) q = q.where('userId', '=', userId);
+    if (!includeInactive) q = q.where('revokedAt', 'is', null).where('expiresAt', '>', now);
+    return q.orderBy('createdAt', 'desc').limit(1000).execute();
+  }
+
+  async touchToken(id: string, now: Date): Promise<void> {
+    await this.db.updateTable('apiTokens').set({ lastUsedAt: now }).where('id', '=', id).execute();
+  }
+
+  async revokeToken(id: string, reason: string, now: Date, executor: Db = this.db): Promise<boolean> {
+    const r = await executor
+      .updateTable('apiTokens')
+      .set({ revokedAt: now, revokedReason: reason })
+      .where('id', '=', id)
+      .where('revokedAt', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+}

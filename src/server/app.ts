@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { GsError } from '../lib/errors.js';
+import { accountRoutes } from '../modules/accounts/routes.js';
+import { agencyRoutes } from '../modules/agencies/routes.js';
+import { auditRoutes } from '../modules/audit/routes.js';
+import { regionRoutes } from '../modules/regions/routes.js';
+import { systemRoutes } from '../modules/systems/routes.js';
+import { describeAccess, PUBLIC, type Access } from './access.js';
+import { ANONYMOUS } from './actor.js';
+import type { Config } from './config.js';
+import { toErrorReply } from './http-errors.js';
+import type { Platform } from './platform.js';
+import { Type } from 'typebox';
+
+export type GsApp = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export const SESSION_COOKIE = 'gs_session';
+export const API_PREFIX = '/api/v1';
+
+// ajv-formats is CommonJS with a default export
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+function makeAjv(options: AjvOptions): Ajv {
+  const ajv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, strict: false, ...options });
+  addFormats(ajv);
+  return ajv;
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+function credentialsOf(req: FastifyRequest): { kind: 'token' | 'session'; secret: string } | undefined {
+  const auth = req.headers.authorization;
+  if (auth !== undefined) {
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    const secret = m?.[1];
+    if (!secret) throw new GsError('GS_ERR_AUTH_TOKEN_INVALID');
+    return { kind: secret.startsWith('gss_') ? 'session' : 'token', secret };
+  }
+  const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+  return cookie ? { kind: 'session', secret: cookie } : undefined;
+}
+
+export interface AppOptions {
+  readonly platform: Platform;
+  readonly config: Config;
+  readonly logger: FastifyBaseLogger;
+}
+
+/** The console/API app: every route declares its access, every error goes through one mapper. */
+export async function buildApp({ platform, config, logger }: AppOptions): Promise<GsApp> {
+  const bodyAjv = makeAjv({ coerceTypes: false });
+  const paramAjv = makeAjv({ coerceTypes: 'array' });
+  const app: GsApp = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{8,128}$/.test(given) ? given : randomUUID();
+    },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Bodies are checked strictly (a string is not coerced into a number); query and path
+  // parameters arrive as text and are coerced.
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
+
+  // Every route must say what it requires; documentation routes of the UI plugin are public.
+  app.addHook('onRoute', (route) => {
+    const config = (route.config ?? {}) as { access?: Access };
+    if (!config.access) {
+      if (route.url.startsWith('/api/docs') || route.url === '*') {
+        route.config = { ...config, access: PUBLIC };
+      } else {
+        throw new Error(`route ${String(route.method)} ${route.url} declares no access (config.access)`);
+      }
+    }
+    const access = (route.config as { access: Access }).access;
+    if (route.schema) {
+      const schema = route.schema as Record<string, unknown>;
+      schema.description = [schema.description, describeAccess(access)].filter(Boolean).join('\n\n');
+      if (access.kind !== 'public') schema.security = [{ session: [] }, { bearer: [] }];
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'govshare API',
+        version: '1',
+        description: '政务信息资源共享交换平台 — console/API port. Errors are `{ code, message, messageZh, details, requestId }`; see docs/errors.md.',
+      },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+          bearer: { type: 'http', scheme: 'bearer', description: 'Personal API token (gst_…)' },
+        },
+      },
+    },
+  });
+  if (config.apiDocs) {
+    await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' } });
+  }
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    req.ctx = { actor: ANONYMOUS, requestId: req.id, ip: req.ip };
+    req.setupRequired = [];
+    const access = req.routeOptions.config.access;
+    if (!access || access.kind === 'public') return;
+    const creds = credentialsOf(req);
+    if (!creds) throw new GsError('GS_ERR_AUTH_REQUIRED');
+    const auth = creds.kind === 'token' ? await platform.accounts.authenticateToken(creds.secret) : await platform.accounts.authenticateSession(creds.secret);
+    req.ctx = { actor: auth.actor, requestId: req.id, ip: req.ip };
+    req.setupRequired = auth.setupRequired;
+    if (auth.setupRequired.length > 0 && !(access.kind === 'self' && access.duringSetup)) {
+      throw new GsError('GS_ERR_AUTH_SETUP_REQUIRED', { steps: auth.setupRequired.join(', ') });
+    }
+    if (access.kind === 'permission' && !auth.actor.permissions.has(access.permission)) {
+      await platform.audit.record(req.ctx, {
+        action: 'access.denied',
+        targetType: 'route',
+        targetId: `${req.method} ${req.routeOptions.url ?? req.url}`,
+        outcome: 'denied',
+        details: { permission: access.permission },
+      });
+      throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: access.permission });
+    }
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    if (req.url.startsWith(API_PREFIX)) {
+      reply.header('cache-control', 'no-store');
+      reply.header('x-frame-options', 'DENY');
+    }
+    return payload;
+  });
+
+  app.setErrorHandler((error, req, reply) => {
+    const r = toErrorReply(error, req.id, config.bodyLimitBytes);
+    if (r.internal) req.log.error({ err: error }, 'request failed');
+    else req.log.info({ code: r.body.code, status: r.status }, 'request refused');
+    return reply.status(r.status).send(r.body);
+  });
+
+  app.setNotFoundHandler({}, (req, reply) => {
+    const r = toErrorReply(new GsError('GS_ERR_REQUEST_NOT_FOUND', { method: req.method, url: req.url.split('?')[0] }), req.id, config.bodyLimitBytes);
+    return reply.status(r.status).send(r.body);
+  });
+
+  app.get('/healthz', { config: { access: PUBLIC }, schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { config: { access: PUBLIC }, schema: { hide: true } }, async (_req, reply) => {
+    const r = await platform.readiness();
+    const ready = r.database && r.schema?.current === true;
+    return reply.status(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not ready',
+      database: r.database ? platform.database.kind : 'unreachable',
+      schema: r.schema,
+      ...(r.reason ? { reason: r.reason } : {}),
+    });
+  });
+
+  await app.register(
+    async (api) => {
+      const v1 = api as unknown as GsApp;
+      v1.get(
+        '/openapi.json',
+        { config: { access: PUBLIC }, schema: { hide: true, response: { 200: Type.Object({}, { additionalProperties: true }) } } },
+        async () => app.swagger() as unknown as Record<string, unknown>,
+      );
+      await accountRoutes(v1, platform);
+      await agencyRoutes(v1, platform);
+      await regionRoutes(v1, platform);
+      await systemRoutes(v1, platform);
+      await auditRoutes(v1, platform);
+    },
+    { prefix: API_PREFIX },
+  );
+
+  return app;
+}

@@ -1,0 +1,93 @@
+import type { FastifyError } from 'fastify';
+import { ERRORS, GsError, type FieldProblem } from '../lib/errors.js';
+
+export interface ErrorReply {
+  readonly status: number;
+  readonly body: {
+    readonly code: string;
+    readonly message: string;
+    readonly messageZh: string;
+    readonly details: Record<string, unknown>;
+    readonly requestId: string;
+  };
+  /** True when the cause is ours, not the client's: log it with its stack. */
+  readonly internal: boolean;
+}
+
+interface ValidationItem {
+  readonly instancePath: string;
+  readonly keyword: string;
+  readonly message?: string;
+  readonly params: Record<string, unknown>;
+}
+
+function fieldOf(context: string, item: ValidationItem): string {
+  const path = item.instancePath
+    .split('/')
+    .filter((p) => p !== '')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (item.keyword === 'required' && typeof item.params.missingProperty === 'string') path.push(item.params.missingProperty);
+  if (item.keyword === 'additionalProperties' && typeof item.params.additionalProperty === 'string') path.push(item.params.additionalProperty);
+  return [context, ...path].join('.');
+}
+
+function ruleMessage(item: ValidationItem): string {
+  if (item.keyword === 'additionalProperties') return 'unknown field';
+  if (item.keyword === 'enum' && Array.isArray(item.params.allowedValues)) return `must be one of ${item.params.allowedValues.join(', ')}`;
+  return item.message ?? item.keyword;
+}
+
+/** A PostgreSQL error that reached the edge: unique violations are the client's race, not ours. */
+function pgCode(error: unknown): { code: string; constraint?: string } | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'string') {
+    const e = error as { code: string; constraint?: string };
+    if (/^[0-9A-Z]{5}$/.test(e.code)) return e;
+  }
+  return undefined;
+}
+
+/** The one mapping from anything thrown in a request to an HTTP status and error body. */
+export function toErrorReply(error: unknown, requestId: string, bodyLimit: number): ErrorReply {
+  const make = (e: GsError, internal = false): ErrorReply => ({
+    status: e.status,
+    body: {
+      code: e.code,
+      message: e.message,
+      messageZh: e.messageZh,
+      details: { ...e.params, ...(e.fields ? { fields: e.fields } : {}) },
+      requestId,
+    },
+    internal,
+  });
+  if (error instanceof GsError) return make(error);
+
+  const fe = error as Partial<FastifyError> & { validation?: ValidationItem[]; validationContext?: string };
+  if (Array.isArray(fe.validation)) {
+    const context = fe.validationContext ?? 'body';
+    const fields: FieldProblem[] = fe.validation.map((item) => ({ field: fieldOf(context, item), rule: item.keyword, message: ruleMessage(item) }));
+    const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
+    return make(new GsError('GS_ERR_REQUEST_INVALID', { summary }, fields));
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return make(new GsError('GS_ERR_REQUEST_TOO_LARGE', { limit: bodyLimit }));
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return make(new GsError('GS_ERR_REQUEST_UNSUPPORTED_MEDIA_TYPE', { contentType: fe.message?.split(': ').at(-1) ?? 'unknown' }));
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return make(new GsError('GS_ERR_REQUEST_MALFORMED_JSON', { reason: 'the body is empty' }));
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return make(new GsError('GS_ERR_REQUEST_INVALID', { summary: 'Content-Length does not match the body' }));
+  }
+  if (error instanceof SyntaxError && fe.statusCode === 400) {
+    return make(new GsError('GS_ERR_REQUEST_MALFORMED_JSON', { reason: error.message }));
+  }
+  const pg = pgCode(error);
+  if (pg?.code === '23505') return make(new GsError('GS_ERR_REQUEST_DUPLICATE', { constraint: pg.constraint ?? 'unique key' }));
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return make(new GsError('GS_ERR_REQUEST_INVALID', { summary: fe.message ?? 'bad request' }));
+  }
+  const internal = new GsError('GS_ERR_INTERNAL', { requestId });
+  return make(internal, true);
+}
+
+export const KNOWN_ERROR_CODES = Object.keys(ERRORS);

@@ -1,0 +1,114 @@
+import { sql } from 'kysely';
+import { openDatabase, pgliteDir, type DatabaseHandle, type Db } from '../db/database.js';
+import { acquireDataDirLock, type DataDirLock } from '../db/data-dir-lock.js';
+import { migrate, schemaStatus, type MigrationResult, type SchemaStatus } from '../db/migrate.js';
+import { AccountService } from '../modules/accounts/service.js';
+import type { Role } from '../modules/accounts/permissions.js';
+import { AgencyService } from '../modules/agencies/service.js';
+import { AuditService } from '../modules/audit/service.js';
+import { RegionService } from '../modules/regions/service.js';
+import { SystemService } from '../modules/systems/service.js';
+import { systemContext } from './actor.js';
+import type { Config } from './config.js';
+
+export interface BootstrapResult {
+  readonly regionsLoaded: number;
+  readonly createdAdmins: readonly { readonly username: string; readonly role: Role; readonly password: string }[];
+}
+
+/** The second advisory-lock key space: bootstrap (the first is migrations). */
+const BOOTSTRAP_LOCK_KEY = 0x676f7673;
+
+/**
+ * The composition root: one database, the services wired to it with plain constructor arguments.
+ * Used by `serve`, by the admin CLI (when it owns the database) and by tests.
+ */
+export class Platform {
+  readonly audit: AuditService;
+  readonly regions: RegionService;
+  readonly agencies: AgencyService;
+  readonly accounts: AccountService;
+  readonly systems: SystemService;
+
+  private constructor(
+    readonly database: DatabaseHandle,
+    readonly config: Config,
+    private readonly lock: DataDirLock | undefined,
+    now: () => Date,
+  ) {
+    const db = database.db;
+    this.audit = new AuditService(db);
+    this.regions = new RegionService(db);
+    this.agencies = new AgencyService(db, this.audit, this.regions, now);
+    this.accounts = new AccountService(db, this.audit, this.agencies, config, now);
+    this.systems = new SystemService(db, this.audit, this.agencies, now);
+  }
+
+  get db(): Db {
+    return this.database.db;
+  }
+
+  /**
+   * Opens the configured database (PGlite under the data directory, holding its lock, or the
+   * PostgreSQL server of `DATABASE_URL`) and brings its schema up to date.
+   */
+  static async open(config: Config, options: { adminSocket?: string | null; now?: () => Date; migrate?: boolean } = {}): Promise<{ platform: Platform; migration: MigrationResult | null }> {
+    let lock: DataDirLock | undefined;
+    let database: DatabaseHandle;
+    if (config.databaseUrl) {
+      database = await openDatabase({ kind: 'postgres', url: config.databaseUrl });
+    } else {
+      lock = acquireDataDirLock(config.dataDir, options.adminSocket ?? null);
+      try {
+        database = await openDatabase({ kind: 'pglite', dir: pgliteDir(config.dataDir) });
+      } catch (e) {
+        lock.release();
+        throw e;
+      }
+    }
+    const platform = new Platform(database, config, lock, options.now ?? (() => new Date()));
+    try {
+      const migration = options.migrate === false ? null : await migrate(database.db);
+      return { platform, migration };
+    } catch (e) {
+      await platform.close();
+      throw e;
+    }
+  }
+
+  /** Wraps an already open (and migrated) database; for tests. */
+  static fromDatabase(database: DatabaseHandle, config: Config, now: () => Date = () => new Date()): Platform {
+    return new Platform(database, config, undefined, now);
+  }
+
+  /**
+   * Makes an empty platform usable, idempotently: loads the GB/T 2260 regions and creates the
+   * first operator, security admin and auditor. Several servers starting at once on one
+   * PostgreSQL serialise here on an advisory lock, so only one of them creates the accounts.
+   */
+  async bootstrap(): Promise<BootstrapResult> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}, 2)`.execute(trx);
+      const regionsLoaded = await this.regions.syncPackaged(trx);
+      const createdAdmins = await this.accounts.ensureInitialAdmins(systemContext(), trx);
+      return { regionsLoaded, createdAdmins };
+    });
+  }
+
+  async readiness(): Promise<{ database: boolean; schema: SchemaStatus | null; reason?: string }> {
+    try {
+      const schema = await schemaStatus(this.db);
+      return { database: true, schema };
+    } catch (e) {
+      return { database: false, schema: null, reason: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.database.close();
+    } finally {
+      this.lock?.release();
+    }
+  }
+}
