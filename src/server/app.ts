@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { GsError } from '../lib/errors.js';
 import { accountRoutes } from '../modules/accounts/routes.js';
 import { agencyRoutes } from '../modules/agencies/routes.js';
@@ -58,10 +58,15 @@ export interface AppOptions {
   readonly platform: Platform;
   readonly config: Config;
   readonly logger: FastifyBaseLogger;
+  /**
+   * Called for every registered route (HEAD twins and documentation routes included) after its
+   * access declaration is settled; the role-matrix test enumerates the routes with it.
+   */
+  readonly onRoute?: (route: RouteOptions) => void;
 }
 
 /** The console/API app: every route declares its access, every error goes through one mapper. */
-export async function buildApp({ platform, config, logger }: AppOptions): Promise<GsApp> {
+export async function buildApp({ platform, config, logger, onRoute }: AppOptions): Promise<GsApp> {
   const bodyAjv = makeAjv({ coerceTypes: false });
   const paramAjv = makeAjv({ coerceTypes: 'array' });
   const app: GsApp = Fastify({
@@ -77,6 +82,9 @@ export async function buildApp({ platform, config, logger }: AppOptions): Promis
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Every body this app accepts is JSON: a text/plain body is refused (415), not parsed as a string.
+  app.removeContentTypeParser('text/plain');
 
   // Bodies are checked strictly (a string is not coerced into a number); query and path
   // parameters arrive as text and are coerced.
@@ -95,9 +103,14 @@ export async function buildApp({ platform, config, logger }: AppOptions): Promis
     const access = (route.config as { access: Access }).access;
     if (route.schema) {
       const schema = route.schema as Record<string, unknown>;
-      schema.description = [schema.description, describeAccess(access)].filter(Boolean).join('\n\n');
+      // A GET route and its HEAD twin share one schema object: note the access only once.
+      const note = describeAccess(access);
+      if (typeof schema.description !== 'string' || !schema.description.includes(note)) {
+        schema.description = [schema.description, note].filter(Boolean).join('\n\n');
+      }
       if (access.kind !== 'public') schema.security = [{ session: [] }, { bearer: [] }];
     }
+    onRoute?.(route);
   });
 
   await app.register(swagger, {
@@ -157,7 +170,7 @@ export async function buildApp({ platform, config, logger }: AppOptions): Promis
   });
 
   app.setErrorHandler((error, req, reply) => {
-    const r = toErrorReply(error, req.id, config.bodyLimitBytes);
+    const r = toErrorReply(error, req.id, config.bodyLimitBytes, req.headers['content-type']);
     if (r.internal) req.log.error({ err: error }, 'request failed');
     else req.log.info({ code: r.body.code, status: r.status }, 'request refused');
     return reply.status(r.status).send(r.body);

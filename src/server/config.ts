@@ -128,7 +128,7 @@ export interface ConfigSources {
   /** Path of a JSON config file; `GOVSHARE_CONFIG` in env is used when absent. */
   readonly file?: string | undefined;
   /** Highest precedence, e.g. from command-line flags. */
-  readonly overrides?: Partial<Config>;
+  readonly overrides?: Partial<Record<keyof Config, unknown>>;
 }
 
 /**

@@ -47,7 +47,7 @@ function pgCode(error: unknown): { code: string; constraint?: string } | undefin
 }
 
 /** The one mapping from anything thrown in a request to an HTTP status and error body. */
-export function toErrorReply(error: unknown, requestId: string, bodyLimit: number): ErrorReply {
+export function toErrorReply(error: unknown, requestId: string, bodyLimit: number, contentType?: string): ErrorReply {
   const make = (e: GsError, internal = false): ErrorReply => ({
     status: e.status,
     body: {
@@ -72,7 +72,8 @@ export function toErrorReply(error: unknown, requestId: string, bodyLimit: numbe
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return make(new GsError('GS_ERR_REQUEST_TOO_LARGE', { limit: bodyLimit }));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return make(new GsError('GS_ERR_REQUEST_UNSUPPORTED_MEDIA_TYPE', { contentType: fe.message?.split(': ').at(-1) ?? 'unknown' }));
+      // Fastify's error does not name the type; the request's header does.
+      return make(new GsError('GS_ERR_REQUEST_UNSUPPORTED_MEDIA_TYPE', { contentType: contentType?.split(';')[0]?.trim() || 'unknown' }));
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return make(new GsError('GS_ERR_REQUEST_MALFORMED_JSON', { reason: 'the body is empty' }));
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

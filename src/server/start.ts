@@ -1,0 +1,68 @@
+import pino, { type Logger } from 'pino';
+import { GsError } from '../lib/errors.js';
+import { runAdminOperation } from './admin-operations.js';
+import { adminSocketPath, listenAdminSocket } from './admin-socket.js';
+import { buildApp, type GsApp } from './app.js';
+import type { Config } from './config.js';
+import { Platform, type BootstrapResult } from './platform.js';
+
+export interface RunningServer {
+  readonly app: GsApp;
+  readonly platform: Platform;
+  readonly url: string;
+  readonly bootstrap: BootstrapResult;
+  /** Stop accepting, finish in-flight requests, close the admin socket and the database. */
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { service: 'govshare' }, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+/** Opens the database (migrating it), bootstraps an empty platform and listens on the console/API port. */
+export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+  const socketPath = config.databaseUrl ? null : adminSocketPath(config.dataDir);
+  const { platform, migration } = await Platform.open(config, { adminSocket: socketPath });
+  let app: GsApp | undefined;
+  let socket: { close(): Promise<void> } | undefined;
+  try {
+    if (migration && migration.applied.length > 0) {
+      logger.info({ applied: migration.applied, version: migration.version }, 'database schema migrated');
+    }
+    app = await buildApp({ platform, config, logger });
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EADDRINUSE') throw new GsError('GS_ERR_SERVER_PORT_IN_USE', { host: config.host, port: config.port });
+      throw new GsError('GS_ERR_SERVER_LISTEN', { host: config.host, port: config.port, reason: err.message });
+    }
+    // After listen: a start that cannot get its port must not create administrator accounts
+    // whose one-time passwords nobody would see.
+    const bootstrap = await platform.bootstrap();
+    if (bootstrap.regionsLoaded > 0) logger.info({ regions: bootstrap.regionsLoaded }, 'GB/T 2260 regions loaded');
+    if (socketPath) socket = await listenAdminSocket(socketPath, (name, input, osUser) => runAdminOperation(platform, name, input, osUser));
+    logger.info({ url: `http://${config.host}:${config.port}`, database: platform.database.kind, location: platform.database.location }, 'govshare is serving');
+    const runningApp = app;
+    let closing: Promise<void> | undefined;
+    return {
+      app: runningApp,
+      platform,
+      url: `http://${config.host}:${config.port}`,
+      bootstrap,
+      close: () => {
+        closing ??= (async () => {
+          await runningApp.close();
+          await socket?.close();
+          await platform.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await app?.close().catch(() => undefined);
+    await socket?.close().catch(() => undefined);
+    await platform.close().catch(() => undefined);
+    throw e;
+  }
+}
