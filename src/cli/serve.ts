@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { BootstrapResult } from '../server/platform.js';
-import { startServer, createLogger } from '../server/start.js';
+import { createLogger, startServer, type RunningServer } from '../server/start.js';
 import { action, configFrom, table } from './context.js';
 
 export function printCreatedAdmins(result: BootstrapResult): void {
@@ -32,19 +32,20 @@ export function registerServe(program: Command): void {
       action(async (opts: { host?: string; port?: string }, command: Command) => {
         const config = configFrom(command, { ...(opts.host ? { host: opts.host } : {}), ...(opts.port ? { port: opts.port } : {}) });
         const logger = createLogger(config);
-        const server = await startServer(config, logger);
-        printCreatedAdmins(server.bootstrap);
-        let stopping = false;
-        const stop = (signal: string): void => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+        // Handlers first: a signal that arrives while starting stops the server once it is up.
+        let server: RunningServer | undefined;
+        let stopSignal: string | undefined;
+        const stop = (): void => {
+          if (!server || !stopSignal) return;
+          const running = server;
+          server = undefined;
+          logger.info({ signal: stopSignal }, 'shutting down: no new connections, finishing requests in flight');
           const force = setTimeout(() => {
             logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
             process.exit(1);
           }, config.shutdownTimeoutMs);
           force.unref();
-          server.close().then(
+          running.close().then(
             () => {
               logger.info('stopped');
               process.exit(0);
@@ -55,8 +56,14 @@ export function registerServe(program: Command): void {
             },
           );
         };
-        process.on('SIGTERM', () => stop('SIGTERM'));
-        process.on('SIGINT', () => stop('SIGINT'));
+        for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+          process.on(signal, () => {
+            stopSignal ??= signal;
+            stop();
+          });
+        }
+        server = await startServer(config, logger, { onBootstrap: printCreatedAdmins });
+        stop();
       }),
     );
 }

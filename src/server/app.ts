@@ -159,7 +159,15 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
     }
   });
 
+  // Graceful shutdown: requests in flight when close() starts finish, and their keep-alive
+  // connections are closed with them instead of holding the process until keepAliveTimeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
   app.addHook('onSend', async (req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     if (req.url.startsWith(API_PREFIX)) {
@@ -185,11 +193,12 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
 
   app.get('/readyz', { config: { access: PUBLIC }, schema: { hide: true } }, async (_req, reply) => {
     const r = await platform.readiness();
-    const ready = r.database && r.schema?.current === true;
+    const ready = r.database && r.schema?.current === true && r.bootstrapped;
     return reply.status(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not ready',
       database: r.database ? platform.database.kind : 'unreachable',
       schema: r.schema,
+      bootstrapped: r.bootstrapped,
       ...(r.reason ? { reason: r.reason } : {}),
     });
   });

@@ -29,6 +29,8 @@ export class Platform {
   readonly agencies: AgencyService;
   readonly accounts: AccountService;
   readonly systems: SystemService;
+  /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
+  #ready = false;
 
   private constructor(
     readonly database: DatabaseHandle,
@@ -87,20 +89,25 @@ export class Platform {
    * PostgreSQL serialise here on an advisory lock, so only one of them creates the accounts.
    */
   async bootstrap(): Promise<BootstrapResult> {
-    return this.db.transaction().execute(async (trx) => {
+    const result = await this.db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}, 2)`.execute(trx);
       const regionsLoaded = await this.regions.syncPackaged(trx);
       const createdAdmins = await this.accounts.ensureInitialAdmins(systemContext(), trx);
       return { regionsLoaded, createdAdmins };
     });
+    return result;
   }
 
-  async readiness(): Promise<{ database: boolean; schema: SchemaStatus | null; reason?: string }> {
+  markReady(): void {
+    this.#ready = true;
+  }
+
+  async readiness(): Promise<{ database: boolean; schema: SchemaStatus | null; bootstrapped: boolean; reason?: string }> {
     try {
       const schema = await schemaStatus(this.db);
-      return { database: true, schema };
+      return { database: true, schema, bootstrapped: this.#ready };
     } catch (e) {
-      return { database: false, schema: null, reason: e instanceof Error ? e.message : String(e) };
+      return { database: false, schema: null, bootstrapped: this.#ready, reason: e instanceof Error ? e.message : String(e) };
     }
   }
 

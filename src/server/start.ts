@@ -20,7 +20,12 @@ export function createLogger(config: Config): Logger {
 }
 
 /** Opens the database (migrating it), bootstraps an empty platform and listens on the console/API port. */
-export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+export interface StartOptions {
+  /** Called after bootstrap, before the server reports ready (prints one-time passwords). */
+  readonly onBootstrap?: (result: BootstrapResult) => void;
+}
+
+export async function startServer(config: Config, logger: Logger = createLogger(config), options: StartOptions = {}): Promise<RunningServer> {
   const socketPath = config.databaseUrl ? null : adminSocketPath(config.dataDir);
   const { platform, migration } = await Platform.open(config, { adminSocket: socketPath });
   let app: GsApp | undefined;
@@ -41,7 +46,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     // whose one-time passwords nobody would see.
     const bootstrap = await platform.bootstrap();
     if (bootstrap.regionsLoaded > 0) logger.info({ regions: bootstrap.regionsLoaded }, 'GB/T 2260 regions loaded');
+    options.onBootstrap?.(bootstrap);
     if (socketPath) socket = await listenAdminSocket(socketPath, (name, input, osUser) => runAdminOperation(platform, name, input, osUser));
+    platform.markReady();
     logger.info({ url: `http://${config.host}:${config.port}`, database: platform.database.kind, location: platform.database.location }, 'govshare is serving');
     const runningApp = app;
     let closing: Promise<void> | undefined;

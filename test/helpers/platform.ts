@@ -33,6 +33,7 @@ export async function createTestPlatform(overrides: Partial<Config> = {}): Promi
   const clock = new TestClock();
   const platform = Platform.fromDatabase(database, config, clock.now);
   await platform.bootstrap();
+  platform.markReady();
   const app = await buildApp({ platform, config, logger: pino({ level: 'silent' }) });
   await app.ready();
   return {

@@ -1,0 +1,213 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerDatabaseUrl } from '../src/db/test-database.js';
+import { usccFor } from './helpers/platform.js';
+
+// These tests run the built command (`npm test` builds first): real processes, real signals.
+const MAIN = join(process.cwd(), 'dist/src/cli/main.js');
+
+interface Proc {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+function env(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, GOVSHARE_LOG_LEVEL: 'warn', ...extra };
+  // The suite's own DATABASE_URL must not leak into embedded-database cases.
+  if (!('DATABASE_URL' in extra)) delete e.DATABASE_URL;
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete e[k];
+  return e;
+}
+
+function start(args: string[], extra: Record<string, string | undefined>): Proc {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+  const p: Proc = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+  };
+  child.stdout!.on('data', (d: Buffer) => (p.stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (p.stderr += d.toString()));
+  return p;
+}
+
+function run(args: string[], extra: Record<string, string | undefined>): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { env: env(extra), encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(port: number, proc: Proc, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (proc.child.exitCode !== null) throw new Error(`server exited ${proc.child.exitCode}: ${proc.stderr}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`not ready within ${timeoutMs} ms: ${proc.stderr}`);
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'govshare-cli-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('govshare command', () => {
+  it('prints help and exits 0; an unknown command exits 2', () => {
+    const help = run(['--help'], {});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('serve');
+    expect(help.stdout).toContain('Exit codes');
+    for (const sub of ['agency', 'user', 'token']) expect(run([sub, '--help'], {}).code).toBe(0);
+    expect(run(['frobnicate'], {}).code).toBe(2);
+  });
+
+  it('refuses a wrong setting with a one-line message and exit 3', () => {
+    const r = run(['serve'], { GOVSHARE_PORT: 'eighty', GOVSHARE_DATA_DIR: join(dir, 'never') });
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('GOVSHARE_PORT');
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('refuses an unreachable database with exit 4', () => {
+    const r = run(['serve'], { DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:1/nowhere' });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('GS_ERR_DB_UNAVAILABLE');
+    expect(r.stderr).not.toContain('secret');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('serves, guards its data directory, answers admin commands, shuts down gracefully and keeps data', async () => {
+    const dataDir = join(dir, 'data');
+    const port = await freePort();
+    const envs = { GOVSHARE_DATA_DIR: dataDir, GOVSHARE_PORT: String(port), GOVSHARE_EXCHANGE_PORT: String(await freePort()) };
+    const server = start(['serve'], envs);
+    await waitReady(port, server);
+    // first start on an empty directory creates the three administrators and shows their passwords once
+    expect(server.stdout).toMatch(/operator\s+operator\s+\S{20}/);
+    expect(server.stdout).toMatch(/securityAdmin\s+secadmin\s+\S{20}/);
+    expect(server.stdout).toMatch(/auditor\s+auditor\s+\S{20}/);
+
+    // a second server on the same directory refuses, naming the holder
+    const second = run(['serve'], { ...envs, GOVSHARE_PORT: String(await freePort()) });
+    expect(second.code).toBe(5);
+    expect(second.stderr).toContain('GS_ERR_DB_DATA_DIR_LOCKED');
+    expect(second.stderr).toContain(String(server.child.pid));
+
+    // another process on the same port refuses too
+    const portTaken = run(['serve'], { ...envs, GOVSHARE_DATA_DIR: join(dir, 'other') });
+    expect(portTaken.code).toBe(5);
+    expect(portTaken.stderr).toContain('GS_ERR_SERVER_PORT_IN_USE');
+
+    // admin commands go through the running server's admin socket
+    const add = run(['agency', 'add', '--code', 'HY', '--name', '衡阳市人民政府', '--uscc', usccFor(1), '--region', '430400', '--level', 'prefecture'], envs);
+    expect(add.code, add.stderr).toBe(0);
+    const bad = run(['agency', 'add', '--code', 'HY2', '--name', 'x', '--uscc', `${usccFor(2).slice(0, 17)}0`, '--region', '430400', '--level', 'prefecture'], envs);
+    expect(bad.code).toBe(7);
+    expect(bad.stderr).toContain('GS_ERR_AGENCY_USCC_INVALID');
+    const user = run(['user', 'add', 'zhang.san', '--display-name', '张三', '--agency', 'HY', '--roles', 'viewer'], envs);
+    expect(user.code, user.stderr).toBe(0);
+    const token = run(['token', 'create', '--user', 'zhang.san', '--expires', '1d'], envs);
+    expect(token.code, token.stderr).toBe(0);
+    const secret = token.stdout.split('\n')[0]!;
+    expect(secret).toMatch(/^gst_/);
+    const list = await fetch(`http://127.0.0.1:${port}/api/v1/agencies`, { headers: { authorization: `Bearer ${secret}` } });
+    expect(list.status).toBe(200);
+    expect(((await list.json()) as { items: { code: string }[] }).items.map((a) => a.code)).toEqual(['HY']);
+
+    // graceful stop: exit 0, lock and socket removed
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(existsSync(join(dataDir, 'govshare.lock'))).toBe(false);
+    expect(existsSync(join(dataDir, 'admin.sock'))).toBe(false);
+
+    // with no server running, the CLI opens the directory itself
+    const offline = run(['agency', 'show', 'HY', '--json'], envs);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(JSON.parse(offline.stdout).nameZh).toBe('衡阳市人民政府');
+    expect(run(['agency', 'show', 'NOPE'], envs).code).toBe(6);
+
+    // a restart keeps the data and creates no new administrators
+    const again = start(['serve'], envs);
+    await waitReady(port, again);
+    expect(again.stdout).not.toContain('one-time password');
+    const after = await fetch(`http://127.0.0.1:${port}/api/v1/agencies`, { headers: { authorization: `Bearer ${secret}` } });
+    expect(((await after.json()) as { items: { code: string }[] }).items.map((a) => a.code)).toEqual(['HY']);
+    again.child.kill('SIGINT');
+    expect(await again.exited).toBe(0);
+  }, 120_000);
+
+  it('finishes a request in flight before stopping on SIGTERM', async () => {
+    const dataDir = join(dir, 'inflight');
+    const port = await freePort();
+    const envs = { GOVSHARE_DATA_DIR: dataDir, GOVSHARE_PORT: String(port), GOVSHARE_EXCHANGE_PORT: String(await freePort()) };
+    const server = start(['serve'], envs);
+    await waitReady(port, server);
+    // A login hashes with scrypt (tens of ms): long enough to be in flight when the signal lands.
+    const inflight = fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'operator', password: 'wrong-password-123' }),
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    server.child.kill('SIGTERM');
+    const r = await inflight;
+    expect(r.status).toBe(401);
+    expect(await server.exited).toBe(0);
+    // and the port is closed afterwards
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  }, 60_000);
+
+  it.runIf(process.env.DATABASE_URL)('runs two servers against one PostgreSQL database', async () => {
+    const db = (await createServerDatabaseUrl())!;
+    try {
+      const [p1, p2] = [await freePort(), await freePort()];
+      const a = start(['serve'], { DATABASE_URL: db.url, GOVSHARE_PORT: String(p1), GOVSHARE_EXCHANGE_PORT: String(await freePort()), GOVSHARE_DATA_DIR: join(dir, 'pg-a') });
+      const b = start(['serve'], { DATABASE_URL: db.url, GOVSHARE_PORT: String(p2), GOVSHARE_EXCHANGE_PORT: String(await freePort()), GOVSHARE_DATA_DIR: join(dir, 'pg-b') });
+      await Promise.all([waitReady(p1, a), waitReady(p2, b)]);
+      // exactly one of them created the administrators (bootstrap is serialised on an advisory lock)
+      const banners = [a.stdout, b.stdout].filter((s) => s.includes('one-time password')).length;
+      expect(banners).toBe(1);
+      // what one writes, the other serves
+      const add = run(['agency', 'add', '--code', 'PG1', '--name', '双实例测试', '--uscc', usccFor(77), '--region', '430400', '--level', 'prefecture'], { DATABASE_URL: db.url });
+      expect(add.code, add.stderr).toBe(0);
+      run(['user', 'add', 'viewer.pg', '--display-name', 'v', '--agency', 'PG1', '--roles', 'viewer'], { DATABASE_URL: db.url });
+      const tok = run(['token', 'create', '--user', 'viewer.pg', '--expires', '1h'], { DATABASE_URL: db.url }).stdout.split('\n')[0]!;
+      for (const port of [p1, p2]) {
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/agencies?q=PG1`, { headers: { authorization: `Bearer ${tok}` } });
+        expect(((await r.json()) as { items: { code: string }[] }).items.map((x) => x.code)).toEqual(['PG1']);
+      }
+      a.child.kill('SIGTERM');
+      b.child.kill('SIGTERM');
+      expect(await a.exited).toBe(0);
+      expect(await b.exited).toBe(0);
+    } finally {
+      await db.drop();
+    }
+  }, 120_000);
+});
