@@ -1,4 +1,4 @@
-import { GsError, isGsError } from '../lib/errors.js';
+import { isGsError, type GsError } from '../lib/errors.js';
 
 /**
  * The one mapping from errors to process exit codes (documented in docs/cli.md).
@@ -12,10 +12,10 @@ export const EXIT = { ok: 0, internal: 1, usage: 2, config: 3, database: 4, busy
 export function exitCodeFor(error: unknown): number {
   if (!isGsError(error)) return EXIT.internal;
   const e: GsError = error;
+  if (e.code === 'GS_ERR_SERVER_INTERNAL') return EXIT.internal;
   if (e.code.startsWith('GS_ERR_CONFIG_')) return EXIT.config;
   if (e.code === 'GS_ERR_DB_DATA_DIR_LOCKED' || e.code === 'GS_ERR_ADMIN_SOCKET' || e.code.startsWith('GS_ERR_SERVER_')) return EXIT.busy;
   if (e.code.startsWith('GS_ERR_DB_')) return EXIT.database;
-  if (e.code === 'GS_ERR_INTERNAL') return EXIT.internal;
   if (e.status === 404) return EXIT.notFound;
   return EXIT.refused;
 }

@@ -87,7 +87,7 @@ export const ERRORS = {
   GS_ERR_TOKEN_EXPIRY: { status: 400, message: 'Token expiry {expires} is invalid: {reason}', messageZh: '令牌有效期 {expires} 不合法：{reason}' },
 
   // everything else
-  GS_ERR_INTERNAL: { status: 500, message: 'Internal error (request {requestId}); the operator can find details in the log', messageZh: '内部错误（请求 {requestId}），运维人员可在日志中查看详情' },
+  GS_ERR_SERVER_INTERNAL: { status: 500, message: 'Internal error (request {requestId}); the operator can find details in the log', messageZh: '内部错误（请求 {requestId}），运维人员可在日志中查看详情' },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;
