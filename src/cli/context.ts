@@ -77,7 +77,7 @@ export function fail(error: unknown): never {
     process.stderr.write(`govshare: ${error.message}${fields && !error.message.includes(fields) ? ` (${fields})` : ''} [${error.code}]\n`);
   } else {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`govshare: unexpected error: ${message} [GS_ERR_INTERNAL]\n`);
+    process.stderr.write(`govshare: unexpected error: ${message} [GS_ERR_SERVER_INTERNAL]\n`);
     if (process.env.GOVSHARE_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
   }
   process.exit(exitCodeFor(error));

@@ -43,7 +43,7 @@ export async function listenAdminSocket(path: string, run: OperationRunner): Pro
           const osUser = typeof parsed.osUser === 'string' ? parsed.osUser.slice(0, 64) : 'unknown';
           body = { result: await run(name, parsed.input ?? {}, osUser) };
         } catch (e) {
-          const err: GsError = isGsError(e) ? e : new GsError('GS_ERR_INTERNAL', { requestId: 'admin-socket' });
+          const err: GsError = isGsError(e) ? e : new GsError('GS_ERR_SERVER_INTERNAL', { requestId: 'admin-socket' });
           status = err.status;
           const wire: WireError = { code: err.code, params: { ...err.params }, message: isGsError(e) ? err.message : String(e) };
           body = { error: wire };
@@ -84,7 +84,7 @@ export function callAdminSocket(path: string, name: string, input: unknown, osUs
           try {
             const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { result?: unknown; error?: WireError };
             if (body.error) {
-              const code = (body.error.code in ERRORS ? body.error.code : 'GS_ERR_INTERNAL') as ErrorCode;
+              const code = (body.error.code in ERRORS ? body.error.code : 'GS_ERR_SERVER_INTERNAL') as ErrorCode;
               reject(new GsError(code, body.error.params));
             } else {
               resolve(body.result);
