@@ -74,6 +74,8 @@ export function toErrorReply(error: unknown, requestId: string, bodyLimit: numbe
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       // Fastify's error does not name the type; the request's header does.
       return make(new GsError('GS_ERR_REQUEST_UNSUPPORTED_MEDIA_TYPE', { contentType: contentType?.split(';')[0]?.trim() || 'unknown' }));
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return make(new GsError('GS_ERR_REQUEST_MALFORMED_JSON', { reason: 'it does not parse, or it sets __proto__ or constructor.prototype' }));
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return make(new GsError('GS_ERR_REQUEST_MALFORMED_JSON', { reason: 'the body is empty' }));
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
@@ -84,10 +86,14 @@ export function toErrorReply(error: unknown, requestId: string, bodyLimit: numbe
   }
   const pg = pgCode(error);
   if (pg?.code === '23505') return make(new GsError('GS_ERR_REQUEST_DUPLICATE', { constraint: pg.constraint ?? 'unique key' }));
+  // Valid JSON text PostgreSQL cannot store (U+0000 in text or jsonb) is the client's input, not our fault.
+  if (pg?.code === '22021' || pg?.code === '22P05') {
+    return make(new GsError('GS_ERR_REQUEST_INVALID', { summary: 'a text field contains a character that cannot be stored (U+0000)' }));
+  }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return make(new GsError('GS_ERR_REQUEST_INVALID', { summary: fe.message ?? 'bad request' }));
   }
-  const internal = new GsError('GS_ERR_INTERNAL', { requestId });
+  const internal = new GsError('GS_ERR_SERVER_INTERNAL', { requestId });
   return make(internal, true);
 }
 
