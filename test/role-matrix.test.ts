@@ -1,0 +1,323 @@
+/**
+ * The role matrix: every registered route, called anonymously and by each role, gets the outcome
+ * its access declaration promises (401 / 403 / 2xx). Routes are enumerated from the real app, so a
+ * new route without a sample request below fails here, and one without a declaration cannot even
+ * be registered.
+ */
+import type { HTTPMethods, RouteOptions } from 'fastify';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentStep, totpCode } from '../src/lib/totp.js';
+import { AGENCY_ROLES, permissionsOf, ROLE_PERMISSIONS, ROLES, type Role } from '../src/modules/accounts/permissions.js';
+import type { Agency } from '../src/modules/agencies/schemas.js';
+import type { BusinessSystem } from '../src/modules/systems/schemas.js';
+import type { Access } from '../src/server/access.js';
+import type { RequestContext } from '../src/server/actor.js';
+import { buildApp, type GsApp } from '../src/server/app.js';
+import { agencyInput, createTestPlatform, sessionCookie, STRONG_PASSWORD, userWithRoles, type LoggedIn, type TestPlatform } from './helpers/platform.js';
+
+interface RegisteredRoute {
+  readonly method: HTTPMethods;
+  readonly url: string;
+  readonly access: Access | undefined;
+  readonly hidden: boolean;
+}
+
+/** Who calls: anonymous (no credentials) or a logged-in account holding exactly one role. */
+type Caller = 'anonymous' | Role;
+
+interface CallerContext {
+  readonly role: Role | null;
+  /** The caller's own account; for anonymous, an account the sample may refer to. */
+  readonly me: LoggedIn;
+}
+
+interface Sample {
+  readonly url: string;
+  readonly payload?: Record<string, unknown>;
+  /** Credentials of a fresh session to use instead of the caller's shared one (same role). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+type SampleFactory = (caller: CallerContext) => Promise<Sample>;
+
+interface OpenApiOperation {
+  readonly summary?: string;
+  readonly description?: string;
+  readonly security?: readonly unknown[];
+}
+interface OpenApiDoc {
+  readonly paths: Readonly<Record<string, Readonly<Record<string, OpenApiOperation>>>>;
+}
+
+let t: TestPlatform;
+let app: GsApp;
+const routes: RegisteredRoute[] = [];
+const sessions = new Map<Role, LoggedIn>();
+let home: Agency;
+
+let seq = 1000;
+const next = (): number => ++seq;
+
+const isAgencyRole = (role: Role): boolean => (AGENCY_ROLES as readonly Role[]).includes(role);
+const inOneDay = (): Date => new Date(t.clock.now().getTime() + 86_400_000);
+
+function sessionOf(role: Role): LoggedIn {
+  const s = sessions.get(role);
+  if (!s) throw new Error(`no session for ${role}`);
+  return s;
+}
+
+// ---- fixtures, made through the services -------------------------------------------------------
+
+async function freshAgency(): Promise<Agency> {
+  return t.platform.agencies.create(t.cli, agencyInput(next()));
+}
+
+async function freshUser(roles: Role[] = [], agencyId: string | null = null): Promise<{ id: string; username: string; password: string }> {
+  const username = `m${next()}`;
+  const { user, password } = await t.platform.accounts.create(t.cli, { username, displayName: username, roles, agencyId });
+  return { id: user.id, username, password };
+}
+
+/**
+ * A new account with the caller's role, logged in with its one-time password: for routes that end
+ * or change the session or the account (logout, password, TOTP), so the shared sessions survive.
+ */
+async function freshLogin(role: Role | null): Promise<{ headers: Record<string, string>; password: string }> {
+  const roles = role ? [role] : [];
+  const u = await freshUser(roles, role && isAgencyRole(role) ? home.id : null);
+  const r = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: u.username, password: u.password } });
+  if (r.statusCode !== 200) throw new Error(`fresh login failed: ${r.body}`);
+  return { headers: { cookie: sessionCookie(r.headers['set-cookie']) }, password: u.password };
+}
+
+async function freshToken(userId: string): Promise<string> {
+  const { view } = await t.platform.accounts.createToken(t.cli, { userId, name: `token ${next()}`, expiresAt: inOneDay() });
+  return view.id;
+}
+
+function nodeAdminContext(): RequestContext {
+  const { userId } = sessionOf('nodeAdmin');
+  return { actor: { type: 'user', userId, name: 'nodeadmin', roles: ['nodeAdmin'], agencyId: home.id, permissions: permissionsOf(['nodeAdmin']) }, requestId: null, ip: null };
+}
+
+function systemInput(): { agencyId: string; name: string; purpose: string; ownerContact: { name: string } } {
+  return { agencyId: home.id, name: `系统${next()}`, purpose: '测试接入', ownerContact: { name: '张三' } };
+}
+
+/** A business system of the home agency (visible to its staff) in the given status. */
+async function freshSystem(status: 'pending' | 'active' | 'inactive'): Promise<BusinessSystem> {
+  if (status === 'pending') return t.platform.systems.register(nodeAdminContext(), systemInput());
+  const s = await t.platform.systems.register(t.cli, systemInput());
+  return status === 'active' ? s : t.platform.systems.setStatus(t.cli, s.id, 'deactivate', null);
+}
+
+// ---- one valid request per route, keyed by `METHOD pattern` -------------------------------------
+
+const V1 = '/api/v1';
+
+const SAMPLES: Readonly<Record<string, SampleFactory>> = {
+  'GET /healthz': async () => ({ url: '/healthz' }),
+  'GET /readyz': async () => ({ url: '/readyz' }),
+  'GET /api/v1/openapi.json': async () => ({ url: `${V1}/openapi.json` }),
+
+  'POST /api/v1/auth/login': async () => {
+    const u = await freshUser();
+    return { url: `${V1}/auth/login`, payload: { username: u.username, password: u.password } };
+  },
+  'POST /api/v1/auth/logout': async ({ role }) => ({ url: `${V1}/auth/logout`, headers: (await freshLogin(role)).headers }),
+  'GET /api/v1/auth/me': async () => ({ url: `${V1}/auth/me` }),
+  'POST /api/v1/auth/password': async ({ role }) => {
+    const s = await freshLogin(role);
+    return { url: `${V1}/auth/password`, headers: s.headers, payload: { currentPassword: s.password, newPassword: STRONG_PASSWORD } };
+  },
+  'POST /api/v1/auth/totp/enrol': async ({ role }) => ({ url: `${V1}/auth/totp/enrol`, headers: (await freshLogin(role)).headers }),
+  'POST /api/v1/auth/totp/confirm': async ({ role }) => {
+    const s = await freshLogin(role);
+    const r = await t.app.inject({ method: 'POST', url: `${V1}/auth/totp/enrol`, headers: s.headers });
+    if (r.statusCode !== 200) throw new Error(`enrol failed: ${r.body}`);
+    const { secret } = r.json<{ secret: string }>();
+    return { url: `${V1}/auth/totp/confirm`, headers: s.headers, payload: { code: totpCode(secret, currentStep(t.clock.now().getTime())) } };
+  },
+
+  'GET /api/v1/me/tokens': async () => ({ url: `${V1}/me/tokens` }),
+  'POST /api/v1/me/tokens': async () => ({ url: `${V1}/me/tokens`, payload: { name: `matrix ${next()}`, expiresInDays: 1 } }),
+  'POST /api/v1/me/tokens/:id/revoke': async ({ me }) => ({ url: `${V1}/me/tokens/${await freshToken(me.userId)}/revoke`, payload: {} }),
+  'GET /api/v1/tokens': async () => ({ url: `${V1}/tokens` }),
+  'POST /api/v1/tokens/:id/revoke': async () => ({ url: `${V1}/tokens/${await freshToken(sessionOf('viewer').userId)}/revoke`, payload: { reason: 'role matrix' } }),
+
+  'GET /api/v1/users': async () => ({ url: `${V1}/users?limit=5` }),
+  'POST /api/v1/users': async () => {
+    const username = `new${next()}`;
+    return { url: `${V1}/users`, payload: { username, displayName: username } };
+  },
+  'GET /api/v1/users/:id': async () => ({ url: `${V1}/users/${sessionOf('viewer').userId}` }),
+  'PATCH /api/v1/users/:id': async () => ({ url: `${V1}/users/${(await freshUser()).id}`, payload: { displayName: '改名' } }),
+  'POST /api/v1/users/:id/deactivate': async () => ({ url: `${V1}/users/${(await freshUser()).id}/deactivate`, payload: { reason: 'role matrix' } }),
+  'POST /api/v1/users/:id/reactivate': async () => {
+    const u = await freshUser();
+    await t.platform.accounts.setActive(t.cli, u.id, false, 'role matrix');
+    return { url: `${V1}/users/${u.id}/reactivate`, payload: { reason: 'role matrix' } };
+  },
+  'POST /api/v1/users/:id/reset-password': async () => ({ url: `${V1}/users/${(await freshUser()).id}/reset-password` }),
+  // Another account: a security administrator may not change their own roles.
+  'PUT /api/v1/users/:id/roles': async () => ({ url: `${V1}/users/${(await freshUser()).id}/roles`, payload: { roles: ['supervisor'] } }),
+  'POST /api/v1/users/:id/reset-totp': async () => ({ url: `${V1}/users/${(await freshUser()).id}/reset-totp` }),
+  'GET /api/v1/roles': async () => ({ url: `${V1}/roles` }),
+
+  'GET /api/v1/agencies': async () => ({ url: `${V1}/agencies?limit=5` }),
+  'POST /api/v1/agencies': async () => ({ url: `${V1}/agencies`, payload: agencyInput(next()) }),
+  'GET /api/v1/agencies/:id': async () => ({ url: `${V1}/agencies/${home.id}` }),
+  'PATCH /api/v1/agencies/:id': async () => ({ url: `${V1}/agencies/${(await freshAgency()).id}`, payload: { nameZh: '改名单位' } }),
+  'POST /api/v1/agencies/:id/deactivate': async () => ({ url: `${V1}/agencies/${(await freshAgency()).id}/deactivate`, payload: { reason: '撤并' } }),
+  'POST /api/v1/agencies/:id/reactivate': async () => {
+    const a = await freshAgency();
+    await t.platform.agencies.deactivate(t.cli, a.id, '撤并');
+    return { url: `${V1}/agencies/${a.id}/reactivate`, payload: { reason: '恢复' } };
+  },
+  'GET /api/v1/agencies/:id/history': async () => ({ url: `${V1}/agencies/${home.id}/history` }),
+
+  'GET /api/v1/regions': async () => ({ url: `${V1}/regions?parentCode=430000&limit=5` }),
+  'GET /api/v1/regions/:code': async () => ({ url: `${V1}/regions/430400` }),
+
+  'GET /api/v1/systems': async () => ({ url: `${V1}/systems` }),
+  // The home agency: a node admin may register systems for its own agency only.
+  'POST /api/v1/systems': async () => ({ url: `${V1}/systems`, payload: systemInput() }),
+  'GET /api/v1/systems/:id': async () => ({ url: `${V1}/systems/${(await freshSystem('active')).id}` }),
+  'PATCH /api/v1/systems/:id': async () => ({ url: `${V1}/systems/${(await freshSystem('active')).id}`, payload: { purpose: '新的用途' } }),
+  'POST /api/v1/systems/:id/approve': async () => ({ url: `${V1}/systems/${(await freshSystem('pending')).id}/approve`, payload: {} }),
+  'POST /api/v1/systems/:id/deactivate': async () => ({ url: `${V1}/systems/${(await freshSystem('active')).id}/deactivate`, payload: { reason: '停用' } }),
+  'POST /api/v1/systems/:id/reactivate': async () => ({ url: `${V1}/systems/${(await freshSystem('inactive')).id}/reactivate`, payload: {} }),
+
+  'GET /api/v1/audit/events': async () => ({ url: `${V1}/audit/events?limit=5` }),
+};
+
+const keyOf = (r: RegisteredRoute): string => `${r.method} ${r.url}`;
+
+/** The outcome the declaration promises: 2xx, 401 (no credentials) or 403 (missing permission). */
+function promised(access: Access, caller: Caller): '2xx' | 401 | 403 {
+  if (access.kind === 'public') return '2xx';
+  if (caller === 'anonymous') return 401;
+  if (access.kind === 'self') return '2xx';
+  return ROLE_PERMISSIONS[caller].includes(access.permission) ? '2xx' : 403;
+}
+
+beforeAll(async () => {
+  t = await createTestPlatform();
+  // A second app on the same platform, built with a hook that records every route it registers.
+  app = await buildApp({
+    platform: t.platform,
+    config: t.config,
+    logger: pino({ level: 'silent' }),
+    onRoute: (route: RouteOptions) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      for (const method of methods) {
+        // HEAD twins of GET routes, the Swagger UI's own files and the catch-all are not API routes.
+        if (method === 'HEAD' || route.url.startsWith('/api/docs') || route.url === '*') continue;
+        const schema = route.schema as { hide?: boolean } | undefined;
+        routes.push({ method, url: route.url, access: route.config?.access, hidden: schema?.hide === true });
+      }
+    },
+  });
+  await app.ready();
+  home = await t.platform.agencies.create(t.cli, agencyInput(1));
+  for (const role of ROLES) sessions.set(role, await userWithRoles(t, `role-${role.toLowerCase()}`, [role], isAgencyRole(role) ? home.id : null));
+});
+
+afterAll(async () => {
+  await app?.close();
+  await t?.close();
+});
+
+describe('route declarations', () => {
+  it('finds every route of the app, each with an access declaration and a sample request', () => {
+    const keys = routes.map(keyOf);
+    // The enumeration really sees the app's routes (a broken hook would make every check vacuous).
+    expect(keys).toEqual(expect.arrayContaining(['GET /healthz', 'GET /readyz', 'POST /api/v1/auth/login', 'POST /api/v1/agencies/:id/deactivate', 'GET /api/v1/audit/events']));
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(routes.filter((r) => r.access === undefined).map(keyOf), 'routes without config.access').toEqual([]);
+    expect(keys.filter((k) => !(k in SAMPLES)), 'routes without a sample request in SAMPLES').toEqual([]);
+    // A sample for a route that no longer exists is stale: the matrix would silently skip it.
+    expect(Object.keys(SAMPLES).filter((k) => !keys.includes(k)), 'samples for routes that do not exist').toEqual([]);
+  });
+
+  it('refuses to register a route that declares no access', async () => {
+    const bare = await buildApp({ platform: t.platform, config: t.config, logger: pino({ level: 'silent' }) });
+    try {
+      expect(() => bare.get('/api/v1/undeclared', async () => ({ ok: true }))).toThrow(/declares no access/);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('documents security in the OpenAPI description exactly for the non-public routes', async () => {
+    const r = await app.inject({ method: 'GET', url: '/api/v1/openapi.json' });
+    expect(r.statusCode).toBe(200);
+    const doc = r.json<OpenApiDoc>();
+    const problems: string[] = [];
+    for (const route of routes) {
+      if (!route.url.startsWith('/api/v1') || !route.access) continue;
+      const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+      const op = doc.paths[path]?.[route.method.toLowerCase()];
+      if (route.hidden) {
+        if (op) problems.push(`${keyOf(route)} is hidden but documented`);
+        if (route.access.kind !== 'public') problems.push(`${keyOf(route)} is hidden from the document yet needs credentials`);
+        continue;
+      }
+      if (!op) {
+        problems.push(`${keyOf(route)} is missing from the OpenAPI document`);
+        continue;
+      }
+      const documentedSecurity = Array.isArray(op.security) && op.security.length > 0;
+      if (documentedSecurity !== (route.access.kind !== 'public')) {
+        problems.push(`${keyOf(route)}: access ${route.access.kind} but OpenAPI security ${JSON.stringify(op.security)}`);
+      }
+      const permission = route.access.kind === 'permission' ? route.access.permission : null;
+      if (permission && !op.description?.includes(`\`${permission}\``)) problems.push(`${keyOf(route)}: description does not name ${permission}`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('role matrix', () => {
+  const callers: Caller[] = ['anonymous', ...ROLES];
+
+  it.each(callers)('%s gets the declared outcome on every route', async (caller) => {
+    expect(routes.length).toBeGreaterThan(0);
+    const role = caller === 'anonymous' ? null : caller;
+    const ctx: CallerContext = { role, me: sessionOf(role ?? 'viewer') };
+    const problems: string[] = [];
+    let checked = 0;
+    for (const route of routes) {
+      const key = keyOf(route);
+      const factory = SAMPLES[key];
+      if (!route.access) {
+        problems.push(`${key}: declares no access`);
+        continue;
+      }
+      if (!factory) {
+        problems.push(`${key}: no sample request in SAMPLES`);
+        continue;
+      }
+      const sample = await factory(ctx);
+      const headers = role === null ? {} : (sample.headers ?? ctx.me.headers);
+      const r = await app.inject({ method: route.method, url: sample.url, headers, ...(sample.payload ? { payload: sample.payload } : {}) });
+      const want = promised(route.access, caller);
+      const body = String(r.headers['content-type'] ?? '').includes('json') ? r.json<{ code?: string; details?: { permission?: string } }>() : {};
+      checked++;
+      if (want === '2xx') {
+        if (r.statusCode < 200 || r.statusCode > 299) problems.push(`${key}: expected 2xx, got ${r.statusCode} ${r.body.slice(0, 300)}`);
+      } else if (want === 401) {
+        if (r.statusCode !== 401 || body.code !== 'GS_ERR_AUTH_REQUIRED') problems.push(`${key}: expected 401 GS_ERR_AUTH_REQUIRED, got ${r.statusCode} ${r.body.slice(0, 300)}`);
+      } else {
+        const permission = route.access.kind === 'permission' ? route.access.permission : '';
+        if (r.statusCode !== 403 || body.code !== 'GS_ERR_AUTH_FORBIDDEN' || body.details?.permission !== permission) {
+          problems.push(`${key}: expected 403 GS_ERR_AUTH_FORBIDDEN (${permission}), got ${r.statusCode} ${r.body.slice(0, 300)}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked).toBe(routes.length);
+  }, 120_000);
+});
