@@ -14,7 +14,7 @@ export interface ErrorDefinition {
 
 export const ERRORS = {
   // request shape
-  GS_ERR_REQUEST_INVALID: { status: 400, message: 'The request is invalid: {summary}', messageZh: '请求不合法：{summary}' },
+  GS_ERR_REQUEST_INVALID: { status: 400, message: 'The request is invalid: {summary}', messageZh: '请求不合法：{summaryZh}' },
   GS_ERR_REQUEST_MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON: {reason}', messageZh: '请求体不是合法的 JSON：{reason}' },
   GS_ERR_REQUEST_TOO_LARGE: { status: 413, message: 'The request body exceeds the limit of {limit} bytes', messageZh: '请求体超过 {limit} 字节的上限' },
   GS_ERR_REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content type {contentType} is not supported', messageZh: '不支持的内容类型 {contentType}' },
@@ -60,10 +60,10 @@ export const ERRORS = {
   // agencies
   GS_ERR_AGENCY_NOT_FOUND: { status: 404, message: 'No agency {id}', messageZh: '单位 {id} 不存在' },
   GS_ERR_AGENCY_CODE_TAKEN: { status: 409, message: 'Agency code {code} is already used', messageZh: '单位编码 {code} 已被使用' },
-  GS_ERR_AGENCY_USCC_INVALID: { status: 400, message: 'USCC {uscc} is not valid: {reason}', messageZh: '统一社会信用代码 {uscc} 不合法：{reason}' },
+  GS_ERR_AGENCY_USCC_INVALID: { status: 400, message: 'USCC {uscc} is not valid: {reason}', messageZh: '统一社会信用代码 {uscc} 不合法：{reasonZh}' },
   GS_ERR_AGENCY_USCC_TAKEN: { status: 409, message: 'USCC {uscc} already belongs to agency {code}', messageZh: '统一社会信用代码 {uscc} 已属于单位 {code}' },
-  GS_ERR_AGENCY_REGION_LEVEL: { status: 400, message: 'Region {regionCode} is a {regionLevel} region but the agency level is {level}', messageZh: '行政区划 {regionCode} 为{regionLevel}级，与单位层级 {level} 不一致' },
-  GS_ERR_AGENCY_PARENT_INVALID: { status: 400, message: 'Parent agency {parentId} cannot be used: {reason}', messageZh: '上级单位 {parentId} 不可用：{reason}' },
+  GS_ERR_AGENCY_REGION_LEVEL: { status: 400, message: 'Region {regionCode} is a {regionLevel} region but the agency level is {level}', messageZh: '行政区划 {regionCode} 为{regionLevelZh}，与单位层级（{levelZh}）不一致' },
+  GS_ERR_AGENCY_PARENT_INVALID: { status: 400, message: 'Parent agency {parentId} cannot be used: {reason}', messageZh: '上级单位 {parentId} 不可用：{reasonZh}' },
   GS_ERR_AGENCY_INACTIVE: { status: 409, message: 'Agency {id} is deactivated', messageZh: '单位 {id} 已停用' },
   GS_ERR_AGENCY_HAS_ACTIVE_CHILDREN: { status: 409, message: 'Agency {id} still has {count} active subordinate agencies', messageZh: '单位 {id} 仍有 {count} 个启用的下级单位' },
   GS_ERR_AGENCY_LANGUAGE_TAG: { status: 400, message: 'Name language tag {tag} is not a valid BCP 47 tag (Chinese goes in nameZh)', messageZh: '名称语言标记 {tag} 不是合法的 BCP 47 标记（中文名称填写在 nameZh）' },
@@ -94,9 +94,10 @@ export type ErrorCode = keyof typeof ERRORS;
 
 export type ErrorDetails = Readonly<Record<string, unknown>>;
 
+/** `{key}` from params; in a Chinese template `{keyZh}` falls back to `{key}` when absent. */
 function fill(template: string, params: ErrorDetails): string {
   return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
-    const v = params[key];
+    const v = params[key] ?? (key.endsWith('Zh') ? params[key.slice(0, -2)] : undefined);
     if (v === undefined) return whole;
     return typeof v === 'string' ? v : JSON.stringify(v);
   });
@@ -129,6 +130,8 @@ export interface FieldProblem {
   /** The rule broken, e.g. `required`, `maxLength`, `checkCharacter`, `additionalProperties`. */
   readonly rule: string;
   readonly message: string;
+  /** The same in Chinese, where the console shows it. */
+  readonly messageZh?: string;
 }
 
 export function isGsError(e: unknown): e is GsError {

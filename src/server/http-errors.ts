@@ -37,6 +37,43 @@ function ruleMessage(item: ValidationItem): string {
   return item.message ?? item.keyword;
 }
 
+/** The rule broken, in Chinese, for the console. */
+function ruleMessageZh(item: ValidationItem): string {
+  const p = item.params;
+  switch (item.keyword) {
+    case 'required':
+      return '缺少必填字段';
+    case 'additionalProperties':
+      return '未知字段';
+    case 'type':
+      return `类型错误，应为 ${String(p.type)}`;
+    case 'minLength':
+      return `长度不能少于 ${String(p.limit)} 个字符`;
+    case 'maxLength':
+      return `长度不能超过 ${String(p.limit)} 个字符`;
+    case 'pattern':
+      return '格式不正确';
+    case 'format':
+      return `格式不正确（应为 ${String(p.format)}）`;
+    case 'enum':
+      return Array.isArray(p.allowedValues) ? `取值必须为 ${p.allowedValues.join('、')} 之一` : '取值不在允许范围内';
+    case 'minimum':
+    case 'exclusiveMinimum':
+      return `不能小于 ${String(p.limit)}`;
+    case 'maximum':
+    case 'exclusiveMaximum':
+      return `不能大于 ${String(p.limit)}`;
+    case 'minItems':
+      return `至少需要 ${String(p.limit)} 项`;
+    case 'maxItems':
+      return `最多 ${String(p.limit)} 项`;
+    case 'minProperties':
+      return '至少需要填写一个字段';
+    default:
+      return item.message ?? item.keyword;
+  }
+}
+
 /** A PostgreSQL error that reached the edge: unique violations are the client's race, not ours. */
 function pgCode(error: unknown): { code: string; constraint?: string } | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'string') {
@@ -64,9 +101,10 @@ export function toErrorReply(error: unknown, requestId: string, bodyLimit: numbe
   const fe = error as Partial<FastifyError> & { validation?: ValidationItem[]; validationContext?: string };
   if (Array.isArray(fe.validation)) {
     const context = fe.validationContext ?? 'body';
-    const fields: FieldProblem[] = fe.validation.map((item) => ({ field: fieldOf(context, item), rule: item.keyword, message: ruleMessage(item) }));
+    const fields: FieldProblem[] = fe.validation.map((item) => ({ field: fieldOf(context, item), rule: item.keyword, message: ruleMessage(item), messageZh: ruleMessageZh(item) }));
     const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
-    return make(new GsError('GS_ERR_REQUEST_INVALID', { summary }, fields));
+    const summaryZh = fields.map((f) => `${f.field}：${f.messageZh}`).join('；');
+    return make(new GsError('GS_ERR_REQUEST_INVALID', { summary, summaryZh }, fields));
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -79,7 +117,7 @@ export function toErrorReply(error: unknown, requestId: string, bodyLimit: numbe
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return make(new GsError('GS_ERR_REQUEST_MALFORMED_JSON', { reason: 'the body is empty' }));
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return make(new GsError('GS_ERR_REQUEST_INVALID', { summary: 'Content-Length does not match the body' }));
+      return make(new GsError('GS_ERR_REQUEST_INVALID', { summary: 'Content-Length does not match the body', summaryZh: 'Content-Length 与请求体长度不符' }));
   }
   if (error instanceof SyntaxError && fe.statusCode === 400) {
     return make(new GsError('GS_ERR_REQUEST_MALFORMED_JSON', { reason: error.message }));
@@ -88,7 +126,7 @@ export function toErrorReply(error: unknown, requestId: string, bodyLimit: numbe
   if (pg?.code === '23505') return make(new GsError('GS_ERR_REQUEST_DUPLICATE', { constraint: pg.constraint ?? 'unique key' }));
   // Valid JSON text PostgreSQL cannot store (U+0000 in text or jsonb) is the client's input, not our fault.
   if (pg?.code === '22021' || pg?.code === '22P05') {
-    return make(new GsError('GS_ERR_REQUEST_INVALID', { summary: 'a text field contains a character that cannot be stored (U+0000)' }));
+    return make(new GsError('GS_ERR_REQUEST_INVALID', { summary: 'a text field contains a character that cannot be stored (U+0000)', summaryZh: '文本字段含有无法保存的字符（U+0000）' }));
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return make(new GsError('GS_ERR_REQUEST_INVALID', { summary: fe.message ?? 'bad request' }));

@@ -36,7 +36,8 @@ export class Platform {
     readonly database: DatabaseHandle,
     readonly config: Config,
     private readonly lock: DataDirLock | undefined,
-    now: () => Date,
+    /** The platform's clock; services and routes read time only from it (tests move it). */
+    readonly now: () => Date,
   ) {
     const db = database.db;
     this.audit = new AuditService(db);

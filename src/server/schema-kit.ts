@@ -28,7 +28,7 @@ export const ErrorBody = Type.Object(
     messageZh: Type.String(),
     details: Type.Object({
       fields: Type.Optional(
-        Type.Array(Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() })),
+        Type.Array(Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String(), messageZh: Type.Optional(Type.String()) })),
       ),
     }, { additionalProperties: true }),
     requestId: Type.String(),

@@ -108,7 +108,7 @@ export async function accountRoutes(app: GsApp, platform: Platform): Promise<voi
     '/me/tokens',
     { config: { access: self() }, schema: { tags: ['tokens'], summary: 'Create an API token for scripts (shown once)', body: TokenCreate, response: { 201: TokenCreated, ...ERROR_RESPONSES } } },
     async (req, reply) => {
-      const expiresAt = new Date(Date.now() + req.body.expiresInDays * 86_400_000);
+      const expiresAt = new Date(platform.now().getTime() + req.body.expiresInDays * 86_400_000);
       const r = await accounts.createToken(req.ctx, { userId: req.ctx.actor.userId!, name: req.body.name, scopes: req.body.scopes, expiresAt });
       return reply.status(201).send({ token: r.token, apiToken: r.view });
     },

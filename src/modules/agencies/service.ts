@@ -12,9 +12,9 @@ import type { Agency, AgencyCreate, AgencyPatch } from './schemas.js';
 import { AgencyStore, type AgencyFields, type AgencyQuery, type AgencyRow } from './store.js';
 
 const USCC_REASONS = {
-  length: 'it must be 18 characters',
-  charset: 'only digits and the capital letters A–Y without I, O, S, V, Z are allowed',
-  checkCharacter: 'the check character is wrong',
+  length: ['it must be 18 characters', '应为 18 位'],
+  charset: ['only digits and the capital letters A–Y without I, O, S, V, Z are allowed', '只能包含数字和除 I、O、S、V、Z 以外的大写字母'],
+  checkCharacter: ['the check character is wrong', '校验码错误'],
 } as const;
 
 /** Agencies (行政机关/政务部门). Never deleted: deactivated, with every version kept. */
@@ -136,7 +136,7 @@ export class AgencyService {
       if (before.active) return before;
       if (before.parentId) {
         const parent = await this.#require(before.parentId, trx);
-        if (!parent.active) throw new GsError('GS_ERR_AGENCY_PARENT_INVALID', { parentId: parent.id, reason: 'the parent agency is deactivated' });
+        if (!parent.active) throw new GsError('GS_ERR_AGENCY_PARENT_INVALID', { parentId: parent.id, reason: 'the parent agency is deactivated', reasonZh: '上级单位已停用' });
       }
       const after = await this.#store.update(id, { active: true, deactivatedAt: null, deactivationReason: null }, now, trx);
       await this.#store.appendHistory(after, 'reactivated', ctx.actor.name, ctx.requestId, now, trx);
@@ -155,7 +155,8 @@ export class AgencyService {
       throw new GsError('GS_ERR_REGION_NOT_FOUND', { code: regionCode }, [{ field: 'body.regionCode', rule: 'active', message: `region ${regionCode} is abolished` }]);
     }
     if (region.level !== level) {
-      throw new GsError('GS_ERR_AGENCY_REGION_LEVEL', { regionCode, regionLevel: region.level, level }, [
+      const zh: Record<string, string> = { province: '省级', prefecture: '地市级', county: '区县级' };
+      throw new GsError('GS_ERR_AGENCY_REGION_LEVEL', { regionCode, regionLevel: region.level, level, regionLevelZh: zh[region.level], levelZh: zh[level] }, [
         { field: 'body.regionCode', rule: 'levelMatches', message: `region ${regionCode} (${region.name}) is a ${region.level} region, the agency is ${level}` },
       ]);
     }
@@ -167,12 +168,14 @@ export class AgencyService {
   }
 
   async #checkParent(selfId: string | null, parentId: string, trx: Db): Promise<void> {
-    const bad = (reason: string): GsError =>
-      new GsError('GS_ERR_AGENCY_PARENT_INVALID', { parentId, reason }, [{ field: 'body.parentId', rule: 'validParent', message: reason }]);
+    const bad = (reason: string, reasonZh: string): GsError =>
+      new GsError('GS_ERR_AGENCY_PARENT_INVALID', { parentId, reason, reasonZh }, [{ field: 'body.parentId', rule: 'validParent', message: reason, messageZh: reasonZh }]);
     const parent = isUuid(parentId) ? await this.#store.byId(parentId, trx) : undefined;
-    if (!parent) throw bad('no such agency');
-    if (!parent.active) throw bad('the parent agency is deactivated');
-    if (selfId && (await this.#store.ancestry(parentId, trx)).includes(selfId)) throw bad('an agency cannot be placed under itself or its own subordinate');
+    if (!parent) throw bad('no such agency', '单位不存在');
+    if (!parent.active) throw bad('the parent agency is deactivated', '上级单位已停用');
+    if (selfId && (await this.#store.ancestry(parentId, trx)).includes(selfId)) {
+      throw bad('an agency cannot be placed under itself or its own subordinate', '不能把单位设为自己或自己下级单位的下级');
+    }
   }
 }
 
@@ -180,9 +183,12 @@ function normaliseUscc(raw: string): string {
   const uscc = raw.trim().toUpperCase();
   const result = checkUscc(uscc);
   if (!result.ok) {
-    const reason = result.problem === 'checkCharacter' && result.expected ? `${USCC_REASONS.checkCharacter} (expected ${result.expected})` : USCC_REASONS[result.problem];
-    const field: FieldProblem = { field: 'body.uscc', rule: result.problem, message: reason };
-    throw new GsError('GS_ERR_AGENCY_USCC_INVALID', { uscc: raw, reason }, [field]);
+    const [en, zh] = USCC_REASONS[result.problem];
+    const expected = result.problem === 'checkCharacter' && result.expected ? result.expected : undefined;
+    const reason = expected ? `${en} (expected ${expected})` : en;
+    const reasonZh = expected ? `${zh}（应为 ${expected}）` : zh;
+    const field: FieldProblem = { field: 'body.uscc', rule: result.problem, message: reason, messageZh: reasonZh };
+    throw new GsError('GS_ERR_AGENCY_USCC_INVALID', { uscc: raw, reason, reasonZh, ...(expected ? { expected } : {}) }, [field]);
   }
   return uscc;
 }
