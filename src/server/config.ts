@@ -16,6 +16,8 @@ export interface Config {
   /** Embedded database and local files live here (ignored for the database when databaseUrl is set). */
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
+  /** Connections each process keeps to the PostgreSQL server (the embedded database has one). */
+  readonly dbPoolSize: number;
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
   readonly sessionIdleMinutes: number;
@@ -95,6 +97,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_EXCHANGE_PORT', file: 'exchangePort', parse: port },
   { env: 'GOVSHARE_DATA_DIR', file: 'dataDir', parse: text },
   { env: 'DATABASE_URL', file: 'databaseUrl', parse: databaseUrl },
+  { env: 'GOVSHARE_DB_POOL_SIZE', file: 'dbPoolSize', parse: integer(1, 1000) },
   { env: 'GOVSHARE_LOG_LEVEL', file: 'logLevel', parse: oneOf(LOG_LEVELS) },
   { env: 'GOVSHARE_BODY_LIMIT', file: 'bodyLimitBytes', parse: integer(1024, 1024 * 1024 * 1024) },
   { env: 'GOVSHARE_SESSION_IDLE_MINUTES', file: 'sessionIdleMinutes', parse: integer(1, 24 * 60) },
@@ -112,6 +115,7 @@ export const DEFAULT_CONFIG: Config = {
   exchangePort: 8443,
   dataDir: './data',
   databaseUrl: undefined,
+  dbPoolSize: 10,
   logLevel: 'info',
   bodyLimitBytes: 1024 * 1024,
   sessionIdleMinutes: 30,

@@ -59,7 +59,7 @@ export class Platform {
     let lock: DataDirLock | undefined;
     let database: DatabaseHandle;
     if (config.databaseUrl) {
-      database = await openDatabase({ kind: 'postgres', url: config.databaseUrl });
+      database = await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolSize: config.dbPoolSize });
     } else {
       lock = acquireDataDirLock(config.dataDir, options.adminSocket ?? null);
       try {
