@@ -39,6 +39,8 @@ export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     u.password = '';
+    // `pg` also takes the password as a query parameter.
+    if (u.searchParams.has('password')) u.searchParams.delete('password');
     return u.toString();
   } catch {
     return '(unparseable URL)';
@@ -86,7 +88,8 @@ async function openPGlite(dir: string | undefined): Promise<DatabaseHandle> {
   let pglite: PGlite;
   try {
     if (dir !== undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    pglite = new PGlite(dir, { parsers: TYPE_PARSERS as Record<number, (value: string) => unknown> });
+    // The options-object form: `new PGlite(undefined, options)` silently drops the options.
+    pglite = new PGlite({ dataDir: dir, parsers: TYPE_PARSERS as Record<number, (value: string) => unknown> });
     await pglite.waitReady;
   } catch (e) {
     throw new GsError('GS_ERR_DB_DATA_DIR', { dataDir: dir ?? '(memory)', reason: reason(e) }, undefined, { cause: e });

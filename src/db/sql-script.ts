@@ -6,6 +6,8 @@
 export function splitSqlScript(script: string): string[] {
   const statements: string[] = [];
   let start = 0;
+  // Whether the current statement has anything besides whitespace and comments.
+  let hasCode = false;
   let i = 0;
   const n = script.length;
   while (i < n) {
@@ -18,9 +20,14 @@ export function splitSqlScript(script: string): string[] {
       const end = script.indexOf('*/', i + 2);
       i = end === -1 ? n : end + 2;
     } else if (c === "'" || c === '"') {
-      i = skipQuoted(script, i, c);
+      hasCode = true;
+      // E'…' (escape string): a backslash escapes the next character, so \' does not end it.
+      const escapes = c === "'" && (script[i - 1] === 'E' || script[i - 1] === 'e') && !/[\w$]/.test(script[i - 2] ?? '');
+      i = skipQuoted(script, i, c, escapes);
     } else if (c === '$') {
-      const tag = /^\$[A-Za-z_]*\$/.exec(script.slice(i, i + 64))?.[0];
+      hasCode = true;
+      // A tag follows the rules of an unquoted identifier: no digit first, digits allowed after.
+      const tag = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(script.slice(i, i + 130))?.[0];
       if (tag) {
         const end = script.indexOf(tag, i + tag.length);
         i = end === -1 ? n : end + tag.length;
@@ -28,20 +35,26 @@ export function splitSqlScript(script: string): string[] {
         i++;
       }
     } else if (c === ';') {
-      pushStatement(statements, script.slice(start, i));
+      if (hasCode) statements.push(script.slice(start, i).trim());
+      hasCode = false;
       i++;
       start = i;
     } else {
+      if (c !== undefined && !/\s/.test(c)) hasCode = true;
       i++;
     }
   }
-  pushStatement(statements, script.slice(start));
+  if (hasCode) statements.push(script.slice(start).trim());
   return statements;
 }
 
-function skipQuoted(s: string, i: number, quote: string): number {
+function skipQuoted(s: string, i: number, quote: string, backslashEscapes: boolean): number {
   let j = i + 1;
   while (j < s.length) {
+    if (backslashEscapes && s[j] === '\\') {
+      j += 2;
+      continue;
+    }
     if (s[j] === quote) {
       if (s[j + 1] === quote) {
         j += 2; // doubled quote inside the literal
@@ -52,9 +65,4 @@ function skipQuoted(s: string, i: number, quote: string): number {
     j++;
   }
   return s.length;
-}
-
-function pushStatement(out: string[], text: string): void {
-  const withoutComments = text.replace(/--[^\n]*/g, '').trim();
-  if (withoutComments !== '') out.push(text.trim());
 }

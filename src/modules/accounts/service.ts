@@ -262,7 +262,7 @@ export class AccountService {
   /** The platform must never lose its last operator, security admin or auditor. */
   async #ensureNotLastAdmin(before: readonly string[], after: readonly string[], trx: Db): Promise<void> {
     for (const role of ADMIN_ROLES) {
-      if (before.includes(role) && !after.includes(role) && (await this.#store.countActiveWithRole(role, trx)) <= 1) {
+      if (before.includes(role) && !after.includes(role) && (await this.#store.lockActiveWithRole(role, trx)) <= 1) {
         throw new GsError('GS_ERR_USER_LAST_ADMIN', { role });
       }
     }

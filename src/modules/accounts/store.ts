@@ -95,6 +95,21 @@ export class AccountStore {
       .then((r) => Number(r.n));
   }
 
+  /**
+   * Like countActiveWithRole, but locks those users' rows until the transaction ends, so two
+   * concurrent transactions each removing a different holder cannot both see the other still there.
+   */
+  async lockActiveWithRole(role: string, trx: Db): Promise<number> {
+    const rows = await trx
+      .selectFrom('users')
+      .select('id')
+      .where('active', '=', true)
+      .where(sql<boolean>`${role} = any(roles)`)
+      .forUpdate()
+      .execute();
+    return rows.length;
+  }
+
   // sessions
 
   async insertSession(row: Omit<SessionRow, 'endedAt' | 'endReason'>): Promise<void> {

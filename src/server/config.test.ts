@@ -1,0 +1,211 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GsError, type ErrorCode } from '../lib/errors.js';
+import { DEFAULT_CONFIG, loadConfig, type ConfigSources } from './config.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gs-config-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function configFile(name: string, content: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+function failure(sources: ConfigSources): GsError {
+  try {
+    loadConfig(sources);
+  } catch (e) {
+    if (e instanceof GsError) return e;
+    throw e;
+  }
+  throw new Error('loadConfig accepted the sources');
+}
+
+function expectRefused(sources: ConfigSources, code: ErrorCode, key: string): GsError {
+  const e = failure(sources);
+  expect(e.code).toBe(code);
+  expect(e.message).toContain(key);
+  return e;
+}
+
+describe('loadConfig defaults', () => {
+  it('listens on 127.0.0.1:8080 with the exchange port 8443 and keeps data in ./data, resolved', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.port).toBe(8080);
+    expect(c.exchangePort).toBe(8443);
+    expect(isAbsolute(c.dataDir)).toBe(true);
+    expect(c.dataDir).toBe(resolve('data'));
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.logLevel).toBe('info');
+    expect(c.totpPolicy).toBe('admins');
+    expect(c.secureCookies).toBe(false);
+  });
+
+  it('returns every default except the resolved data directory unchanged', () => {
+    expect({ ...loadConfig({ env: {} }), dataDir: DEFAULT_CONFIG.dataDir }).toEqual(DEFAULT_CONFIG);
+  });
+
+  it('treats an empty environment variable as unset', () => {
+    expect(loadConfig({ env: { GOVSHARE_PORT: '', DATABASE_URL: '' } }).port).toBe(8080);
+  });
+});
+
+describe('loadConfig from the environment', () => {
+  it('takes each documented variable', () => {
+    const c = loadConfig({
+      env: {
+        GOVSHARE_HOST: '0.0.0.0',
+        GOVSHARE_PORT: '9080',
+        GOVSHARE_EXCHANGE_PORT: '9443',
+        GOVSHARE_DATA_DIR: '/var/lib/govshare',
+        DATABASE_URL: 'postgres://gs:pw@db.internal:5432/govshare',
+        GOVSHARE_LOG_LEVEL: 'debug',
+        GOVSHARE_BODY_LIMIT: '2048',
+        GOVSHARE_SESSION_IDLE_MINUTES: '15',
+        GOVSHARE_SESSION_ABSOLUTE_HOURS: '8',
+        GOVSHARE_TOTP_POLICY: 'all',
+        GOVSHARE_SECURE_COOKIES: 'yes',
+        GOVSHARE_TRUST_PROXY: 'true',
+        GOVSHARE_API_DOCS: 'off',
+        GOVSHARE_SHUTDOWN_TIMEOUT_MS: '500',
+      },
+    });
+    expect(c).toEqual({
+      host: '0.0.0.0',
+      port: 9080,
+      exchangePort: 9443,
+      dataDir: '/var/lib/govshare',
+      databaseUrl: 'postgres://gs:pw@db.internal:5432/govshare',
+      logLevel: 'debug',
+      bodyLimitBytes: 2048,
+      sessionIdleMinutes: 15,
+      sessionAbsoluteHours: 8,
+      totpPolicy: 'all',
+      secureCookies: true,
+      trustProxy: true,
+      apiDocs: false,
+      shutdownTimeoutMs: 500,
+    });
+  });
+
+  it('resolves a relative data directory to an absolute path', () => {
+    expect(loadConfig({ env: { GOVSHARE_DATA_DIR: 'var/gs' } }).dataDir).toBe(resolve('var/gs'));
+  });
+
+  it('lets overrides (command-line flags) win over the environment', () => {
+    const c = loadConfig({ env: { GOVSHARE_PORT: '9080' }, overrides: { port: 7070 } });
+    expect(c.port).toBe(7070);
+  });
+});
+
+describe('loadConfig from a JSON file', () => {
+  it('reads the file named by GOVSHARE_CONFIG, with the environment taking precedence', () => {
+    const path = configFile('govshare.json', { port: 9000, exchangePort: 9001, logLevel: 'warn', dataDir: '/srv/gs', totpPolicy: 'all' });
+    const fromFile = loadConfig({ env: { GOVSHARE_CONFIG: path } });
+    expect(fromFile.port).toBe(9000);
+    expect(fromFile.exchangePort).toBe(9001);
+    expect(fromFile.logLevel).toBe('warn');
+    expect(fromFile.dataDir).toBe('/srv/gs');
+    expect(fromFile.totpPolicy).toBe('all');
+
+    const envWins = loadConfig({ env: { GOVSHARE_CONFIG: path, GOVSHARE_PORT: '9100', GOVSHARE_LOG_LEVEL: 'error' } });
+    expect(envWins.port).toBe(9100);
+    expect(envWins.logLevel).toBe('error');
+    expect(envWins.exchangePort).toBe(9001); // not set in env: the file's value stays
+  });
+
+  it('prefers an explicit file over GOVSHARE_CONFIG', () => {
+    const a = configFile('a.json', { port: 9200 });
+    const b = configFile('b.json', { port: 9300 });
+    expect(loadConfig({ env: { GOVSHARE_CONFIG: a }, file: b }).port).toBe(9300);
+  });
+
+  it('accepts JSON numbers and booleans as well as strings', () => {
+    const path = configFile('typed.json', { port: '9400', secureCookies: true, apiDocs: 'no' });
+    const c = loadConfig({ env: {}, file: path });
+    expect(c.port).toBe(9400);
+    expect(c.secureCookies).toBe(true);
+    expect(c.apiDocs).toBe(false);
+  });
+});
+
+describe('loadConfig refuses bad settings', () => {
+  it.each([
+    ['GOVSHARE_PORT', 'abc'],
+    ['GOVSHARE_PORT', '70000'],
+    ['GOVSHARE_PORT', '0'],
+    ['GOVSHARE_PORT', '80.5'],
+    ['GOVSHARE_EXCHANGE_PORT', '-1'],
+    ['GOVSHARE_LOG_LEVEL', 'loud'],
+    ['GOVSHARE_TOTP_POLICY', 'none'],
+    ['GOVSHARE_SECURE_COOKIES', 'maybe'],
+    ['GOVSHARE_HOST', 'bad host/name'],
+    ['GOVSHARE_BODY_LIMIT', '10'],
+    ['GOVSHARE_SESSION_IDLE_MINUTES', '0'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'not a url'],
+    ['DATABASE_URL', 'postgres://db.internal:5432'],
+  ])('%s=%s → GS_ERR_CONFIG_INVALID naming the variable', (variable, value) => {
+    const e = expectRefused({ env: { [variable]: value } }, 'GS_ERR_CONFIG_INVALID', variable);
+    expect(e.params.key).toBe(variable);
+  });
+
+  it('does not echo the database password when DATABASE_URL is refused', () => {
+    const e = expectRefused({ env: { DATABASE_URL: 'mysql://gs:Sup3r-Secret@db/x' } }, 'GS_ERR_CONFIG_INVALID', 'DATABASE_URL');
+    expect(e.message).not.toContain('Sup3r-Secret');
+    expect(e.messageZh).not.toContain('Sup3r-Secret');
+  });
+
+  it('refuses the same port for both listeners', () => {
+    const e = expectRefused({ env: { GOVSHARE_PORT: '8443' } }, 'GS_ERR_CONFIG_INVALID', 'GOVSHARE_EXCHANGE_PORT');
+    expect(e.message).toContain('GOVSHARE_PORT');
+    expectRefused({ env: { GOVSHARE_PORT: '9000', GOVSHARE_EXCHANGE_PORT: '9000' } }, 'GS_ERR_CONFIG_INVALID', 'GOVSHARE_EXCHANGE_PORT');
+  });
+
+  it('refuses an unknown key in the config file, naming the file and the key', () => {
+    const path = configFile('unknown.json', { port: 9000, prot: 9001 });
+    const e = expectRefused({ env: { GOVSHARE_CONFIG: path } }, 'GS_ERR_CONFIG_INVALID', 'prot');
+    expect(e.message).toContain(path);
+  });
+
+  it('refuses a bad value in the config file, naming the key', () => {
+    const path = configFile('bad-value.json', { logLevel: 'loud' });
+    const e = expectRefused({ env: {}, file: path }, 'GS_ERR_CONFIG_INVALID', 'logLevel');
+    expect(e.message).toContain(path);
+  });
+
+  it('refuses a config file that cannot be read', () => {
+    const path = join(dir, 'missing.json');
+    expectRefused({ env: { GOVSHARE_CONFIG: path } }, 'GS_ERR_CONFIG_FILE', path);
+    expectRefused({ env: {}, file: dir }, 'GS_ERR_CONFIG_FILE', dir); // a directory
+  });
+
+  it('refuses a config file that is not valid JSON', () => {
+    const path = configFile('broken.json', '{ "port": 9000, }');
+    expectRefused({ env: { GOVSHARE_CONFIG: path } }, 'GS_ERR_CONFIG_FILE', path);
+  });
+
+  it('refuses a config file that is JSON but not one object', () => {
+    for (const [name, content] of [
+      ['array.json', '[1, 2]'],
+      ['null.json', 'null'],
+      ['number.json', '8080'],
+    ] as const) {
+      const path = configFile(name, content);
+      expectRefused({ env: {}, file: path }, 'GS_ERR_CONFIG_FILE', path);
+    }
+  });
+
+  it('refuses a bad override, naming the flag', () => {
+    expectRefused({ env: {}, overrides: { port: 70000 } }, 'GS_ERR_CONFIG_INVALID', '--port');
+  });
+});
