@@ -1,11 +1,13 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GsError } from '../lib/errors.js';
 
 /**
  * PGlite is one process's database: two processes opening one data directory would corrupt it.
- * The process that opens it holds `govshare.lock` (created with O_EXCL); a stale lock left by a
+ * The process that opens it holds `govshare.lock`. The lock appears complete and atomically: its
+ * content is written to a private temporary file first, which is then hard-linked into place
+ * (link fails if the lock exists), so no one ever reads a half-written lock. A stale lock left by a
  * crashed process (its pid is gone) is taken over. The lock records the admin socket so that
  * admin commands can talk to the running server instead.
  */
@@ -60,25 +62,39 @@ export function acquireDataDirLock(dataDir: string, adminSocket: string | null):
   }
   const path = lockPath(dataDir);
   const holder: LockHolder = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), adminSocket };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx', 0o600);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new GsError('GS_ERR_DB_DATA_DIR', { dataDir, reason: (e as Error).message });
-      }
-      const current = readLockHolder(dataDir);
-      if (current) throw new GsError('GS_ERR_DB_DATA_DIR_LOCKED', { dataDir, pid: current.pid });
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, JSON.stringify(holder), { mode: 0o600 });
+  } catch (e) {
+    throw new GsError('GS_ERR_DB_DATA_DIR', { dataDir, reason: (e as Error).message });
+  }
+  let acquired = false;
+  try {
+    for (let attempt = 0; attempt < 2 && !acquired; attempt++) {
       try {
-        unlinkSync(path); // stale: its process is gone
-      } catch {
-        // another process removed it first; try again
+        linkSync(tmp, path);
+        acquired = true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new GsError('GS_ERR_DB_DATA_DIR', { dataDir, reason: (e as Error).message });
+        }
+        const current = readLockHolder(dataDir);
+        if (current) throw new GsError('GS_ERR_DB_DATA_DIR_LOCKED', { dataDir, pid: current.pid });
+        try {
+          unlinkSync(path); // stale: its process is gone
+        } catch {
+          // another process removed it first; try again
+        }
       }
-      continue;
     }
-    writeSync(fd, JSON.stringify(holder));
-    closeSync(fd);
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to clean
+    }
+  }
+  if (acquired) {
     let released = false;
     const release = (): void => {
       if (released) return;

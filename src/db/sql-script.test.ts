@@ -96,3 +96,9 @@ $body$`;
     expect(statements.some((s) => s.startsWith('create function audit_events_append_only()') && s.trimEnd().endsWith('$$'))).toBe(true);
   });
 });
+
+describe('nested block comments', () => {
+  it('treats a nested /* */ comment as one comment, semicolons inside included', () => {
+    expect(splitSqlScript('select 1 /* outer /* inner; */ still comment; */; select 2;')).toEqual(['select 1 /* outer /* inner; */ still comment; */', 'select 2']);
+  });
+});

@@ -17,8 +17,7 @@ export function splitSqlScript(script: string): string[] {
       const end = script.indexOf('\n', i);
       i = end === -1 ? n : end + 1;
     } else if (c === '/' && next === '*') {
-      const end = script.indexOf('*/', i + 2);
-      i = end === -1 ? n : end + 2;
+      i = skipBlockComment(script, i);
     } else if (c === "'" || c === '"') {
       hasCode = true;
       // E'…' (escape string): a backslash escapes the next character, so \' does not end it.
@@ -46,6 +45,25 @@ export function splitSqlScript(script: string): string[] {
   }
   if (hasCode) statements.push(script.slice(start).trim());
   return statements;
+}
+
+/** PostgreSQL block comments nest: `/* a /* b *\/ c *\/` is one comment. */
+function skipBlockComment(s: string, i: number): number {
+  let depth = 0;
+  let j = i;
+  while (j < s.length) {
+    if (s[j] === '/' && s[j + 1] === '*') {
+      depth++;
+      j += 2;
+    } else if (s[j] === '*' && s[j + 1] === '/') {
+      depth--;
+      j += 2;
+      if (depth === 0) return j;
+    } else {
+      j++;
+    }
+  }
+  return s.length;
 }
 
 function skipQuoted(s: string, i: number, quote: string, backslashEscapes: boolean): number {

@@ -220,6 +220,12 @@ describe('creating users', () => {
     expect((await accounts.setRoles(self, other, ['viewer'])).roles).toEqual(['viewer']);
     expect(await auditActions(other)).toEqual(['user.create', 'user.setRoles']);
   });
+
+  it('refuses role changes by anyone without user:roles, also when called past the HTTP layer', async () => {
+    const { id } = await newUser('role.target', [], agencyId);
+    await refused(accounts.setRoles(roleContext(['operator']), id, ['viewer']), 'GS_ERR_AUTH_FORBIDDEN');
+    expect((await accounts.get(id)).roles).toEqual([]);
+  });
 });
 
 describe('login', () => {

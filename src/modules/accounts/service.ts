@@ -226,6 +226,7 @@ export class AccountService {
   }
 
   async setRoles(ctx: RequestContext, id: string, roles: readonly Role[]): Promise<UserView> {
+    if (!canSetRoles(ctx.actor)) throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: 'user:roles' });
     if (ctx.actor.userId === id) throw new GsError('GS_ERR_USER_SELF_ROLES');
     const user = await this.#require(id);
     const next = [...new Set(roles)];
@@ -383,7 +384,7 @@ export class AccountService {
       throw new GsError('GS_ERR_AUTH_SESSION_EXPIRED', { reason: 'idle timeout' });
     }
     if (!user.active) throw new GsError('GS_ERR_AUTH_ACCOUNT_INACTIVE');
-    if (now.getTime() - session.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) await this.#store.touchSession(session.id, now);
+    if (now.getTime() - session.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) await this.#store.touchSession(session.id, now, new Date(now.getTime() - TOUCH_INTERVAL_MS));
     return { actor: this.#actorFor(user, 'user', permissionsOf(user.roles), { sessionId: session.id }), setupRequired: this.#setupSteps(user) };
   }
 
@@ -396,7 +397,9 @@ export class AccountService {
     if (!user.active) throw new GsError('GS_ERR_AUTH_ACCOUNT_INACTIVE');
     const held = permissionsOf(user.roles);
     const permissions = new Set([...held].filter((p) => row.scopes.includes(p)));
-    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) await this.#store.touchToken(row.id, now);
+    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
+      await this.#store.touchToken(row.id, now, new Date(now.getTime() - TOUCH_INTERVAL_MS));
+    }
     // Tokens are for scripts; setup steps (password change, TOTP) concern interactive logins.
     return { actor: this.#actorFor(user, 'token', permissions, { tokenId: row.id }), setupRequired: [] };
   }

@@ -155,8 +155,12 @@ export class AccountStore {
       });
   }
 
-  async touchSession(id: string, now: Date): Promise<void> {
-    await this.db.updateTable('sessions').set({ lastSeenAt: now }).where('id', '=', id).execute();
+  /**
+   * Records activity unless someone already did since `staleBefore`: concurrent requests of one
+   * session then write the row once instead of queueing on its lock.
+   */
+  async touchSession(id: string, now: Date, staleBefore: Date): Promise<void> {
+    await this.db.updateTable('sessions').set({ lastSeenAt: now }).where('id', '=', id).where('lastSeenAt', '<', staleBefore).execute();
   }
 
   async endSession(id: string, reason: string, now: Date): Promise<void> {
@@ -227,8 +231,14 @@ export class AccountStore {
     return q.orderBy('createdAt', 'desc').limit(1000).execute();
   }
 
-  async touchToken(id: string, now: Date): Promise<void> {
-    await this.db.updateTable('apiTokens').set({ lastUsedAt: now }).where('id', '=', id).execute();
+  /** Like touchSession: at most one write per token per interval. */
+  async touchToken(id: string, now: Date, staleBefore: Date): Promise<void> {
+    await this.db
+      .updateTable('apiTokens')
+      .set({ lastUsedAt: now })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('lastUsedAt', 'is', null), eb('lastUsedAt', '<', staleBefore)]))
+      .execute();
   }
 
   async revokeToken(id: string, reason: string, now: Date, executor: Db = this.db): Promise<boolean> {

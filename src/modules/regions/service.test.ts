@@ -47,6 +47,12 @@ describe('regions after bootstrap', () => {
     }
     expect((await regions.get('469001')).name).toBe('五指山市');
     expect((await regions.get('659001')).name).toBe('石河子市');
+    // directly under their province: the package's placeholder groupings are not divisions
+    expect((await regions.get('469001')).parentCode).toBe('460000');
+    expect((await regions.get('659001')).parentCode).toBe('650000');
+    for (const placeholder of ['419000', '429000', '469000', '659000']) {
+      await expect(regions.get(placeholder)).rejects.toMatchObject({ code: 'GS_ERR_REGION_NOT_FOUND' });
+    }
   });
 
   it('has a parent row for every region that names one', async () => {
