@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GsError, type ErrorCode } from '../lib/errors.js';
-import { DEFAULT_CONFIG, loadConfig, type ConfigSources } from './config.js';
+import { CONFIG_KEYS, DEFAULT_CONFIG, loadConfig, type ConfigSources } from './config.js';
 
 let dir: string;
 beforeAll(() => {
@@ -68,6 +68,7 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_EXCHANGE_PORT: '9443',
         GOVSHARE_DATA_DIR: '/var/lib/govshare',
         DATABASE_URL: 'postgres://gs:pw@db.internal:5432/govshare',
+        GOVSHARE_DB_POOL_SIZE: '25',
         GOVSHARE_LOG_LEVEL: 'debug',
         GOVSHARE_BODY_LIMIT: '2048',
         GOVSHARE_SESSION_IDLE_MINUTES: '15',
@@ -85,6 +86,7 @@ describe('loadConfig from the environment', () => {
       exchangePort: 9443,
       dataDir: '/var/lib/govshare',
       databaseUrl: 'postgres://gs:pw@db.internal:5432/govshare',
+      dbPoolSize: 25,
       logLevel: 'debug',
       bodyLimitBytes: 2048,
       sessionIdleMinutes: 15,
@@ -207,5 +209,14 @@ describe('loadConfig refuses bad settings', () => {
 
   it('refuses a bad override, naming the flag', () => {
     expectRefused({ env: {}, overrides: { port: 70000 } }, 'GS_ERR_CONFIG_INVALID', '--port');
+  });
+});
+
+describe('documentation', () => {
+  it('documents every setting (variable and config-file key) in docs/configuration.md', () => {
+    const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const key of CONFIG_KEYS) {
+      expect(doc, key.env).toContain(`| \`${key.env}\` | \`${key.file}\` |`);
+    }
   });
 });
