@@ -1,4 +1,6 @@
 import pino from 'pino';
+import { expect } from 'vitest';
+import { GsError, type ErrorCode } from '../../src/lib/errors.js';
 import { createTestDatabase } from '../../src/db/test-database.js';
 import { totpCode, currentStep } from '../../src/lib/totp.js';
 import type { Role } from '../../src/modules/accounts/permissions.js';
@@ -115,3 +117,20 @@ export async function userWithRoles(t: TestPlatform, username: string, roles: Ro
 }
 
 export { sessionCookie };
+
+/** The GsError a promise rejects with; fails the test if it succeeds or throws something else. */
+export async function caught(p: Promise<unknown>): Promise<GsError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(e instanceof GsError)) throw new Error(`expected a GsError, got ${e === undefined ? 'success' : String(e)}`);
+  return e;
+}
+
+/** Asserts the promise is refused with `code`; returns the error for further checks. */
+export async function refused(p: Promise<unknown>, code: ErrorCode): Promise<GsError> {
+  const e = await caught(p);
+  expect(e.code, e.message).toBe(code);
+  return e;
+}

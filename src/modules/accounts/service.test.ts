@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agencyInput, createTestPlatform, STRONG_PASSWORD, type TestPlatform } from '../../../test/helpers/platform.js';
-import { GsError, type ErrorCode } from '../../lib/errors.js';
+import { agencyInput, createTestPlatform, refused, STRONG_PASSWORD, type TestPlatform } from '../../../test/helpers/platform.js';
 import { checkPasswordRule } from '../../lib/password.js';
 import { hashSecret } from '../../lib/secrets.js';
 import { currentStep, totpCode } from '../../lib/totp.js';
@@ -22,21 +21,6 @@ afterAll(async () => t?.close());
 
 const MINUTE = 60_000;
 const meta = { requestId: 'req-test', ip: '192.0.2.7', userAgent: 'vitest' };
-
-async function caught(p: Promise<unknown>): Promise<GsError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof GsError)) throw new Error(`expected a GsError, got ${e === undefined ? 'success' : String(e)}`);
-  return e;
-}
-
-async function refused(p: Promise<unknown>, code: ErrorCode): Promise<GsError> {
-  const e = await caught(p);
-  expect(e.code, e.message).toBe(code);
-  return e;
-}
 
 async function newUser(username: string, roles: Role[] = [], agency: string | null = null): Promise<{ id: string; password: string }> {
   const { user, password } = await accounts.create(t.cli, { username, displayName: username, roles, agencyId: agency });

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agencyInput, createTestPlatform, usccFor, type TestPlatform } from '../../../test/helpers/platform.js';
-import { GsError, type ErrorCode } from '../../lib/errors.js';
+import { agencyInput, createTestPlatform, refused, type TestPlatform, usccFor } from '../../../test/helpers/platform.js';
 import type { AgencyService } from './service.js';
 import type { AgencyCreate } from './schemas.js';
 
@@ -14,16 +13,6 @@ beforeAll(async () => {
   agencies = t.platform.agencies;
 });
 afterAll(async () => t?.close());
-
-async function refused(p: Promise<unknown>, code: ErrorCode): Promise<GsError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof GsError)) throw new Error(`expected ${code}, got ${e === undefined ? 'success' : String(e)}`);
-  expect(e.code, e.message).toBe(code);
-  return e;
-}
 
 /** Agency input with a unique code and USCC; `n` ≥ 100 keeps clear of the fixed ones below. */
 function input(n: number, over: Partial<AgencyCreate> = {}): AgencyCreate {

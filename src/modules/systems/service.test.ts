@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agencyInput, createTestPlatform, type TestPlatform } from '../../../test/helpers/platform.js';
-import { GsError, type ErrorCode } from '../../lib/errors.js';
+import { agencyInput, createTestPlatform, refused, type TestPlatform } from '../../../test/helpers/platform.js';
 import type { Actor, RequestContext } from '../../server/actor.js';
 import type { Role } from '../accounts/permissions.js';
 import type { SystemService } from './service.js';
@@ -35,16 +34,6 @@ beforeAll(async () => {
   supervisor = await loggedIn('sys.supervisor', ['supervisor'], null);
 });
 afterAll(async () => t?.close());
-
-async function refused(p: Promise<unknown>, code: ErrorCode): Promise<GsError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof GsError)) throw new Error(`expected ${code}, got ${e === undefined ? 'success' : String(e)}`);
-  expect(e.code, e.message).toBe(code);
-  return e;
-}
 
 function system(agencyId: string, name: string): SystemCreate {
   return { agencyId, name, purpose: `${name}: 与平台交换数据`, ownerContact: { name: '赵六', phone: '0734-1234567', email: 'zhao@hy.gov.cn' } };
