@@ -31,6 +31,7 @@ export const ERRORS = {
   GS_ERR_AUTH_ACCOUNT_INACTIVE: { status: 401, message: 'The account is deactivated', messageZh: '账号已停用' },
   GS_ERR_AUTH_SESSION_EXPIRED: { status: 401, message: 'The session has expired ({reason}); log in again', messageZh: '会话已过期（{reason}），请重新登录' },
   GS_ERR_AUTH_TOKEN_INVALID: { status: 401, message: 'The API token is unknown, expired or revoked', messageZh: 'API 令牌无效、已过期或已吊销' },
+  GS_ERR_AUTH_RATE_LIMITED: { status: 429, message: 'Too many login attempts from this address; try again in {retryAfterSeconds} s', messageZh: '该地址登录尝试过多，请 {retryAfterSeconds} 秒后再试' },
   GS_ERR_AUTH_SETUP_REQUIRED: { status: 403, message: 'Finish account setup first: {steps}', messageZh: '请先完成账号设置：{steps}' },
   GS_ERR_AUTH_FORBIDDEN: { status: 403, message: 'Permission {permission} is required', messageZh: '需要权限 {permission}' },
   GS_ERR_AUTH_WRONG_AGENCY: { status: 403, message: 'This action is limited to your own agency', messageZh: '只能操作本单位的数据' },

@@ -181,7 +181,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
     const r = toErrorReply(error, req.id, config.bodyLimitBytes, req.headers['content-type']);
     if (r.internal) req.log.error({ err: error }, 'request failed');
     else req.log.info({ code: r.body.code, status: r.status }, 'request refused');
-    return reply.status(r.status).send(r.body);
+    return reply.status(r.status).headers(r.headers).send(r.body);
   });
 
   app.setNotFoundHandler({}, (req, reply) => {

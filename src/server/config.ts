@@ -24,6 +24,8 @@ export interface Config {
   readonly sessionAbsoluteHours: number;
   /** `admins`: TOTP mandatory for operator/securityAdmin/auditor only; `all`: for every account. */
   readonly totpPolicy: TotpPolicy;
+  /** Login attempts accepted per client address and minute, per process. */
+  readonly loginAttemptsPerMinute: number;
   /** Mark the session cookie Secure (set when the console is served over HTTPS, e.g. behind a proxy). */
   readonly secureCookies: boolean;
   readonly trustProxy: boolean;
@@ -103,6 +105,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_SESSION_IDLE_MINUTES', file: 'sessionIdleMinutes', parse: integer(1, 24 * 60) },
   { env: 'GOVSHARE_SESSION_ABSOLUTE_HOURS', file: 'sessionAbsoluteHours', parse: integer(1, 24 * 7) },
   { env: 'GOVSHARE_TOTP_POLICY', file: 'totpPolicy', parse: oneOf(TOTP_POLICIES) },
+  { env: 'GOVSHARE_LOGIN_ATTEMPTS_PER_MINUTE', file: 'loginAttemptsPerMinute', parse: integer(1, 1_000_000) },
   { env: 'GOVSHARE_SECURE_COOKIES', file: 'secureCookies', parse: bool },
   { env: 'GOVSHARE_TRUST_PROXY', file: 'trustProxy', parse: bool },
   { env: 'GOVSHARE_API_DOCS', file: 'apiDocs', parse: bool },
@@ -121,6 +124,7 @@ export const DEFAULT_CONFIG: Config = {
   sessionIdleMinutes: 30,
   sessionAbsoluteHours: 12,
   totpPolicy: 'admins',
+  loginAttemptsPerMinute: 20,
   secureCookies: false,
   trustProxy: false,
   apiDocs: true,

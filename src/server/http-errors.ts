@@ -12,6 +12,8 @@ export interface ErrorReply {
   };
   /** True when the cause is ours, not the client's: log it with its stack. */
   readonly internal: boolean;
+  /** Extra response headers (Retry-After for 429). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 interface ValidationItem {
@@ -95,6 +97,7 @@ export function toErrorReply(error: unknown, requestId: string, bodyLimit: numbe
       requestId,
     },
     internal,
+    headers: e.code === 'GS_ERR_AUTH_RATE_LIMITED' ? { 'retry-after': String(e.params.retryAfterSeconds) } : {},
   });
   if (error instanceof GsError) return make(error);
 

@@ -45,6 +45,7 @@ export const ERROR_RESPONSES = {
   409: ErrorBody,
   413: ErrorBody,
   423: ErrorBody,
+  429: ErrorBody,
 } as const;
 
 export function nextCursor<T>(items: readonly T[], limit: number, key: (item: T) => string | number): string | null {

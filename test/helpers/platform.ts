@@ -30,7 +30,8 @@ export interface TestPlatform {
 
 /** One migrated, bootstrapped platform and its HTTP app for a test file. */
 export async function createTestPlatform(overrides: Partial<Config> = {}): Promise<TestPlatform> {
-  const config = loadConfig({ env: {}, overrides: { logLevel: 'silent', ...overrides } });
+  // Tests log in many times from one address; the throttle has its own test.
+  const config = loadConfig({ env: {}, overrides: { logLevel: 'silent', loginAttemptsPerMinute: 1_000_000, ...overrides } });
   const database = await createTestDatabase();
   const clock = new TestClock();
   const platform = Platform.fromDatabase(database, config, clock.now);

@@ -1,6 +1,8 @@
 import { Type } from 'typebox';
 import { needs, PUBLIC, self } from '../../server/access.js';
 import { API_PREFIX, SESSION_COOKIE, type GsApp } from '../../server/app.js';
+import { GsError } from '../../lib/errors.js';
+import { LoginThrottle } from '../../server/login-throttle.js';
 import type { Platform } from '../../server/platform.js';
 import { ERROR_RESPONSES, IdParams, Limit, literals, nextCursor, page } from '../../server/schema-kit.js';
 import { permissionsOf, ROLES } from './permissions.js';
@@ -28,6 +30,8 @@ const OptionalReasonBody = Type.Object({ reason: Type.Optional(Type.String({ min
 export async function accountRoutes(app: GsApp, platform: Platform): Promise<void> {
   const { accounts, config } = platform;
 
+  const throttle = new LoginThrottle(config.loginAttemptsPerMinute, platform.now);
+
   const cookie = (value: string, maxAgeSeconds: number): string =>
     [`${SESSION_COOKIE}=${encodeURIComponent(value)}`, `Path=${API_PREFIX}`, 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAgeSeconds}`, ...(config.secureCookies ? ['Secure'] : [])].join('; ');
 
@@ -45,6 +49,11 @@ export async function accountRoutes(app: GsApp, platform: Platform): Promise<voi
       },
     },
     async (req, reply) => {
+      const wait = throttle.take(req.ip);
+      if (wait > 0) {
+        await platform.audit.record(req.ctx, { action: 'auth.login', targetType: 'address', targetId: req.ip, outcome: 'denied', details: { reason: 'rateLimited', username: req.body.username.slice(0, 64) } });
+        throw new GsError('GS_ERR_AUTH_RATE_LIMITED', { retryAfterSeconds: wait });
+      }
       const r = await accounts.login(req.body, { requestId: req.id, ip: req.ip, userAgent: req.headers['user-agent'] ?? null });
       reply.header('set-cookie', cookie(r.sessionToken, config.sessionAbsoluteHours * 3600));
       return { user: r.user, setupRequired: r.setupRequired, expiresAt: r.expiresAt.toISOString() };
