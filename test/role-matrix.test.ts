@@ -141,6 +141,15 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
     return { url: `${V1}/auth/totp/confirm`, headers: s.headers, payload: { code: totpCode(secret, currentStep(t.clock.now().getTime())) } };
   },
 
+  'GET /api/v1/me/sessions': async () => ({ url: `${V1}/me/sessions` }),
+  'POST /api/v1/me/sessions/:id/end': async ({ role }) => {
+    // A fresh session of the caller's role ends itself, so the shared session survives.
+    const s = await freshLogin(role);
+    const r = await t.app.inject({ method: 'GET', url: `${V1}/me/sessions`, headers: s.headers });
+    const current = r.json<{ items: { id: string; current: boolean }[] }>().items.find((x) => x.current);
+    if (!current) throw new Error(`no current session: ${r.body}`);
+    return { url: `${V1}/me/sessions/${current.id}/end`, headers: s.headers };
+  },
   'GET /api/v1/me/tokens': async () => ({ url: `${V1}/me/tokens` }),
   'POST /api/v1/me/tokens': async () => ({ url: `${V1}/me/tokens`, payload: { name: `matrix ${next()}`, expiresInDays: 1 } }),
   'POST /api/v1/me/tokens/:id/revoke': async ({ me }) => ({ url: `${V1}/me/tokens/${await freshToken(me.userId)}/revoke`, payload: {} }),
@@ -160,6 +169,7 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
     await t.platform.accounts.setActive(t.cli, u.id, false, 'role matrix');
     return { url: `${V1}/users/${u.id}/reactivate`, payload: { reason: 'role matrix' } };
   },
+  'POST /api/v1/users/:id/end-sessions': async () => ({ url: `${V1}/users/${(await freshUser()).id}/end-sessions`, payload: { reason: 'role matrix' } }),
   'POST /api/v1/users/:id/reset-password': async () => ({ url: `${V1}/users/${(await freshUser()).id}/reset-password` }),
   // Another account: a security administrator may not change their own roles.
   'PUT /api/v1/users/:id/roles': async () => ({ url: `${V1}/users/${(await freshUser()).id}/roles`, payload: { roles: ['supervisor'] } }),

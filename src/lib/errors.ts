@@ -30,6 +30,7 @@ export const ERRORS = {
   GS_ERR_AUTH_LOCKED: { status: 423, message: 'The account is locked after {attempts} failed attempts until {until}', messageZh: '连续 {attempts} 次登录失败，账号已锁定至 {until}' },
   GS_ERR_AUTH_ACCOUNT_INACTIVE: { status: 401, message: 'The account is deactivated', messageZh: '账号已停用' },
   GS_ERR_AUTH_SESSION_EXPIRED: { status: 401, message: 'The session has expired ({reason}); log in again', messageZh: '会话已过期（{reason}），请重新登录' },
+  GS_ERR_AUTH_SESSION_NOT_FOUND: { status: 404, message: 'You have no active session {id}', messageZh: '您没有编号为 {id} 的有效会话' },
   GS_ERR_AUTH_TOKEN_INVALID: { status: 401, message: 'The API token is unknown, expired or revoked', messageZh: 'API 令牌无效、已过期或已吊销' },
   GS_ERR_AUTH_RATE_LIMITED: { status: 429, message: 'Too many login attempts from this address; try again in {retryAfterSeconds} s', messageZh: '该地址登录尝试过多，请 {retryAfterSeconds} 秒后再试' },
   GS_ERR_AUTH_SETUP_REQUIRED: { status: 403, message: 'Finish account setup first: {steps}', messageZh: '请先完成账号设置：{steps}' },

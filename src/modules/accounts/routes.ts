@@ -9,6 +9,7 @@ import { permissionsOf, ROLES } from './permissions.js';
 import {
   ApiToken,
   LoginBody,
+  Session,
   LoginReply,
   Me,
   PasswordBody,
@@ -95,6 +96,24 @@ export async function accountRoutes(app: GsApp, platform: Platform): Promise<voi
     '/auth/totp/confirm',
     { config: { access: self({ duringSetup: true }) }, schema: { tags: ['auth'], summary: 'Confirm enrolment with a first code', body: TotpConfirmBody, response: { 200: User, ...ERROR_RESPONSES } } },
     async (req) => accounts.confirmTotp(req.ctx, req.body.code),
+  );
+
+  app.get(
+    '/me/sessions',
+    {
+      config: { access: self({ duringSetup: true }) },
+      schema: { tags: ['auth'], summary: 'Your sessions still in force', response: { 200: Type.Object({ items: Type.Array(Session) }), ...ERROR_RESPONSES } },
+    },
+    async (req) => ({ items: await accounts.listSessions(req.ctx) }),
+  );
+
+  app.post(
+    '/me/sessions/:id/end',
+    { config: { access: self({ duringSetup: true }) }, schema: { tags: ['auth'], summary: 'End one of your sessions (e.g. a browser left logged in elsewhere)', params: IdParams, response: { 200: Ok, ...ERROR_RESPONSES } } },
+    async (req) => {
+      await accounts.endOwnSession(req.ctx, req.params.id);
+      return { ok: true };
+    },
   );
 
   // ---- personal API tokens -----------------------------------------------------------------
@@ -227,6 +246,18 @@ export async function accountRoutes(app: GsApp, platform: Platform): Promise<voi
     async (req) => {
       const r = await accounts.resetPassword(req.ctx, req.params.id);
       return { user: r.user, oneTimePassword: r.password };
+    },
+  );
+
+  app.post(
+    '/users/:id/end-sessions',
+    {
+      config: { access: needs('user:manage') },
+      schema: { tags: ['users'], summary: 'End every session of an account (lost device, suspected compromise)', params: IdParams, body: ReasonBody, response: { 200: Ok, ...ERROR_RESPONSES } },
+    },
+    async (req) => {
+      await accounts.endAllSessions(req.ctx, req.params.id, req.body.reason);
+      return { ok: true };
     },
   );
 

@@ -91,6 +91,17 @@ export const UserWithPassword = Type.Object({
 
 export const RolesBody = Type.Object({ roles: Type.Array(literals(ROLES), { maxItems: ROLES.length }) }, { additionalProperties: false });
 
+export const Session = Type.Object({
+  id: Uuid,
+  createdAt: DateTime,
+  lastSeenAt: DateTime,
+  expiresAt: DateTime,
+  ip: Type.Union([Type.String(), Type.Null()]),
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean({ description: 'The session this request came with' }),
+});
+export type SessionView = Static<typeof Session>;
+
 export const ApiToken = Type.Object({
   id: Uuid,
   userId: Uuid,

@@ -15,7 +15,7 @@ import {
   type Permission,
   type Role,
 } from './permissions.js';
-import type { SetupStep, TokenView, UserView } from './schemas.js';
+import type { SessionView, SetupStep, TokenView, UserView } from './schemas.js';
 import { AccountStore, LOCKOUT, type ApiTokenRow, type UserQuery, type UserRow } from './store.js';
 
 export type { SetupStep, TokenView, UserView } from './schemas.js';
@@ -408,6 +408,40 @@ export class AccountService {
     if (!ctx.actor.sessionId) return;
     await this.#store.endSession(ctx.actor.sessionId, 'logout', this.now());
     await this.audit.record(ctx, { action: 'auth.logout', targetType: 'session', targetId: ctx.actor.sessionId });
+  }
+
+  /** The account's sessions still in force (not ended, not past either timeout). */
+  async listSessions(ctx: RequestContext): Promise<SessionView[]> {
+    const now = this.now();
+    const rows = await this.#store.activeSessions(selfId(ctx), now, new Date(now.getTime() - this.settings.sessionIdleMinutes * 60_000));
+    return rows.map((s) => ({
+      id: s.id,
+      createdAt: s.createdAt.toISOString(),
+      lastSeenAt: s.lastSeenAt.toISOString(),
+      expiresAt: s.expiresAt.toISOString(),
+      ip: s.ip,
+      userAgent: s.userAgent,
+      current: s.id === ctx.actor.sessionId,
+    }));
+  }
+
+  /** Ends one of your own sessions (a browser left logged in elsewhere). */
+  async endOwnSession(ctx: RequestContext, sessionId: string): Promise<void> {
+    const session = isUuid(sessionId) ? await this.#store.sessionById(sessionId) : undefined;
+    if (!session || session.userId !== selfId(ctx) || session.endedAt) throw new GsError('GS_ERR_AUTH_SESSION_NOT_FOUND', { id: sessionId });
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('sessions').set({ endedAt: this.now(), endReason: 'endedByOwner' }).where('id', '=', sessionId).execute();
+      await this.audit.record(ctx, { action: 'auth.endSession', targetType: 'session', targetId: sessionId }, trx);
+    });
+  }
+
+  /** Ends every session of an account (a lost device, a suspected compromise). */
+  async endAllSessions(ctx: RequestContext, userId: string, reason: string): Promise<void> {
+    await this.#require(userId);
+    await this.db.transaction().execute(async (trx) => {
+      await this.#store.endUserSessions(userId, 'endedByAdministrator', this.now(), trx);
+      await this.audit.record(ctx, { action: 'user.endSessions', targetType: 'user', targetId: userId, details: { reason } }, trx);
+    });
   }
 
   async changePassword(ctx: RequestContext, currentPassword: string, newPassword: string): Promise<UserView> {

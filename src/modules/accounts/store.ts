@@ -159,6 +159,23 @@ export class AccountStore {
    * Records activity unless someone already did since `staleBefore`: concurrent requests of one
    * session then write the row once instead of queueing on its lock.
    */
+  activeSessions(userId: string, now: Date, idleSince: Date): Promise<SessionRow[]> {
+    return this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('userId', '=', userId)
+      .where('endedAt', 'is', null)
+      .where('expiresAt', '>', now)
+      .where('lastSeenAt', '>', idleSince)
+      .orderBy('createdAt', 'desc')
+      .limit(1000)
+      .execute();
+  }
+
+  sessionById(id: string): Promise<SessionRow | undefined> {
+    return this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
   async touchSession(id: string, now: Date, staleBefore: Date): Promise<void> {
     await this.db.updateTable('sessions').set({ lastSeenAt: now }).where('id', '=', id).where('lastSeenAt', '<', staleBefore).execute();
   }
