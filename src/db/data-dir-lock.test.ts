@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GsError } from '../lib/errors.js';
-import { acquireDataDirLock, lockPath, readLockHolder, type DataDirLock, type LockHolder } from './data-dir-lock.js';
+import { acquireDataDirLock, lockPath, readLockHolder, takeOverStale, type DataDirLock, type LockHolder } from './data-dir-lock.js';
 
 let dir: string;
 const held: DataDirLock[] = [];
@@ -140,5 +140,22 @@ describe('acquireDataDirLock', () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'x');
     expect(() => acquire(join(file, 'sub'))).toThrow(expect.objectContaining({ code: 'GS_ERR_DB_DATA_DIR' }));
+  });
+});
+
+describe('taking over a stale lock', () => {
+  it('puts back a lock that turned out to be live (replaced after it was judged stale) and refuses', () => {
+    // What another process would have written after winning the race: a live holder.
+    const live: LockHolder = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), adminSocket: null };
+    writeFileSync(lockPath(dir), JSON.stringify(live));
+    expect(() => takeOverStale(lockPath(dir), dir)).toThrow(GsError);
+    expect(JSON.parse(readFileSync(lockPath(dir), 'utf8'))).toEqual(live);
+    expect(existsSync(`${lockPath(dir)}.stale.${process.pid}`)).toBe(false);
+  });
+
+  it('removes a lock whose process is gone', () => {
+    writeFileSync(lockPath(dir), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: hostname(), startedAt: '', adminSocket: null }));
+    takeOverStale(lockPath(dir), dir);
+    expect(existsSync(lockPath(dir))).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GsError } from '../lib/errors.js';
@@ -37,9 +37,13 @@ function isAlive(pid: number): boolean {
 }
 
 export function readLockHolder(dataDir: string): LockHolder | undefined {
+  return liveHolder(lockPath(dataDir));
+}
+
+function liveHolder(file: string): LockHolder | undefined {
   let text: string;
   try {
-    text = readFileSync(lockPath(dataDir), 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
@@ -52,6 +56,30 @@ export function readLockHolder(dataDir: string): LockHolder | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Moves a stale lock aside. Rename is atomic, but another process may have replaced the stale lock
+ * with its own live one after we judged it stale; then we moved a live lock, and put it back.
+ */
+export function takeOverStale(path: string, dataDir: string): void {
+  const aside = `${path}.stale.${process.pid}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // someone else moved it first; the caller tries again
+  }
+  const moved = liveHolder(aside);
+  if (moved) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // a third process locked meanwhile; either way the directory is held
+    }
+    unlinkSync(aside);
+    throw new GsError('GS_ERR_DB_DATA_DIR_LOCKED', { dataDir, pid: moved.pid });
+  }
+  unlinkSync(aside);
 }
 
 export function acquireDataDirLock(dataDir: string, adminSocket: string | null): DataDirLock {
@@ -80,11 +108,7 @@ export function acquireDataDirLock(dataDir: string, adminSocket: string | null):
         }
         const current = readLockHolder(dataDir);
         if (current) throw new GsError('GS_ERR_DB_DATA_DIR_LOCKED', { dataDir, pid: current.pid });
-        try {
-          unlinkSync(path); // stale: its process is gone
-        } catch {
-          // another process removed it first; try again
-        }
+        takeOverStale(path, dataDir);
       }
     }
   } finally {
