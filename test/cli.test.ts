@@ -102,6 +102,20 @@ describe('govshare command', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('refuses admin commands on a platform that was never initialised, creating nothing', () => {
+    const empty = join(dir, 'never-initialised');
+    const r = run(['agency', 'list'], { GOVSHARE_DATA_DIR: empty });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('GS_ERR_DB_NOT_INITIALISED');
+    expect(existsSync(empty)).toBe(false);
+    // `init` prepares it, printing the administrators' one-time passwords once; then commands work
+    const init = run(['init'], { GOVSHARE_DATA_DIR: empty });
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toMatch(/securityAdmin\s+secadmin\s+\S{20}/);
+    expect(run(['init'], { GOVSHARE_DATA_DIR: empty }).stdout).toContain('already initialised');
+    expect(run(['agency', 'list'], { GOVSHARE_DATA_DIR: empty }).code).toBe(0);
+  }, 60_000);
+
   it('serves, guards its data directory, answers admin commands, shuts down gracefully and keeps data', async () => {
     const dataDir = join(dir, 'data');
     const port = await freePort();

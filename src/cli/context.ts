@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { pgliteDir } from '../db/database.js';
 import { readLockHolder } from '../db/data-dir-lock.js';
 import { GsError, isGsError } from '../lib/errors.js';
 import { ADMIN_OPERATIONS, runAdminOperation, type AdminOperationInput, type AdminOperationName, type AdminOperationResult } from '../server/admin-operations.js';
@@ -38,6 +40,10 @@ export async function runOperation<N extends AdminOperationName>(config: Config,
   if (!config.databaseUrl) {
     const holder = readLockHolder(config.dataDir);
     if (holder) return viaSocket(config, holder.adminSocket, holder.pid, name, input, user);
+    // A mistyped --data-dir must not leave an empty database behind.
+    if (name !== 'init' && !existsSync(pgliteDir(config.dataDir))) {
+      throw new GsError('GS_ERR_DB_NOT_INITIALISED', { location: config.dataDir });
+    }
   }
   // The schema may change only by `migrate`/`init` on a shared server (other versions may be
   // running); an embedded directory we now hold alone is brought up to date as `serve` would.
@@ -58,6 +64,11 @@ export async function runOperation<N extends AdminOperationName>(config: Config,
       const status = (await platform.readiness()).schema;
       if (status && status.dbVersion > status.codeVersion) throw new GsError('GS_ERR_DB_SCHEMA_NEWER', { ...status });
       if (status && status.dbVersion < status.codeVersion) throw new GsError('GS_ERR_DB_SCHEMA_OUTDATED', { ...status });
+    }
+    // Admin commands act on a prepared platform (regions loaded, administrators created);
+    // preparing one prints one-time passwords, which is `init`'s and `serve`'s job.
+    if (name !== 'init' && !(await platform.isInitialised())) {
+      throw new GsError('GS_ERR_DB_NOT_INITIALISED', { location: platform.database.location });
     }
     return (await runAdminOperation(platform, name, input, user)) as AdminOperationResult<N>;
   } finally {

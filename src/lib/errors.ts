@@ -52,6 +52,7 @@ export const ERRORS = {
   GS_ERR_DB_SCHEMA_OUTDATED: { status: 503, message: 'The database schema (version {dbVersion}) is older than this govshare (version {codeVersion}); run govshare migrate', messageZh: '数据库结构版本 {dbVersion} 低于程序版本 {codeVersion}，请执行 govshare migrate' },
   GS_ERR_DB_MIGRATION_CHANGED: { status: 500, message: 'Migration {version} was changed after it was applied (checksum mismatch)', messageZh: '迁移脚本 {version} 在执行后被修改（校验和不一致）' },
   GS_ERR_DB_MIGRATION_FAILED: { status: 500, message: 'Migration {version} failed and was rolled back: {reason}', messageZh: '迁移脚本 {version} 执行失败并已回滚：{reason}' },
+  GS_ERR_DB_NOT_INITIALISED: { status: 503, message: 'The platform in {location} is not initialised; run govshare init, or start govshare serve once', messageZh: '{location} 中的平台尚未初始化，请执行 govshare init 或先启动一次 govshare serve' },
   GS_ERR_DB_DATA_DIR_LOCKED: { status: 409, message: 'The data directory {dataDir} is in use by process {pid}', messageZh: '数据目录 {dataDir} 正被进程 {pid} 使用' },
   GS_ERR_DB_DATA_DIR: { status: 500, message: 'Cannot use data directory {dataDir}: {reason}', messageZh: '无法使用数据目录 {dataDir}：{reason}' },
   GS_ERR_ADMIN_SOCKET: { status: 503, message: 'Cannot reach the running server over its admin socket {path}: {reason}', messageZh: '无法通过管理套接字 {path} 连接正在运行的服务：{reason}' },

@@ -16,6 +16,8 @@ export interface BootstrapResult {
   readonly createdAdmins: readonly { readonly username: string; readonly role: Role; readonly password: string }[];
 }
 
+const INITIALISED_KEY = 'platform.initialisedAt';
+
 /** The second advisory-lock key space: bootstrap (the first is migrations). */
 const BOOTSTRAP_LOCK_KEY = 0x676f7673;
 
@@ -94,9 +96,20 @@ export class Platform {
       await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}, 2)`.execute(trx);
       const regionsLoaded = await this.regions.syncPackaged(trx);
       const createdAdmins = await this.accounts.ensureInitialAdmins(systemContext(), trx);
+      await trx
+        .insertInto('platformSettings')
+        .values({ key: INITIALISED_KEY, value: JSON.stringify(new Date().toISOString()) })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute();
       return { regionsLoaded, createdAdmins };
     });
     return result;
+  }
+
+  /** Whether `bootstrap` has ever completed on this database (by any process). */
+  async isInitialised(): Promise<boolean> {
+    const row = await this.db.selectFrom('platformSettings').select('key').where('key', '=', INITIALISED_KEY).executeTakeFirst();
+    return row !== undefined;
   }
 
   markReady(): void {
