@@ -116,6 +116,15 @@ describe('govshare command', () => {
     expect(run(['agency', 'list'], { GOVSHARE_DATA_DIR: empty }).code).toBe(0);
   }, 60_000);
 
+  it('migrates without preparing the platform (no accounts, no passwords printed)', () => {
+    const d = join(dir, 'migrate-only');
+    const m = run(['migrate'], { GOVSHARE_DATA_DIR: d });
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toContain('database schema at version 1');
+    expect(m.stdout).not.toContain('one-time password');
+    expect(run(['user', 'list'], { GOVSHARE_DATA_DIR: d }).code).toBe(4);
+  }, 60_000);
+
   it('serves, guards its data directory, answers admin commands, shuts down gracefully and keeps data', async () => {
     const dataDir = join(dir, 'data');
     const port = await freePort();

@@ -30,6 +30,9 @@ export function osUser(): string {
   }
 }
 
+/** Operations that prepare a database rather than act on a prepared platform. */
+const PREPARES: readonly AdminOperationName[] = ['init', 'migrate'];
+
 /**
  * Runs an admin operation wherever the data is reachable: on the PostgreSQL server directly; on
  * an embedded data directory directly when no server holds it, or else inside the running server
@@ -41,13 +44,13 @@ export async function runOperation<N extends AdminOperationName>(config: Config,
     const holder = readLockHolder(config.dataDir);
     if (holder) return viaSocket(config, holder.adminSocket, holder.pid, name, input, user);
     // A mistyped --data-dir must not leave an empty database behind.
-    if (name !== 'init' && !existsSync(pgliteDir(config.dataDir))) {
+    if (!PREPARES.includes(name) && !existsSync(pgliteDir(config.dataDir))) {
       throw new GsError('GS_ERR_DB_NOT_INITIALISED', { location: config.dataDir });
     }
   }
   // The schema may change only by `migrate`/`init` on a shared server (other versions may be
   // running); an embedded directory we now hold alone is brought up to date as `serve` would.
-  const mayMigrate = !config.databaseUrl || name === 'init';
+  const mayMigrate = !config.databaseUrl || PREPARES.includes(name);
   let opened: Awaited<ReturnType<typeof Platform.open>>;
   try {
     opened = await Platform.open(config, { migrate: mayMigrate });
@@ -67,7 +70,7 @@ export async function runOperation<N extends AdminOperationName>(config: Config,
     }
     // Admin commands act on a prepared platform (regions loaded, administrators created);
     // preparing one prints one-time passwords, which is `init`'s and `serve`'s job.
-    if (name !== 'init' && !(await platform.isInitialised())) {
+    if (!PREPARES.includes(name) && !(await platform.isInitialised())) {
       throw new GsError('GS_ERR_DB_NOT_INITIALISED', { location: platform.database.location });
     }
     return (await runAdminOperation(platform, name, input, user)) as AdminOperationResult<N>;

@@ -42,7 +42,8 @@ export const ADMIN_OPERATIONS = {
   async init(p: Platform, _ctx: RequestContext, _input: Record<string, never>) {
     return p.bootstrap();
   },
-  async schemaStatus(p: Platform, _ctx: RequestContext, _input: Record<string, never>) {
+  /** The schema was brought up to date when the platform was opened; this reports its version. */
+  async migrate(p: Platform, _ctx: RequestContext, _input: Record<string, never>) {
     return (await p.readiness()).schema;
   },
   async agencyAdd(p: Platform, ctx: RequestContext, input: AgencyCreate & { parent?: string }) {
