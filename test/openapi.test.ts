@@ -3,19 +3,10 @@
  * every route of the app with a summary and the access it requires; the Swagger UI at /api/docs.
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
-import type { RouteOptions } from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeAccess, type Access } from '../src/server/access.js';
-import { buildApp, type GsApp } from '../src/server/app.js';
-import { createTestPlatform, type TestPlatform } from './helpers/platform.js';
-
-interface RegisteredRoute {
-  readonly method: string;
-  readonly url: string;
-  readonly access: Access | undefined;
-  readonly hidden: boolean;
-}
+import { describeAccess } from '../src/server/access.js';
+import type { GsApp } from '../src/server/app.js';
+import { appRecordingRoutes, createTestPlatform, type RegisteredRoute, type TestPlatform } from './helpers/platform.js';
 
 interface OpenApiOperation {
   readonly summary?: string;
@@ -33,7 +24,8 @@ const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'
 
 let t: TestPlatform;
 let app: GsApp;
-const routes: RegisteredRoute[] = [];
+/** The API routes of the app (under /api/v1). */
+let routes: RegisteredRoute[] = [];
 
 /** `/agencies/:id` → `/agencies/{id}`, as OpenAPI writes path parameters. */
 const openApiPath = (url: string): string => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -55,18 +47,9 @@ function operations(doc: OpenApiDoc): [string, string, OpenApiOperation][] {
 
 beforeAll(async () => {
   t = await createTestPlatform();
-  app = await buildApp({
-    platform: t.platform,
-    config: t.config,
-    logger: pino({ level: 'silent' }),
-    onRoute: (route: RouteOptions) => {
-      for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
-        if (method === 'HEAD' || !route.url.startsWith('/api/v1')) continue;
-        routes.push({ method, url: route.url, access: route.config?.access, hidden: (route.schema as { hide?: boolean } | undefined)?.hide === true });
-      }
-    },
-  });
-  await app.ready();
+  const recorded = await appRecordingRoutes(t);
+  app = recorded.app;
+  routes = recorded.routes.filter((r) => r.url.startsWith('/api/v1'));
 });
 
 afterAll(async () => {

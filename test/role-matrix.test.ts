@@ -4,7 +4,6 @@
  * new route without a sample request below fails here, and one without a declaration cannot even
  * be registered.
  */
-import type { HTTPMethods, RouteOptions } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentStep, totpCode } from '../src/lib/totp.js';
@@ -14,14 +13,7 @@ import type { BusinessSystem } from '../src/modules/systems/schemas.js';
 import type { Access } from '../src/server/access.js';
 import type { RequestContext } from '../src/server/actor.js';
 import { buildApp, type GsApp } from '../src/server/app.js';
-import { agencyInput, createTestPlatform, sessionCookie, STRONG_PASSWORD, userWithRoles, type LoggedIn, type TestPlatform } from './helpers/platform.js';
-
-interface RegisteredRoute {
-  readonly method: HTTPMethods;
-  readonly url: string;
-  readonly access: Access | undefined;
-  readonly hidden: boolean;
-}
+import { agencyInput, appRecordingRoutes, createTestPlatform, sessionCookie, STRONG_PASSWORD, userWithRoles, type LoggedIn, type RegisteredRoute, type TestPlatform } from './helpers/platform.js';
 
 /** Who calls: anonymous (no credentials) or a logged-in account holding exactly one role. */
 type Caller = 'anonymous' | Role;
@@ -215,22 +207,9 @@ function promised(access: Access, caller: Caller): '2xx' | 401 | 403 {
 
 beforeAll(async () => {
   t = await createTestPlatform();
-  // A second app on the same platform, built with a hook that records every route it registers.
-  app = await buildApp({
-    platform: t.platform,
-    config: t.config,
-    logger: pino({ level: 'silent' }),
-    onRoute: (route: RouteOptions) => {
-      const methods = Array.isArray(route.method) ? route.method : [route.method];
-      for (const method of methods) {
-        // HEAD twins of GET routes, the Swagger UI's own files and the catch-all are not API routes.
-        if (method === 'HEAD' || route.url.startsWith('/api/docs') || route.url === '*') continue;
-        const schema = route.schema as { hide?: boolean } | undefined;
-        routes.push({ method, url: route.url, access: route.config?.access, hidden: schema?.hide === true });
-      }
-    },
-  });
-  await app.ready();
+  const recorded = await appRecordingRoutes(t);
+  app = recorded.app;
+  routes.push(...recorded.routes);
   home = await t.platform.agencies.create(t.cli, agencyInput(1));
   for (const role of ROLES) sessions.set(role, await userWithRoles(t, `role-${role.toLowerCase()}`, [role], isAgencyRole(role) ? home.id : null));
 });

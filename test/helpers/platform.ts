@@ -1,3 +1,4 @@
+import type { HTTPMethods, RouteOptions } from 'fastify';
 import pino from 'pino';
 import { expect } from 'vitest';
 import { GsError, type ErrorCode } from '../../src/lib/errors.js';
@@ -6,6 +7,7 @@ import { totpCode, currentStep } from '../../src/lib/totp.js';
 import type { Role } from '../../src/modules/accounts/permissions.js';
 import { cliContext, type RequestContext } from '../../src/server/actor.js';
 import { PERMISSIONS } from '../../src/modules/accounts/permissions.js';
+import type { Access } from '../../src/server/access.js';
 import { buildApp, type GsApp } from '../../src/server/app.js';
 import { loadConfig, type Config } from '../../src/server/config.js';
 import { Platform } from '../../src/server/platform.js';
@@ -134,4 +136,34 @@ export async function refused(p: Promise<unknown>, code: ErrorCode): Promise<GsE
   const e = await caught(p);
   expect(e.code, e.message).toBe(code);
   return e;
+}
+
+export interface RegisteredRoute {
+  readonly method: HTTPMethods;
+  readonly url: string;
+  readonly access: Access | undefined;
+  readonly hidden: boolean;
+}
+
+/**
+ * A second app on the test platform, built with a hook that records every route it registers —
+ * except HEAD twins of GET routes, the Swagger UI's own files and the catch-all, which are not API
+ * routes. Close the app before the platform.
+ */
+export async function appRecordingRoutes(t: TestPlatform): Promise<{ app: GsApp; routes: RegisteredRoute[] }> {
+  const routes: RegisteredRoute[] = [];
+  const app = await buildApp({
+    platform: t.platform,
+    config: t.config,
+    logger: pino({ level: 'silent' }),
+    onRoute: (route: RouteOptions) => {
+      for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+        if (method === 'HEAD' || route.url.startsWith('/api/docs') || route.url === '*') continue;
+        const schema = route.schema as { hide?: boolean } | undefined;
+        routes.push({ method, url: route.url, access: route.config?.access, hidden: schema?.hide === true });
+      }
+    },
+  });
+  await app.ready();
+  return { app, routes };
 }
