@@ -57,6 +57,11 @@ export const ERRORS = {
   GS_ERR_DB_DATA_DIR: { status: 500, message: 'Cannot use data directory {dataDir}: {reason}', messageZh: '无法使用数据目录 {dataDir}：{reason}' },
   GS_ERR_ADMIN_SOCKET: { status: 503, message: 'Cannot reach the running server over its admin socket {path}: {reason}', messageZh: '无法通过管理套接字 {path} 连接正在运行的服务：{reason}' },
 
+  // keys
+  GS_ERR_KEYS_MASTER_KEY_INVALID: { status: 500, message: 'The master key cannot be used: {reason}', messageZh: '主密钥不可用：{reason}' },
+  GS_ERR_KEYS_WRONG_MASTER_KEY: { status: 500, message: 'The master key (id {keyId}) is not the one this platform was initialised with', messageZh: '主密钥（{keyId}）与平台初始化时使用的不一致' },
+  GS_ERR_KEYS_UNSEAL: { status: 500, message: 'Cannot decrypt the {context} secret: {reason}', messageZh: '无法解密 {context}：{reason}' },
+
   // regions
   GS_ERR_REGION_NOT_FOUND: { status: 404, message: 'No region with code {code}', messageZh: '行政区划代码 {code} 不存在' },
 

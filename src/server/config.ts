@@ -16,6 +16,8 @@ export interface Config {
   /** Embedded database and local files live here (ignored for the database when databaseUrl is set). */
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
+  /** File with the 32-byte master key (base64) that seals the platform's private keys. */
+  readonly masterKeyFile: string | undefined;
   /** Connections each process keeps to the PostgreSQL server (the embedded database has one). */
   readonly dbPoolSize: number;
   readonly logLevel: LogLevel;
@@ -99,6 +101,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_EXCHANGE_PORT', file: 'exchangePort', parse: port },
   { env: 'GOVSHARE_DATA_DIR', file: 'dataDir', parse: text },
   { env: 'DATABASE_URL', file: 'databaseUrl', parse: databaseUrl },
+  { env: 'GOVSHARE_MASTER_KEY_FILE', file: 'masterKeyFile', parse: text },
   { env: 'GOVSHARE_DB_POOL_SIZE', file: 'dbPoolSize', parse: integer(1, 1000) },
   { env: 'GOVSHARE_LOG_LEVEL', file: 'logLevel', parse: oneOf(LOG_LEVELS) },
   { env: 'GOVSHARE_BODY_LIMIT', file: 'bodyLimitBytes', parse: integer(1024, 1024 * 1024 * 1024) },
@@ -118,6 +121,7 @@ export const DEFAULT_CONFIG: Config = {
   exchangePort: 8443,
   dataDir: './data',
   databaseUrl: undefined,
+  masterKeyFile: undefined,
   dbPoolSize: 10,
   logLevel: 'info',
   bodyLimitBytes: 1024 * 1024,

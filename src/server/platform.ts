@@ -6,6 +6,7 @@ import { AccountService } from '../modules/accounts/service.js';
 import type { Role } from '../modules/accounts/permissions.js';
 import { AgencyService } from '../modules/agencies/service.js';
 import { AuditService } from '../modules/audit/service.js';
+import { KeyRing } from '../modules/keys/key-ring.js';
 import { RegionService } from '../modules/regions/service.js';
 import { SystemService } from '../modules/systems/service.js';
 import { systemContext } from './actor.js';
@@ -37,6 +38,8 @@ export class Platform {
   private constructor(
     readonly database: DatabaseHandle,
     readonly config: Config,
+    /** The master key that seals the platform's private keys in the database. */
+    readonly keys: KeyRing,
     private readonly lock: DataDirLock | undefined,
     /** The platform's clock; services and routes read time only from it (tests move it). */
     readonly now: () => Date,
@@ -71,19 +74,20 @@ export class Platform {
         throw e;
       }
     }
-    const platform = new Platform(database, config, lock, options.now ?? (() => new Date()));
     try {
       const migration = options.migrate === false ? null : await migrate(database.db);
-      return { platform, migration };
+      const keys = await KeyRing.open(database.db, { keyFile: config.masterKeyFile, dataDir: config.dataDir });
+      return { platform: new Platform(database, config, keys, lock, options.now ?? (() => new Date())), migration };
     } catch (e) {
-      await platform.close();
+      await database.close().catch(() => undefined);
+      lock?.release();
       throw e;
     }
   }
 
   /** Wraps an already open (and migrated) database; for tests. */
-  static fromDatabase(database: DatabaseHandle, config: Config, now: () => Date = () => new Date()): Platform {
-    return new Platform(database, config, undefined, now);
+  static fromDatabase(database: DatabaseHandle, config: Config, now: () => Date = () => new Date(), keys: KeyRing = KeyRing.ephemeral()): Platform {
+    return new Platform(database, config, keys, undefined, now);
   }
 
   /**

@@ -34,6 +34,12 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     if (migration && migration.applied.length > 0) {
       logger.info({ applied: migration.applied, version: migration.version }, 'database schema migrated');
     }
+    if (platform.keys.generated) {
+      logger.warn(
+        { keyFile: `${config.dataDir}/master.key` },
+        'using a master key generated for the quick start; production needs an operator-provided key (GOVSHARE_MASTER_KEY_FILE), kept apart from the data and its backups',
+      );
+    }
     app = await buildApp({ platform, config, logger });
     try {
       await app.listen({ host: config.host, port: config.port });
