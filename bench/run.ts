@@ -6,12 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { redactUrl } from '../src/db/database.js';
 import { agencyGet } from './agency-get.js';
+import { auditChain } from './audit.js';
 import { errorLine, serverVersion } from './bench-database.js';
 import type { Benchmark, BenchResult, BenchSettings } from './benchmark.js';
 import { Teardown } from './teardown.js';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: readonly Benchmark[] = [agencyGet];
+const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain];
 
 /**
  * Seconds of load per side: `--quick` (6 s measured) must finish, build included, well under

@@ -1,9 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations } from '../src/db/migrate.js';
 import { createServerDatabaseUrl } from '../src/db/test-database.js';
 import { usccFor } from './helpers/platform.js';
 
@@ -120,7 +122,7 @@ describe('govshare command', () => {
     const d = join(dir, 'migrate-only');
     const m = run(['migrate'], { GOVSHARE_DATA_DIR: d });
     expect(m.code, m.stderr).toBe(0);
-    expect(m.stdout).toContain('database schema at version 1');
+    expect(m.stdout).toContain(`database schema at version ${loadMigrations().length}`);
     expect(m.stdout).not.toContain('one-time password');
     expect(run(['user', 'list'], { GOVSHARE_DATA_DIR: d }).code).toBe(4);
   }, 60_000);
@@ -208,19 +210,23 @@ describe('govshare command', () => {
 
   it.runIf(process.env.DATABASE_URL)('runs two servers against one PostgreSQL database', async () => {
     const db = (await createServerDatabaseUrl())!;
+    // Servers of one platform share its master key (it seals the CA key in the database).
+    const keyFile = join(dir, 'pg-master.key');
+    writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    const shared = { DATABASE_URL: db.url, GOVSHARE_MASTER_KEY_FILE: keyFile };
     try {
       const [p1, p2] = [await freePort(), await freePort()];
-      const a = start(['serve'], { DATABASE_URL: db.url, GOVSHARE_PORT: String(p1), GOVSHARE_EXCHANGE_PORT: String(await freePort()), GOVSHARE_DATA_DIR: join(dir, 'pg-a') });
-      const b = start(['serve'], { DATABASE_URL: db.url, GOVSHARE_PORT: String(p2), GOVSHARE_EXCHANGE_PORT: String(await freePort()), GOVSHARE_DATA_DIR: join(dir, 'pg-b') });
+      const a = start(['serve'], { ...shared, GOVSHARE_PORT: String(p1), GOVSHARE_EXCHANGE_PORT: String(await freePort()), GOVSHARE_DATA_DIR: join(dir, 'pg-a') });
+      const b = start(['serve'], { ...shared, GOVSHARE_PORT: String(p2), GOVSHARE_EXCHANGE_PORT: String(await freePort()), GOVSHARE_DATA_DIR: join(dir, 'pg-b') });
       await Promise.all([waitReady(p1, a), waitReady(p2, b)]);
       // exactly one of them created the administrators (bootstrap is serialised on an advisory lock)
       const banners = [a.stdout, b.stdout].filter((s) => s.includes('one-time password')).length;
       expect(banners).toBe(1);
       // what one writes, the other serves
-      const add = run(['agency', 'add', '--code', 'PG1', '--name', '双实例测试', '--uscc', usccFor(77), '--region', '430400', '--level', 'prefecture'], { DATABASE_URL: db.url });
+      const add = run(['agency', 'add', '--code', 'PG1', '--name', '双实例测试', '--uscc', usccFor(77), '--region', '430400', '--level', 'prefecture'], shared);
       expect(add.code, add.stderr).toBe(0);
-      run(['user', 'add', 'viewer.pg', '--display-name', 'v', '--agency', 'PG1', '--roles', 'viewer'], { DATABASE_URL: db.url });
-      const tok = run(['token', 'create', '--user', 'viewer.pg', '--expires', '1h'], { DATABASE_URL: db.url }).stdout.split('\n')[0]!;
+      run(['user', 'add', 'viewer.pg', '--display-name', 'v', '--agency', 'PG1', '--roles', 'viewer'], shared);
+      const tok = run(['token', 'create', '--user', 'viewer.pg', '--expires', '1h'], shared).stdout.split('\n')[0]!;
       for (const port of [p1, p2]) {
         const r = await fetch(`http://127.0.0.1:${port}/api/v1/agencies?q=PG1`, { headers: { authorization: `Bearer ${tok}` } });
         expect(((await r.json()) as { items: { code: string }[] }).items.map((x) => x.code)).toEqual(['PG1']);

@@ -105,6 +105,19 @@ async function freshSystem(status: 'pending' | 'active' | 'inactive'): Promise<B
   return status === 'active' ? s : t.platform.systems.setStatus(t.cli, s.id, 'deactivate', null);
 }
 
+/** A certificate application for an active system of the home agency, pending or issued. */
+async function freshCertificate(status: 'pending' | 'issued'): Promise<string> {
+  const applied = await t.platform.pki.applyForSystem(t.cli, { systemId: (await freshSystem('active')).id });
+  return status === 'pending' ? applied.id : (await t.platform.pki.approve(t.cli, applied.id, null)).id;
+}
+
+/** An issued certificate with a platform-generated key, applied for by the caller's own account. */
+async function ownCertificateWithKey(userId: string): Promise<string> {
+  const ctx: RequestContext = { actor: { type: 'user', userId, name: `matrix ${userId}`, roles: [], agencyId: null, permissions: new Set() }, requestId: null, ip: null };
+  const applied = await t.platform.pki.applyForSelf(ctx, {});
+  return (await t.platform.pki.approve(t.cli, applied.id, null)).id;
+}
+
 // ---- one valid request per route, keyed by `METHOD pattern` -------------------------------------
 
 const V1 = '/api/v1';
@@ -193,6 +206,22 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'POST /api/v1/systems/:id/reactivate': async () => ({ url: `${V1}/systems/${(await freshSystem('inactive')).id}/reactivate`, payload: {} }),
 
   'GET /api/v1/audit/events': async () => ({ url: `${V1}/audit/events?limit=5` }),
+
+  'GET /api/v1/pki/ca.pem': async () => ({ url: `${V1}/pki/ca.pem` }),
+  'GET /api/v1/pki/crl': async () => ({ url: `${V1}/pki/crl` }),
+  // The home agency's system: a node admin may apply for its own agency's systems only.
+  'POST /api/v1/certificates': async () => ({ url: `${V1}/certificates`, payload: { systemId: (await freshSystem('active')).id } }),
+  'GET /api/v1/certificates': async () => ({ url: `${V1}/certificates?limit=5` }),
+  'GET /api/v1/certificates/expiring': async () => ({ url: `${V1}/certificates/expiring?days=30` }),
+  'GET /api/v1/certificates/:id': async () => ({ url: `${V1}/certificates/${await freshCertificate('issued')}` }),
+  'POST /api/v1/certificates/:id/approve': async () => ({ url: `${V1}/certificates/${await freshCertificate('pending')}/approve`, payload: {} }),
+  'POST /api/v1/certificates/:id/reject': async () => ({ url: `${V1}/certificates/${await freshCertificate('pending')}/reject`, payload: { reason: 'role matrix' } }),
+  'POST /api/v1/certificates/:id/revoke': async () => ({ url: `${V1}/certificates/${await freshCertificate('issued')}/revoke`, payload: { reason: 'superseded' } }),
+  'POST /api/v1/certificates/:id/key-bundle': async ({ me }) => ({ url: `${V1}/certificates/${await ownCertificateWithKey(me.userId)}/key-bundle`, payload: { passphrase: 'role matrix passphrase' } }),
+  'POST /api/v1/me/certificates': async () => ({ url: `${V1}/me/certificates`, payload: {} }),
+  'GET /api/v1/me/certificates': async () => ({ url: `${V1}/me/certificates` }),
+  'GET /api/v1/audit/events/export': async () => ({ url: `${V1}/audit/events/export?action=agency.create` }),
+  'GET /api/v1/audit/agency-events': async () => ({ url: `${V1}/audit/agency-events?limit=5` }),
 };
 
 const keyOf = (r: RegisteredRoute): string => `${r.method} ${r.url}`;

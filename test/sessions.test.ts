@@ -40,7 +40,7 @@ describe('sessions', () => {
     expect(refused.json()).toMatchObject({ code: 'GS_ERR_AUTH_SESSION_EXPIRED' });
     // the laptop session is untouched
     expect((await t.app.inject({ method: 'GET', url: `${V1}/auth/me`, headers: laptop.headers })).statusCode).toBe(200);
-    const events = await t.platform.audit.search({ action: 'auth.endSession', targetId: phoneSession.id, limit: 5 });
+    const events = await t.platform.audit.search({ action: 'auth.end-session', targetId: phoneSession.id, limit: 5 });
     expect(events).toHaveLength(1);
   });
 
@@ -63,7 +63,7 @@ describe('sessions', () => {
     for (const headers of [victim.headers, { cookie: other.cookie }]) {
       expect((await t.app.inject({ method: 'GET', url: `${V1}/auth/me`, headers })).statusCode).toBe(401);
     }
-    const events = await t.platform.audit.search({ action: 'user.endSessions', targetId: victim.userId, limit: 5 });
+    const events = await t.platform.audit.search({ action: 'user.end-sessions', targetId: victim.userId, limit: 5 });
     expect(events[0]?.details).toMatchObject({ reason: 'lost laptop' });
   });
 });

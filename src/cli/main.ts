@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerAgency } from './agency.js';
+import { registerAudit } from './audit.js';
+import { registerBackup } from './backup.js';
 import { EXIT } from './exit-codes.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
@@ -19,7 +21,7 @@ const program = new Command('govshare')
 program.addHelpText(
   'after',
   `
-Exit codes: 0 ok · 1 internal error · 2 usage · 3 configuration · 4 database · 5 busy (port, data directory, admin socket) · 6 not found · 7 refused input or conflict
+Exit codes: 0 ok · 1 internal error · 2 usage · 3 configuration · 4 database · 5 busy (port, data directory, admin socket) · 6 not found · 7 refused input or conflict · 8 integrity check failed
 Environment: GOVSHARE_HOST, GOVSHARE_PORT, GOVSHARE_EXCHANGE_PORT, GOVSHARE_DATA_DIR, DATABASE_URL, GOVSHARE_LOG_LEVEL, … (docs/configuration.md)`,
 );
 
@@ -29,6 +31,8 @@ registerMigrate(program);
 registerAgency(program);
 registerUser(program);
 registerToken(program);
+registerAudit(program);
+registerBackup(program);
 
 // Subcommands report usage errors through the same path.
 for (const c of program.commands) {

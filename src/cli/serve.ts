@@ -25,7 +25,7 @@ export function printCreatedAdmins(result: BootstrapResult): void {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the platform: the console/API port (and, with later releases, the exchange port)')
+    .description('run the platform: the console/API port and the exchange port (mutual TLS)')
     .option('--host <host>', 'address to listen on (GOVSHARE_HOST, default 127.0.0.1)')
     .option('--port <port>', 'console/API port (GOVSHARE_PORT, default 8080)')
     .action(

@@ -176,14 +176,20 @@ describe('migrate', () => {
 
 describe('audit_events', () => {
   it('accepts inserts but refuses UPDATE, DELETE and TRUNCATE', async () => {
+    const seq = ((await db().selectFrom('auditEvents').select((eb) => eb.fn.max('seq').as('s')).executeTakeFirst())?.s ?? 0) + 1;
+    const probe = { seq, actorType: 'system', actorName: 'govshare', action: 'test.probe', outcome: 'success', details: JSON.stringify({ n: 1 }) };
+    // A new row must carry its place in the hash chain.
+    await expect(db().insertInto('auditEvents').values(probe).execute()).rejects.toThrow(/audit_events_chained/);
     const inserted = await db()
       .insertInto('auditEvents')
-      .values({ actorType: 'system', actorName: 'govshare', action: 'test.probe', outcome: 'success', details: JSON.stringify({ n: 1 }) })
+      .values({ ...probe, hashAlg: 'sha256', prevHash: '0'.repeat(64), hash: 'f'.repeat(64) })
       .returning('id')
       .executeTakeFirstOrThrow();
     await expect(db().updateTable('auditEvents').set({ action: 'test.tampered' }).where('id', '=', inserted.id).execute()).rejects.toThrow(/append-only/);
     await expect(db().deleteFrom('auditEvents').where('id', '=', inserted.id).execute()).rejects.toThrow(/append-only/);
     await expect(sql`truncate audit_events`.execute(db())).rejects.toThrow(/append-only/);
+    await expect(db().updateTable('auditEvents').set({ hash: 'e'.repeat(64) }).where('id', '=', inserted.id).execute()).rejects.toThrow(/append-only/);
+    await expect(sql`truncate audit_checkpoints`.execute(db())).rejects.toThrow(/append-only/);
     const row = await db().selectFrom('auditEvents').selectAll().where('id', '=', inserted.id).executeTakeFirstOrThrow();
     expect(row.action).toBe('test.probe');
     expect(row.details).toEqual({ n: 1 });

@@ -135,6 +135,28 @@ export interface AuditEventsTable {
   requestId: string | null;
   ip: string | null;
   details: Json<Record<string, unknown>>;
+  seq: number;
+  actorAgencyId: string | null;
+  /** Null only on rows written before the hash chain, until the platform chains them. */
+  hashAlg: string | null;
+  prevHash: string | null;
+  hash: string | null;
+}
+
+export interface AuditSigningKeysTable {
+  id: string;
+  algorithm: string;
+  publicKey: string;
+  privateKeySealed: string;
+  createdAt: Timestamp;
+}
+
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  at: Timestamp;
+  keyId: string;
+  signature: string;
 }
 
 export interface SchemaMigrationsTable {
@@ -142,6 +164,57 @@ export interface SchemaMigrationsTable {
   name: string;
   checksum: string;
   appliedAt: Timestamp;
+}
+
+export interface PkiAuthoritiesTable {
+  id: string;
+  subject: string;
+  keyAlgorithm: string;
+  certificatePem: string;
+  sealedPrivateKey: string;
+  notBefore: Date;
+  notAfter: Date;
+  createdAt: Timestamp;
+  retiredAt: Date | null;
+}
+
+export interface CertificatesTable {
+  id: string;
+  authorityId: string;
+  subjectType: string;
+  subjectId: string;
+  agencyId: string | null;
+  keySource: string;
+  csrPem: string | null;
+  status: string;
+  requestedBy: string;
+  requestedByUser: string | null;
+  requestedAt: Date;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  decisionReason: string | null;
+  serialNumber: string | null;
+  certificatePem: string | null;
+  fingerprintSha256: string | null;
+  notBefore: Date | null;
+  notAfter: Date | null;
+  sealedPrivateKey: string | null;
+  keyDownloadedAt: Date | null;
+  revokedAt: Date | null;
+  revokedBy: string | null;
+  revocationReason: string | null;
+  revocationComment: string | null;
+  version: Generated<number>;
+  updatedAt: Timestamp;
+}
+
+export interface PkiServerCertificatesTable {
+  serverName: string;
+  serialNumber: string;
+  certificatePem: string;
+  sealedPrivateKey: string;
+  notAfter: Date;
+  createdAt: Timestamp;
 }
 
 export interface Database {
@@ -154,5 +227,10 @@ export interface Database {
   sessions: SessionsTable;
   apiTokens: ApiTokensTable;
   auditEvents: AuditEventsTable;
+  auditSigningKeys: AuditSigningKeysTable;
+  auditCheckpoints: AuditCheckpointsTable;
   schemaMigrations: SchemaMigrationsTable;
+  pkiAuthorities: PkiAuthoritiesTable;
+  certificates: CertificatesTable;
+  pkiServerCertificates: PkiServerCertificatesTable;
 }

@@ -62,6 +62,22 @@ export const ERRORS = {
   GS_ERR_KEYS_WRONG_MASTER_KEY: { status: 500, message: 'The master key (id {keyId}) is not the one this platform was initialised with', messageZh: '主密钥（{keyId}）与平台初始化时使用的不一致' },
   GS_ERR_KEYS_UNSEAL: { status: 500, message: 'Cannot decrypt the {context} secret: {reason}', messageZh: '无法解密 {context}：{reason}' },
 
+  // audit trail
+  GS_ERR_AUDIT_RANGE_INVALID: { status: 400, message: 'The time range is empty: from ({from}) must be before to ({to})', messageZh: '时间范围为空：起始时间（{from}）必须早于结束时间（{to}）' },
+  GS_ERR_AUDIT_CHAIN_BROKEN: { status: 409, message: 'The audit trail fails verification at sequence {seq}: {problem}', messageZh: '审计日志校验失败，首个异常序号 {seq}：{problem}' },
+  GS_ERR_AUDIT_EXPORT_FILE: { status: 400, message: 'Cannot write the audit export to {path}: {reason}', messageZh: '无法将审计日志导出到 {path}：{reason}' },
+  GS_ERR_AUDIT_EXPORT_TOO_LARGE: { status: 400, message: 'More than {max} events match; narrow the filters (e.g. the time range) and export in parts', messageZh: '匹配的事件超过 {max} 条，请缩小筛选范围（如时间范围）后分批导出' },
+
+  // backup and restore
+  GS_ERR_BACKUP_KEY_MISSING: { status: 400, message: 'No backup key: set GOVSHARE_BACKUP_KEY_FILE to a file holding 32 random bytes in base64, owner-only (openssl rand -base64 32 > backup.key && chmod 600 backup.key), kept apart from the master key', messageZh: '未配置备份密钥：请将 GOVSHARE_BACKUP_KEY_FILE 设为保存 32 字节随机数（base64）且仅属主可读的文件（openssl rand -base64 32 > backup.key && chmod 600 backup.key），并与主密钥分开保管' },
+  GS_ERR_BACKUP_KEY_INVALID: { status: 400, message: 'The backup key cannot be used: {reason}', messageZh: '备份密钥不可用：{reason}' },
+  GS_ERR_BACKUP_WRONG_KEY: { status: 400, message: 'The backup {file} was made with backup key {fileKeyId}, not with the given key {keyId}', messageZh: '备份 {file} 使用的备份密钥为 {fileKeyId}，而不是所给的密钥 {keyId}' },
+  GS_ERR_BACKUP_CORRUPT: { status: 400, message: 'The backup {file} is damaged: {reason}', messageZh: '备份 {file} 已损坏：{reason}' },
+  GS_ERR_BACKUP_FILE: { status: 400, message: 'Cannot use backup file {file}: {reason}', messageZh: '无法使用备份文件 {file}：{reason}' },
+  GS_ERR_BACKUP_SCHEMA_NEWER: { status: 400, message: 'The backup has schema version {backupVersion}, newer than this govshare (version {codeVersion}); restore it with a newer govshare', messageZh: '备份的数据库结构版本 {backupVersion} 高于本程序的版本 {codeVersion}，请使用更新的 govshare 恢复' },
+  GS_ERR_BACKUP_TARGET_NOT_EMPTY: { status: 409, message: 'The restore target {location} is not empty ({reason}); restore into an empty one, or use --force to replace its data', messageZh: '恢复目标 {location} 不为空（{reason}），请恢复到空目标，或使用 --force 替换其数据' },
+  GS_ERR_BACKUP_SAME_AS_MASTER_KEY: { status: 400, message: 'The backup key is the master key; a backup must not be readable with the master key alone, so use a separate key', messageZh: '备份密钥与主密钥相同；备份不得仅凭主密钥即可读取，请使用单独的备份密钥' },
+
   // regions
   GS_ERR_REGION_NOT_FOUND: { status: 404, message: 'No region with code {code}', messageZh: '行政区划代码 {code} 不存在' },
 
@@ -80,6 +96,21 @@ export const ERRORS = {
   GS_ERR_SYSTEM_NOT_FOUND: { status: 404, message: 'No business system {id}', messageZh: '接入系统 {id} 不存在' },
   GS_ERR_SYSTEM_NAME_TAKEN: { status: 409, message: 'Agency already has a business system named {name}', messageZh: '本单位已有名为 {name} 的接入系统' },
   GS_ERR_SYSTEM_STATE: { status: 409, message: 'Business system {id} is {status}; cannot {action}', messageZh: '接入系统 {id} 状态为 {status}，不能{action}' },
+
+  // PKI: the platform CA, certificates, the exchange port's mutual TLS
+  GS_ERR_PKI_CA_MISSING: { status: 503, message: 'The platform CA does not exist yet; run govshare init or start govshare serve once', messageZh: '平台 CA 尚未创建，请执行 govshare init 或先启动一次 govshare serve' },
+  GS_ERR_PKI_CSR_INVALID: { status: 400, message: 'The certificate signing request cannot be read: {reason}', messageZh: '证书签名请求（CSR）无法解析：{reason}' },
+  GS_ERR_PKI_CSR_SIGNATURE: { status: 400, message: 'The signature of the certificate signing request does not verify (altered, or not signed with its own key)', messageZh: '证书签名请求的签名校验失败（内容被改动，或不是用其自身私钥签名）' },
+  GS_ERR_PKI_CSR_KEY_TYPE: { status: 400, message: 'The key of the certificate signing request is {keyType}; use ECDSA P-256 or RSA of at least 2048 bits', messageZh: '证书签名请求的密钥为 {keyType}，只接受 ECDSA P-256 或不少于 2048 位的 RSA 密钥' },
+  GS_ERR_PKI_CSR_SUBJECT: { status: 400, message: 'The subject of the certificate signing request ({subject}) does not name the {subjectType}: its CN must be {expected}', messageZh: '证书签名请求的主题（{subject}）与申请对象不符：CN 必须为 {expected}' },
+  GS_ERR_PKI_CERT_NOT_FOUND: { status: 404, message: 'No certificate {id}', messageZh: '证书 {id} 不存在' },
+  GS_ERR_PKI_CERT_STATE: { status: 409, message: 'Certificate {id} is {status}; cannot {action}', messageZh: '证书 {id} 状态为 {status}，不能{action}' },
+  GS_ERR_PKI_KEY_GONE: { status: 410, message: 'The private key of certificate {id} is not kept: {reason}', messageZh: '证书 {id} 的私钥已不在平台保存：{reason}' },
+  GS_ERR_PKI_SUBJECT_INACTIVE: { status: 409, message: 'The {subjectType} {subjectId} is not active ({reason}); no certificate is issued for it', messageZh: '{subjectType} {subjectId} 未启用（{reason}），不能为其签发证书' },
+  GS_ERR_PKI_CERT_UNKNOWN: { status: 403, message: 'The client certificate (serial {serialNumber}) was not issued by this platform to a system or user', messageZh: '客户端证书（序列号 {serialNumber}）不是本平台签发给接入系统或用户的证书' },
+  GS_ERR_PKI_CERT_REVOKED: { status: 403, message: 'The client certificate (serial {serialNumber}) was revoked on {revokedAt} ({reason})', messageZh: '客户端证书（序列号 {serialNumber}）已于 {revokedAt} 吊销（{reason}）' },
+  GS_ERR_PKI_CERT_EXPIRED: { status: 403, message: 'The client certificate (serial {serialNumber}) expired on {notAfter}', messageZh: '客户端证书（序列号 {serialNumber}）已于 {notAfter} 过期' },
+  GS_ERR_PKI_IDENTITY_INACTIVE: { status: 403, message: 'The client certificate belongs to {subjectType} {subjectId}, which is deactivated ({reason})', messageZh: '客户端证书所属的 {subjectType} {subjectId} 已停用（{reason}）' },
 
   // users and roles
   GS_ERR_USER_NOT_FOUND: { status: 404, message: 'No user {id}', messageZh: '用户 {id} 不存在' },

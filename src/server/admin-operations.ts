@@ -1,6 +1,7 @@
 import { GsError } from '../lib/errors.js';
 import { isUuid } from '../lib/secrets.js';
 import { isRole, PERMISSIONS, type Role } from '../modules/accounts/permissions.js';
+import { blobDirOf, createBackup, readBackupKey } from '../modules/backup/backup.js';
 import type { AgencyCreate } from '../modules/agencies/schemas.js';
 import { cliContext, type RequestContext } from './actor.js';
 import type { Platform } from './platform.js';
@@ -26,6 +27,22 @@ export interface UserAddInput {
   readonly email?: string;
   readonly phone?: string;
 }
+
+export interface AuditExportInput {
+  readonly from?: string;
+  readonly to?: string;
+  readonly action?: string;
+  readonly actorId?: string;
+  readonly actorName?: string;
+  /** Agency code or id: events of that agency's accounts. */
+  readonly agency?: string;
+  readonly targetType?: string;
+  readonly targetId?: string;
+  readonly outcome?: string;
+}
+
+/** The largest export the CLI writes in one file. */
+const AUDIT_EXPORT_MAX = 1_000_000;
 
 async function agencyIdOf(platform: Platform, idOrCode: string): Promise<string> {
   return isUuid(idOrCode) ? (await platform.agencies.get(idOrCode)).id : (await platform.agencies.getByCode(idOrCode)).id;
@@ -79,6 +96,32 @@ export const ADMIN_OPERATIONS = {
   },
   async tokenRevoke(p: Platform, ctx: RequestContext, input: { id: string; reason: string }) {
     return p.accounts.revokeToken(ctx, input.id, input.reason);
+  },
+  /** Checks the whole audit chain and every checkpoint; the check itself is audited. */
+  async auditVerify(p: Platform, ctx: RequestContext, _input: Record<string, never>) {
+    const report = await p.audit.verify();
+    await p.audit.record(ctx, { action: 'audit.verify', targetType: 'auditTrail', outcome: report.ok ? 'success' : 'failure', details: { lastSeq: report.lastSeq, firstBadSeq: report.firstBadSeq, problem: report.problem } });
+    return report;
+  },
+  async auditCheckpoint(p: Platform, _ctx: RequestContext, _input: Record<string, never>) {
+    return (await p.audit.checkpoint()) ?? (await p.audit.lastCheckpoint());
+  },
+  async auditExport(p: Platform, ctx: RequestContext, input: AuditExportInput) {
+    const { agency, from, to, ...rest } = input;
+    const agencyId = agency ? await agencyIdOf(p, agency) : undefined;
+    return p.audit.exportCsv(ctx, { ...rest, agencyId, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined }, AUDIT_EXPORT_MAX);
+  },
+  /**
+   * Writes a backup to `out` on this process's machine: through the admin socket, the running
+   * server writes it (the embedded database is open only there), reading the key file it is given.
+   */
+  async backup(p: Platform, ctx: RequestContext, input: { out: string; keyFile: string }) {
+    const key = readBackupKey(input.keyFile);
+    if (p.keys.isKey(key)) throw new GsError('GS_ERR_BACKUP_SAME_AS_MASTER_KEY');
+    const result = await createBackup({ db: p.db, kind: p.database.kind, blobDir: blobDirOf(p.config.dataDir), out: input.out, key });
+    const rows = result.manifest.tables.reduce((n, t) => n + t.rows, 0);
+    await p.audit.record(ctx, { action: 'backup.create', targetType: 'backup', targetId: result.file, details: { bytes: result.bytes, rows, blobs: result.manifest.blobs.length, schemaVersion: result.manifest.schemaVersion } });
+    return result;
   },
 } as const;
 

@@ -10,6 +10,7 @@ import { GsError } from '../lib/errors.js';
 import { accountRoutes } from '../modules/accounts/routes.js';
 import { agencyRoutes } from '../modules/agencies/routes.js';
 import { auditRoutes } from '../modules/audit/routes.js';
+import { pkiRoutes } from '../modules/pki/routes.js';
 import { regionRoutes } from '../modules/regions/routes.js';
 import { systemRoutes } from '../modules/systems/routes.js';
 import { describeAccess, PUBLIC, type Access } from './access.js';
@@ -54,6 +55,12 @@ function credentialsOf(req: FastifyRequest): { kind: 'token' | 'session'; secret
   return cookie ? { kind: 'session', secret: cookie } : undefined;
 }
 
+/** The request id: the caller's `X-Request-Id` when it is a sane token, else a new UUID (both ports). */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[A-Za-z0-9._-]{8,128}$/.test(given) ? given : randomUUID();
+}
+
 export interface AppOptions {
   readonly platform: Platform;
   readonly config: Config;
@@ -74,10 +81,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[A-Za-z0-9._-]{8,128}$/.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdOf,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
@@ -215,6 +219,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await agencyRoutes(v1, platform);
       await regionRoutes(v1, platform);
       await systemRoutes(v1, platform);
+      await pkiRoutes(v1, platform);
       await auditRoutes(v1, platform);
     },
     { prefix: API_PREFIX },

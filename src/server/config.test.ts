@@ -66,6 +66,8 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_HOST: '0.0.0.0',
         GOVSHARE_PORT: '9080',
         GOVSHARE_EXCHANGE_PORT: '9443',
+        GOVSHARE_EXCHANGE_SERVER_NAME: 'exchange.gov.example',
+        GOVSHARE_CERT_VALIDITY_DAYS: '90',
         GOVSHARE_DATA_DIR: '/var/lib/govshare',
         DATABASE_URL: 'postgres://gs:pw@db.internal:5432/govshare',
         GOVSHARE_DB_POOL_SIZE: '25',
@@ -79,12 +81,17 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_TRUST_PROXY: 'true',
         GOVSHARE_API_DOCS: 'off',
         GOVSHARE_SHUTDOWN_TIMEOUT_MS: '500',
+        GOVSHARE_AUDIT_HASH_ALGORITHM: 'sm3',
+        GOVSHARE_AUDIT_CHECKPOINT_EVENTS: '250',
+        GOVSHARE_AUDIT_CHECKPOINT_SECONDS: '30',
       },
     });
     expect(c).toEqual({
       host: '0.0.0.0',
       port: 9080,
       exchangePort: 9443,
+      exchangeServerName: 'exchange.gov.example',
+      certificateValidityDays: 90,
       dataDir: '/var/lib/govshare',
       databaseUrl: 'postgres://gs:pw@db.internal:5432/govshare',
       dbPoolSize: 25,
@@ -98,6 +105,9 @@ describe('loadConfig from the environment', () => {
       trustProxy: true,
       apiDocs: false,
       shutdownTimeoutMs: 500,
+      auditHashAlgorithm: 'sm3',
+      auditCheckpointEvents: 250,
+      auditCheckpointSeconds: 30,
     });
   });
 
@@ -158,6 +168,9 @@ describe('loadConfig refuses bad settings', () => {
     ['DATABASE_URL', 'mysql://x'],
     ['DATABASE_URL', 'not a url'],
     ['DATABASE_URL', 'postgres://db.internal:5432'],
+    ['GOVSHARE_AUDIT_HASH_ALGORITHM', 'md5'],
+    ['GOVSHARE_AUDIT_CHECKPOINT_EVENTS', '0'],
+    ['GOVSHARE_AUDIT_CHECKPOINT_SECONDS', 'soon'],
   ])('%s=%s → GS_ERR_CONFIG_INVALID naming the variable', (variable, value) => {
     const e = expectRefused({ env: { [variable]: value } }, 'GS_ERR_CONFIG_INVALID', variable);
     expect(e.params.key).toBe(variable);

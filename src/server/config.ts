@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { getHashes } from 'node:crypto';
+import { AUDIT_HASH_ALGORITHMS, type AuditHashAlgorithm } from '../modules/audit/chain.js';
 import { GsError } from '../lib/errors.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -13,11 +15,17 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly exchangePort: number;
+  /** Name (DNS name or IP address) clients use for the exchange port; its TLS certificate is issued for it. */
+  readonly exchangeServerName: string | undefined;
+  /** Validity of the client certificates the platform CA issues, in days. */
+  readonly certificateValidityDays: number;
   /** Embedded database and local files live here (ignored for the database when databaseUrl is set). */
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
   /** File with the 32-byte master key (base64) that seals the platform's private keys. */
   readonly masterKeyFile: string | undefined;
+  /** File with the 32-byte backup key (base64) that encrypts backups; never the master key. */
+  readonly backupKeyFile: string | undefined;
   /** Connections each process keeps to the PostgreSQL server (the embedded database has one). */
   readonly dbPoolSize: number;
   readonly logLevel: LogLevel;
@@ -33,6 +41,12 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly apiDocs: boolean;
   readonly shutdownTimeoutMs: number;
+  /** Hash of the audit chain: `sha256`, or `sm3` where this Node.js offers it. */
+  readonly auditHashAlgorithm: AuditHashAlgorithm;
+  /** A signed audit checkpoint every this many events … */
+  readonly auditCheckpointEvents: number;
+  /** … and every this many seconds (when events were added), by each `serve` process. */
+  readonly auditCheckpointSeconds: number;
 }
 
 interface KeySpec {
@@ -94,14 +108,23 @@ function databaseUrl(raw: unknown): string {
   return s;
 }
 
+function auditHashAlgorithm(raw: unknown): AuditHashAlgorithm {
+  const alg = oneOf(AUDIT_HASH_ALGORITHMS)(raw);
+  if (!getHashes().includes(alg)) throw new Error(`${alg} is not offered by this Node.js (its OpenSSL has no ${alg})`);
+  return alg;
+}
+
 /** The documented settings: environment variable, config-file key, parser. See docs/configuration.md. */
 export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_HOST', file: 'host', parse: host },
   { env: 'GOVSHARE_PORT', file: 'port', parse: port },
   { env: 'GOVSHARE_EXCHANGE_PORT', file: 'exchangePort', parse: port },
+  { env: 'GOVSHARE_EXCHANGE_SERVER_NAME', file: 'exchangeServerName', parse: host },
+  { env: 'GOVSHARE_CERT_VALIDITY_DAYS', file: 'certificateValidityDays', parse: integer(1, 825) },
   { env: 'GOVSHARE_DATA_DIR', file: 'dataDir', parse: text },
   { env: 'DATABASE_URL', file: 'databaseUrl', parse: databaseUrl },
   { env: 'GOVSHARE_MASTER_KEY_FILE', file: 'masterKeyFile', parse: text },
+  { env: 'GOVSHARE_BACKUP_KEY_FILE', file: 'backupKeyFile', parse: text },
   { env: 'GOVSHARE_DB_POOL_SIZE', file: 'dbPoolSize', parse: integer(1, 1000) },
   { env: 'GOVSHARE_LOG_LEVEL', file: 'logLevel', parse: oneOf(LOG_LEVELS) },
   { env: 'GOVSHARE_BODY_LIMIT', file: 'bodyLimitBytes', parse: integer(1024, 1024 * 1024 * 1024) },
@@ -113,15 +136,21 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_TRUST_PROXY', file: 'trustProxy', parse: bool },
   { env: 'GOVSHARE_API_DOCS', file: 'apiDocs', parse: bool },
   { env: 'GOVSHARE_SHUTDOWN_TIMEOUT_MS', file: 'shutdownTimeoutMs', parse: integer(100, 600_000) },
+  { env: 'GOVSHARE_AUDIT_HASH_ALGORITHM', file: 'auditHashAlgorithm', parse: auditHashAlgorithm },
+  { env: 'GOVSHARE_AUDIT_CHECKPOINT_EVENTS', file: 'auditCheckpointEvents', parse: integer(1, 10_000_000) },
+  { env: 'GOVSHARE_AUDIT_CHECKPOINT_SECONDS', file: 'auditCheckpointSeconds', parse: integer(1, 86_400) },
 ];
 
 export const DEFAULT_CONFIG: Config = {
   host: '127.0.0.1',
   port: 8080,
   exchangePort: 8443,
+  exchangeServerName: undefined,
+  certificateValidityDays: 365,
   dataDir: './data',
   databaseUrl: undefined,
   masterKeyFile: undefined,
+  backupKeyFile: undefined,
   dbPoolSize: 10,
   logLevel: 'info',
   bodyLimitBytes: 1024 * 1024,
@@ -133,6 +162,9 @@ export const DEFAULT_CONFIG: Config = {
   trustProxy: false,
   apiDocs: true,
   shutdownTimeoutMs: 10_000,
+  auditHashAlgorithm: 'sha256',
+  auditCheckpointEvents: 1000,
+  auditCheckpointSeconds: 60,
 };
 
 export interface ConfigSources {

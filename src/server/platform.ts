@@ -7,6 +7,7 @@ import type { Role } from '../modules/accounts/permissions.js';
 import { AgencyService } from '../modules/agencies/service.js';
 import { AuditService } from '../modules/audit/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
+import { PkiService } from '../modules/pki/service.js';
 import { RegionService } from '../modules/regions/service.js';
 import { SystemService } from '../modules/systems/service.js';
 import { systemContext } from './actor.js';
@@ -32,6 +33,7 @@ export class Platform {
   readonly agencies: AgencyService;
   readonly accounts: AccountService;
   readonly systems: SystemService;
+  readonly pki: PkiService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -45,11 +47,17 @@ export class Platform {
     readonly now: () => Date,
   ) {
     const db = database.db;
-    this.audit = new AuditService(db);
+    this.audit = new AuditService(db, {
+      keys,
+      hashAlgorithm: config.auditHashAlgorithm,
+      checkpointEvents: config.auditCheckpointEvents,
+      now,
+    });
     this.regions = new RegionService(db);
     this.agencies = new AgencyService(db, this.audit, this.regions, now);
     this.accounts = new AccountService(db, this.audit, this.agencies, config, now);
     this.systems = new SystemService(db, this.audit, this.agencies, now);
+    this.pki = new PkiService(db, this.audit, keys, this.systems, this.agencies, this.accounts, config, now);
   }
 
   get db(): Db {
@@ -100,6 +108,7 @@ export class Platform {
       await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}, 2)`.execute(trx);
       const regionsLoaded = await this.regions.syncPackaged(trx);
       const createdAdmins = await this.accounts.ensureInitialAdmins(systemContext(), trx);
+      await this.pki.ensureAuthority(trx);
       await trx
         .insertInto('platformSettings')
         .values({ key: INITIALISED_KEY, value: JSON.stringify(new Date().toISOString()) })
@@ -107,6 +116,8 @@ export class Platform {
         .execute();
       return { regionsLoaded, createdAdmins };
     });
+    // Chains the audit events of a database from before the hash chain, creates the signing key.
+    await this.audit.prepare();
     return result;
   }
 

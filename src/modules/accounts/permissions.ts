@@ -35,23 +35,28 @@ export const PERMISSIONS = [
   'user:roles',
   'token:manage',
   'audit:read',
+  'audit:read-agency',
+  'certificate:read',
+  'certificate:apply',
+  'certificate:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  operator: [...DIRECTORY, 'agency:manage', 'system:register', 'system:manage', 'user:read', 'user:manage'],
+  operator: [...DIRECTORY, 'agency:manage', 'system:register', 'system:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage'],
   securityAdmin: ['region:read', 'agency:read', 'user:read', 'user:roles', 'token:manage'],
   // The auditor reads the audit trail and nothing else.
   auditor: ['audit:read'],
   supervisor: DIRECTORY,
-  cataloger: DIRECTORY,
-  requester: DIRECTORY,
-  reviewer: DIRECTORY,
-  serviceAuthoriser: DIRECTORY,
-  viewer: DIRECTORY,
-  nodeAdmin: [...DIRECTORY, 'system:register'],
+  // Agency users read the audit events of their own agency (000 §29).
+  cataloger: [...DIRECTORY, 'audit:read-agency'],
+  requester: [...DIRECTORY, 'audit:read-agency'],
+  reviewer: [...DIRECTORY, 'audit:read-agency'],
+  serviceAuthoriser: [...DIRECTORY, 'audit:read-agency'],
+  viewer: [...DIRECTORY, 'audit:read-agency'],
+  nodeAdmin: [...DIRECTORY, 'audit:read-agency', 'system:register', 'certificate:read', 'certificate:apply'],
 };
 
 export function isRole(value: string): value is Role {

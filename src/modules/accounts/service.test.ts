@@ -202,7 +202,7 @@ describe('creating users', () => {
     // but may change someone else's
     const { id: other } = await newUser('sec.other', [], agencyId);
     expect((await accounts.setRoles(self, other, ['viewer'])).roles).toEqual(['viewer']);
-    expect(await auditActions(other)).toEqual(['user.create', 'user.setRoles']);
+    expect(await auditActions(other)).toEqual(['user.create', 'user.set-roles']);
   });
 
   it('refuses role changes by anyone without user:roles, also when called past the HTTP layer', async () => {
@@ -336,7 +336,7 @@ describe('TOTP', () => {
 
     t.clock.advance(30_000);
     expect((await login('totp.user', password, totpCode(secret, currentStep(t.clock.now().getTime())))).user.id).toBe(id);
-    expect(await auditActions(id)).toEqual(expect.arrayContaining(['user.totpEnrolStart', 'user.totpEnrol']));
+    expect(await auditActions(id)).toEqual(expect.arrayContaining(['user.totp-enrol-start', 'user.totp-enrol']));
   });
 
   it('reports TOTP enrolment as a setup step for administrators', async () => {
@@ -364,7 +364,7 @@ describe('password change', () => {
     await refused(accounts.changePassword(ctxA, 'not-the-password-1A', STRONG_PASSWORD), 'GS_ERR_AUTH_INVALID_CREDENTIALS');
     await refused(accounts.changePassword(ctxA, password, password), 'GS_ERR_AUTH_PASSWORD_REUSED');
     expect((await userRow(id)).mustChangePassword).toBe(true);
-    const failures = await t.platform.audit.search({ action: 'user.changePassword', targetId: id, outcome: 'failure', limit: 10 });
+    const failures = await t.platform.audit.search({ action: 'user.change-password', targetId: id, outcome: 'failure', limit: 10 });
     expect(failures).toHaveLength(1);
 
     const after = await accounts.changePassword(ctxA, password, STRONG_PASSWORD);
@@ -378,7 +378,7 @@ describe('password change', () => {
 
     await refused(login('pw.change', password), 'GS_ERR_AUTH_INVALID_CREDENTIALS');
     expect((await login('pw.change', STRONG_PASSWORD)).user.id).toBe(id);
-    expect(await auditActions(id)).toContain('user.changePassword');
+    expect(await auditActions(id)).toContain('user.change-password');
   });
 
   it('needs a user behind the request', async () => {
@@ -404,7 +404,7 @@ describe('password reset', () => {
     await refused(login('pw.reset', password), 'GS_ERR_AUTH_INVALID_CREDENTIALS');
     const r = await login('pw.reset', reset.password);
     expect(r.setupRequired).toContain('changePassword');
-    expect(await auditActions(id)).toContain('user.resetPassword');
+    expect(await auditActions(id)).toContain('user.reset-password');
   });
 });
 

@@ -219,7 +219,7 @@ export class AccountService {
         trx,
       );
       await this.#store.endUserSessions(id, 'passwordReset', now, trx);
-      await this.audit.record(ctx, { action: 'user.resetPassword', targetType: 'user', targetId: id }, trx);
+      await this.audit.record(ctx, { action: 'user.reset-password', targetType: 'user', targetId: id }, trx);
       return row!;
     });
     return { user: toUserView(after, now), password };
@@ -235,7 +235,7 @@ export class AccountService {
     const after = await this.db.transaction().execute(async (trx) => {
       if (user.active) await this.#ensureNotLastAdmin(user.roles, next, trx);
       const row = await this.#store.updateUser(id, { roles: next }, now, trx);
-      await this.audit.record(ctx, { action: 'user.setRoles', targetType: 'user', targetId: id, details: { from: user.roles, to: next } }, trx);
+      await this.audit.record(ctx, { action: 'user.set-roles', targetType: 'user', targetId: id, details: { from: user.roles, to: next } }, trx);
       return row!;
     });
     return toUserView(after, now);
@@ -248,7 +248,7 @@ export class AccountService {
     const after = await this.db.transaction().execute(async (trx) => {
       const row = await this.#store.updateUser(id, { totpEnabled: false, totpSecret: null, totpPendingSecret: null, totpLastStep: null }, now, trx);
       await this.#store.endUserSessions(id, 'totpReset', now, trx);
-      await this.audit.record(ctx, { action: 'user.resetTotp', targetType: 'user', targetId: id }, trx);
+      await this.audit.record(ctx, { action: 'user.reset-totp', targetType: 'user', targetId: id }, trx);
       return row!;
     });
     return toUserView(after, now);
@@ -431,7 +431,7 @@ export class AccountService {
     if (!session || session.userId !== selfId(ctx) || session.endedAt) throw new GsError('GS_ERR_AUTH_SESSION_NOT_FOUND', { id: sessionId });
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('sessions').set({ endedAt: this.now(), endReason: 'endedByOwner' }).where('id', '=', sessionId).execute();
-      await this.audit.record(ctx, { action: 'auth.endSession', targetType: 'session', targetId: sessionId }, trx);
+      await this.audit.record(ctx, { action: 'auth.end-session', targetType: 'session', targetId: sessionId }, trx);
     });
   }
 
@@ -440,14 +440,14 @@ export class AccountService {
     await this.#require(userId);
     await this.db.transaction().execute(async (trx) => {
       await this.#store.endUserSessions(userId, 'endedByAdministrator', this.now(), trx);
-      await this.audit.record(ctx, { action: 'user.endSessions', targetType: 'user', targetId: userId, details: { reason } }, trx);
+      await this.audit.record(ctx, { action: 'user.end-sessions', targetType: 'user', targetId: userId, details: { reason } }, trx);
     });
   }
 
   async changePassword(ctx: RequestContext, currentPassword: string, newPassword: string): Promise<UserView> {
     const user = await this.#require(selfId(ctx));
     if (!(await verifyPassword(currentPassword, user.passwordHash))) {
-      await this.audit.record(ctx, { action: 'user.changePassword', targetType: 'user', targetId: user.id, outcome: 'failure', details: { reason: 'wrongCurrentPassword' } });
+      await this.audit.record(ctx, { action: 'user.change-password', targetType: 'user', targetId: user.id, outcome: 'failure', details: { reason: 'wrongCurrentPassword' } });
       throw new GsError('GS_ERR_AUTH_INVALID_CREDENTIALS');
     }
     const problems = checkPasswordRule(newPassword, user.username);
@@ -461,7 +461,7 @@ export class AccountService {
       const row = await this.#store.updateUser(user.id, { passwordHash, mustChangePassword: false, passwordChangedAt: now }, now, trx);
       // Other sessions were opened with the old password: end them.
       await this.#store.endUserSessions(user.id, 'passwordChanged', now, trx, ctx.actor.sessionId);
-      await this.audit.record(ctx, { action: 'user.changePassword', targetType: 'user', targetId: user.id }, trx);
+      await this.audit.record(ctx, { action: 'user.change-password', targetType: 'user', targetId: user.id }, trx);
       return row!;
     });
     return toUserView(after, now);
@@ -473,7 +473,7 @@ export class AccountService {
     const secret = generateTotpSecret();
     await this.db.transaction().execute(async (trx) => {
       await this.#store.updateUser(user.id, { totpPendingSecret: secret }, this.now(), trx);
-      await this.audit.record(ctx, { action: 'user.totpEnrolStart', targetType: 'user', targetId: user.id }, trx);
+      await this.audit.record(ctx, { action: 'user.totp-enrol-start', targetType: 'user', targetId: user.id }, trx);
     });
     return { secret, otpauthUri: totpUri(secret, user.username, 'govshare') };
   }
@@ -486,7 +486,7 @@ export class AccountService {
     if (step === null) throw new GsError('GS_ERR_AUTH_TOTP_INVALID');
     const after = await this.db.transaction().execute(async (trx) => {
       const row = await this.#store.updateUser(user.id, { totpSecret: user.totpPendingSecret, totpPendingSecret: null, totpEnabled: true, totpLastStep: step }, now, trx);
-      await this.audit.record(ctx, { action: 'user.totpEnrol', targetType: 'user', targetId: user.id }, trx);
+      await this.audit.record(ctx, { action: 'user.totp-enrol', targetType: 'user', targetId: user.id }, trx);
       return row!;
     });
     return toUserView(after, now);

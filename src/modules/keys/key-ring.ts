@@ -1,8 +1,9 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Db } from '../../db/database.js';
 import { GsError } from '../../lib/errors.js';
+import { readKeyFile } from '../../lib/key-file.js';
 
 /**
  * The platform's master key and envelope encryption (AES-256-GCM) of the secrets kept in the
@@ -47,19 +48,7 @@ export class KeyRing {
   }
 
   static #fromFile(path: string, generated: boolean): KeyRing {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8').trim();
-    } catch (e) {
-      throw new GsError('GS_ERR_KEYS_MASTER_KEY_INVALID', { reason: `cannot read ${path}: ${(e as Error).message}` });
-    }
-    const mode = statSync(path).mode & 0o077;
-    if (mode !== 0) throw new GsError('GS_ERR_KEYS_MASTER_KEY_INVALID', { reason: `${path} is readable by others (mode ${(statSync(path).mode & 0o777).toString(8)}); chmod 600 it` });
-    const key = Buffer.from(text, 'base64');
-    if (key.length !== 32 || key.toString('base64') !== text.replace(/\s/g, '')) {
-      throw new GsError('GS_ERR_KEYS_MASTER_KEY_INVALID', { reason: `${path} must hold 32 random bytes in base64 (e.g. openssl rand -base64 32)` });
-    }
-    return new KeyRing(key, generated);
+    return new KeyRing(readKeyFile(path, (reason) => new GsError('GS_ERR_KEYS_MASTER_KEY_INVALID', { reason })), generated);
   }
 
   static #quickStart(path: string): KeyRing {
@@ -86,6 +75,11 @@ export class KeyRing {
     } catch {
       throw new GsError('GS_ERR_KEYS_WRONG_MASTER_KEY', { keyId: this.keyId });
     }
+  }
+
+  /** Whether `key` is this master key (so that another key, such as the backup key, is not it). */
+  isKey(key: Uint8Array): boolean {
+    return key.length === this.#key.length && timingSafeEqual(key, this.#key);
   }
 
   seal(plaintext: Uint8Array, context: string): string {

@@ -1,0 +1,129 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+
+/**
+ * The hash chain's rules, in one place: the canonical serialisation of an event, its hash, and
+ * the signed form of a checkpoint. Changing anything here changes every hash: a new rule gets a
+ * new version tag (`govshare-audit-v2`), never an edit of this one. See README.md.
+ */
+
+export const AUDIT_HASH_ALGORITHMS = ['sha256', 'sm3'] as const;
+export type AuditHashAlgorithm = (typeof AUDIT_HASH_ALGORITHMS)[number];
+
+/** `prev_hash` of the first event. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export const SIGNING_ALGORITHM = 'ecdsa-p256-sha256';
+
+/** The fields an event's hash covers, as stored (timestamps as text with microseconds). */
+export interface ChainedEvent {
+  readonly seq: number;
+  readonly hashAlg: AuditHashAlgorithm;
+  /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds): what PostgreSQL stores, exactly. */
+  readonly at: string;
+  readonly actorType: string;
+  readonly actorId: string | null;
+  readonly actorAgencyId: string | null;
+  readonly actorName: string;
+  readonly action: string;
+  readonly targetType: string | null;
+  readonly targetId: string | null;
+  readonly outcome: string;
+  readonly requestId: string | null;
+  readonly ip: string | null;
+  readonly details: unknown;
+  readonly prevHash: string;
+}
+
+export function isHashAlgorithm(value: string): value is AuditHashAlgorithm {
+  return (AUDIT_HASH_ALGORITHMS as readonly string[]).includes(value);
+}
+
+/** JSON with object keys sorted (by UTF-16 code units) at every level, no whitespace. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+/** A JS Date as the stored timestamp text (JS dates have milliseconds: the last 3 digits are 0). */
+export function canonicalTimestamp(date: Date): string {
+  return date.toISOString().replace(/Z$/, '000Z');
+}
+
+/**
+ * The bytes an event's hash is taken over: `canonicalJson` of the array
+ * `["govshare-audit-v1", hashAlg, seq, at, actorType, actorId, actorAgencyId, actorName, action,
+ * targetType, targetId, outcome, requestId, ip, details, prevHash]`, written out field by field
+ * because verification runs it for every event.
+ */
+export function serialiseEvent(e: ChainedEvent): string {
+  const s = JSON.stringify;
+  return (
+    `["govshare-audit-v1",${s(e.hashAlg)},${s(e.seq)},${s(e.at)},${s(e.actorType)},${s(e.actorId)},${s(e.actorAgencyId)},${s(e.actorName)},` +
+    `${s(e.action)},${s(e.targetType)},${s(e.targetId)},${s(e.outcome)},${s(e.requestId)},${s(e.ip)},${canonicalJson(e.details)},${s(e.prevHash)}]`
+  );
+}
+
+export function eventHash(e: ChainedEvent): string {
+  return createHash(e.hashAlg).update(serialiseEvent(e), 'utf8').digest('hex');
+}
+
+export interface CheckpointFields {
+  readonly seq: number;
+  readonly hash: string;
+  readonly at: Date;
+  readonly keyId: string;
+}
+
+function checkpointPayload(c: CheckpointFields): Buffer {
+  return Buffer.from(`govshare-audit-checkpoint-v1\n${c.seq}\n${c.hash}\n${c.at.toISOString()}\n${c.keyId}`, 'utf8');
+}
+
+export function signCheckpoint(c: CheckpointFields, privateKey: KeyObject): string {
+  return sign('sha256', checkpointPayload(c), privateKey).toString('base64');
+}
+
+export function checkpointSignatureValid(c: CheckpointFields, signature: string, publicKey: KeyObject): boolean {
+  try {
+    return verify('sha256', checkpointPayload(c), publicKey, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+export interface SigningKeyPair {
+  readonly id: string;
+  readonly publicKeyPem: string;
+  readonly privateKeyDer: Buffer;
+}
+
+/** The key id: the first 16 hex digits of the SHA-256 of the public key (SPKI DER). */
+function signingKeyId(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+}
+
+export function generateSigningKey(): SigningKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return {
+    id: signingKeyId(publicKey),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    privateKeyDer: privateKey.export({ type: 'pkcs8', format: 'der' }),
+  };
+}
+
+export function privateKeyFromDer(der: Buffer): KeyObject {
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+}
+
+/** Whether a private key belongs to a public key (PEM), by comparing the derived public key. */
+export function keyPairMatches(privateKey: KeyObject, publicKeyPem: string): boolean {
+  return createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() === createPublicKey(publicKeyPem).export({ type: 'spki', format: 'pem' }).toString();
+}
+
+export function publicKeyFromPem(pem: string): KeyObject {
+  return createPublicKey(pem);
+}
