@@ -225,6 +225,16 @@ describe('govshare command', () => {
       // what one writes, the other serves
       const add = run(['agency', 'add', '--code', 'PG1', '--name', '双实例测试', '--uscc', usccFor(77), '--region', '430400', '--level', 'prefecture'], shared);
       expect(add.code, add.stderr).toBe(0);
+      // An admin command run without the master key (elsewhere than the servers' data) still works
+      // where it needs no key, and says so where it does.
+      const keyless = { DATABASE_URL: db.url, GOVSHARE_DATA_DIR: join(dir, 'pg-admin-elsewhere') };
+      const list = run(['agency', 'list'], keyless);
+      expect(list.code, list.stderr).toBe(0);
+      expect(list.stdout).toContain('PG1');
+      const verify = run(['audit', 'verify'], keyless);
+      expect(verify.code).toBe(3);
+      expect(verify.stderr).toContain('GS_ERR_KEYS_MASTER_KEY_MISSING');
+      expect(existsSync(join(dir, 'pg-admin-elsewhere', 'master.key'))).toBe(false);
       run(['user', 'add', 'viewer.pg', '--display-name', 'v', '--agency', 'PG1', '--roles', 'viewer'], shared);
       const tok = run(['token', 'create', '--user', 'viewer.pg', '--expires', '1h'], shared).stdout.split('\n')[0]!;
       for (const port of [p1, p2]) {

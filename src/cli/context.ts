@@ -53,7 +53,8 @@ export async function runOperation<N extends AdminOperationName>(config: Config,
   const mayMigrate = !config.databaseUrl || PREPARES.includes(name);
   let opened: Awaited<ReturnType<typeof Platform.open>>;
   try {
-    opened = await Platform.open(config, { migrate: mayMigrate });
+    // Only `init` prepares a platform and so may create its quick-start master key.
+    opened = await Platform.open(config, { migrate: mayMigrate, mayGenerateKey: name === 'init' });
   } catch (e) {
     if (isGsError(e) && e.code === 'GS_ERR_DB_DATA_DIR_LOCKED') {
       const holder = readLockHolder(config.dataDir);

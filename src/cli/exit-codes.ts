@@ -14,7 +14,8 @@ export function exitCodeFor(error: unknown): number {
   const e: GsError = error;
   if (e.code === 'GS_ERR_SERVER_INTERNAL') return EXIT.internal;
   if (e.code === 'GS_ERR_AUDIT_CHAIN_BROKEN') return EXIT.integrity;
-  if (e.code.startsWith('GS_ERR_CONFIG_')) return EXIT.config;
+  // A missing, unreadable or wrong master key is a matter of configuration too.
+  if (e.code.startsWith('GS_ERR_CONFIG_') || e.code.startsWith('GS_ERR_KEYS_')) return EXIT.config;
   if (e.code === 'GS_ERR_DB_DATA_DIR_LOCKED' || e.code === 'GS_ERR_ADMIN_SOCKET' || e.code.startsWith('GS_ERR_SERVER_')) return EXIT.busy;
   if (e.code.startsWith('GS_ERR_DB_')) return EXIT.database;
   if (e.status === 404) return EXIT.notFound;

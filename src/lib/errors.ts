@@ -59,7 +59,8 @@ export const ERRORS = {
 
   // keys
   GS_ERR_KEYS_MASTER_KEY_INVALID: { status: 500, message: 'The master key cannot be used: {reason}', messageZh: '主密钥不可用：{reason}' },
-  GS_ERR_KEYS_WRONG_MASTER_KEY: { status: 500, message: 'The master key (id {keyId}) is not the one this platform was initialised with', messageZh: '主密钥（{keyId}）与平台初始化时使用的不一致' },
+  GS_ERR_KEYS_WRONG_MASTER_KEY: { status: 500, message: 'The master key (id {keyId}) is not the one this platform was initialised with; every server and admin command of one platform needs the same GOVSHARE_MASTER_KEY_FILE', messageZh: '主密钥（{keyId}）与平台初始化时使用的不一致；同一平台的所有服务进程和管理命令须使用同一个 GOVSHARE_MASTER_KEY_FILE' },
+  GS_ERR_KEYS_MASTER_KEY_MISSING: { status: 500, message: 'This needs the platform master key ({context}); set GOVSHARE_MASTER_KEY_FILE to the key file the servers use', messageZh: '此操作需要平台主密钥（{context}），请将 GOVSHARE_MASTER_KEY_FILE 设为服务进程使用的密钥文件' },
   GS_ERR_KEYS_UNSEAL: { status: 500, message: 'Cannot decrypt the {context} secret: {reason}', messageZh: '无法解密 {context}：{reason}' },
 
   // audit trail

@@ -68,7 +68,10 @@ export class Platform {
    * Opens the configured database (PGlite under the data directory, holding its lock, or the
    * PostgreSQL server of `DATABASE_URL`) and brings its schema up to date.
    */
-  static async open(config: Config, options: { adminSocket?: string | null; now?: () => Date; migrate?: boolean } = {}): Promise<{ platform: Platform; migration: MigrationResult | null }> {
+  static async open(
+    config: Config,
+    options: { adminSocket?: string | null; now?: () => Date; migrate?: boolean; mayGenerateKey?: boolean } = {},
+  ): Promise<{ platform: Platform; migration: MigrationResult | null }> {
     let lock: DataDirLock | undefined;
     let database: DatabaseHandle;
     if (config.databaseUrl) {
@@ -84,7 +87,7 @@ export class Platform {
     }
     try {
       const migration = options.migrate === false ? null : await migrate(database.db);
-      const keys = await KeyRing.open(database.db, { keyFile: config.masterKeyFile, dataDir: config.dataDir });
+      const keys = await KeyRing.open(database.db, { keyFile: config.masterKeyFile, dataDir: config.dataDir, mayGenerate: options.mayGenerateKey ?? true });
       return { platform: new Platform(database, config, keys, lock, options.now ?? (() => new Date())), migration };
     } catch (e) {
       await database.close().catch(() => undefined);

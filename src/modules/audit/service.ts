@@ -185,6 +185,8 @@ export class AuditService {
 
   async #existingSigner(executor: Db): Promise<Signer | undefined> {
     if (this.#signer) return this.#signer;
+    // An admin command without the master key leaves its checkpoint to the servers' timer.
+    if (!this.#options.keys.available) return undefined;
     const key = await this.#store.currentSigningKey(executor);
     if (!key) return undefined;
     const signer = { keyId: key.id, privateKey: privateKeyFromDer(this.#options.keys.open(key.privateKeySealed, sealContext(key.id))) };
@@ -215,6 +217,9 @@ export class AuditService {
    * first problem and names its sequence number.
    */
   async verify(): Promise<AuditVerification> {
+    // Checking that the signing keys are the platform's own needs the master key; without it the
+    // check would wrongly report them foreign.
+    if (!this.#options.keys.available) throw new GsError('GS_ERR_KEYS_MASTER_KEY_MISSING', { context: 'audit signing keys' });
     const keys = new Map<string, KeyObject>();
     for (const k of await this.#store.signingKeys()) {
       let sound = false;

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,19 @@ describe('KeyRing', () => {
     const b = await KeyRing.open(handle.db, { keyFile: undefined, dataDir: dir });
     expect(b.keyId).toBe(a.keyId);
     expect(b.open(a.seal(Buffer.from('x'), 'c'), 'c').toString()).toBe('x');
+  });
+
+  it('opens without a key where it may not make one, refusing only what needs the key', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'gs-keys-elsewhere-'));
+    try {
+      const ring = await KeyRing.open(handle.db, { keyFile: undefined, dataDir: elsewhere, mayGenerate: false });
+      expect(ring.available).toBe(false);
+      await refused(Promise.resolve().then(() => ring.seal(Buffer.from('x'), 'pki.caKey')), 'GS_ERR_KEYS_MASTER_KEY_MISSING');
+      await refused(Promise.resolve().then(() => ring.open('gsk1.a.b.c', 'pki.caKey')), 'GS_ERR_KEYS_MASTER_KEY_MISSING');
+      expect(existsSync(join(elsewhere, 'master.key'))).toBe(false);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('refuses a different key than the one the platform was initialised with', async () => {

@@ -23,9 +23,18 @@ export class KeyRing {
   readonly keyId: string;
   /** True when the key was generated for the quick start rather than provided by the operator. */
   readonly generated: boolean;
+  /** False for an admin command run where the master key is not at hand (see `open`). */
+  readonly available: boolean;
   readonly #key: Buffer;
 
-  private constructor(key: Buffer, generated: boolean) {
+  private constructor(key: Buffer, generated: boolean, available = true) {
+    this.available = available;
+    if (!available) {
+      this.#key = Buffer.alloc(32);
+      this.keyId = 'unavailable';
+      this.generated = false;
+      return;
+    }
     if (key.length !== 32) throw new GsError('GS_ERR_KEYS_MASTER_KEY_INVALID', { reason: `the key must be 32 bytes, got ${key.length}` });
     this.#key = key;
     this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 16);
@@ -41,8 +50,12 @@ export class KeyRing {
    * Loads the operator's key file, or the quick-start key file under the data directory (creating
    * it), then checks it against the key check stored in the database (storing one on first use).
    */
-  static async open(db: Db, options: { keyFile: string | undefined; dataDir: string }): Promise<KeyRing> {
-    const ring = options.keyFile ? KeyRing.#fromFile(options.keyFile, false) : KeyRing.#quickStart(join(options.dataDir, 'master.key'));
+  static async open(db: Db, options: { keyFile: string | undefined; dataDir: string; mayGenerate?: boolean }): Promise<KeyRing> {
+    const quickStart = join(options.dataDir, 'master.key');
+    // An admin command on a PostgreSQL platform, run away from the server's data directory, has no
+    // key unless given one; most commands need none, and a fresh key would only be refused.
+    if (!options.keyFile && options.mayGenerate === false && !existsSync(quickStart)) return new KeyRing(Buffer.alloc(0), false, false);
+    const ring = options.keyFile ? KeyRing.#fromFile(options.keyFile, false) : KeyRing.#quickStart(quickStart);
     await ring.#check(db);
     return ring;
   }
@@ -57,6 +70,10 @@ export class KeyRing {
       writeFileSync(path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
     }
     return KeyRing.#fromFile(path, true);
+  }
+
+  #requireKey(context: string): void {
+    if (!this.available) throw new GsError('GS_ERR_KEYS_MASTER_KEY_MISSING', { context });
   }
 
   async #check(db: Db): Promise<void> {
@@ -83,6 +100,7 @@ export class KeyRing {
   }
 
   seal(plaintext: Uint8Array, context: string): string {
+    this.#requireKey(context);
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#key, nonce);
     cipher.setAAD(Buffer.from(context, 'utf8'));
@@ -91,6 +109,7 @@ export class KeyRing {
   }
 
   open(sealed: string, context: string): Buffer {
+    this.#requireKey(context);
     const parts = sealed.split('.');
     if (parts.length !== 4 || parts[0] !== 'gsk1') throw new GsError('GS_ERR_KEYS_UNSEAL', { context, reason: 'not a sealed value' });
     if (parts[1] !== this.keyId) throw new GsError('GS_ERR_KEYS_UNSEAL', { context, reason: `sealed under key ${parts[1]}, not the current key ${this.keyId}` });
