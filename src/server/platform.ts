@@ -55,7 +55,7 @@ export class Platform {
     });
     this.regions = new RegionService(db);
     this.agencies = new AgencyService(db, this.audit, this.regions, now);
-    this.accounts = new AccountService(db, this.audit, this.agencies, config, now);
+    this.accounts = new AccountService(db, this.audit, this.agencies, config, keys, now);
     this.systems = new SystemService(db, this.audit, this.agencies, now);
     this.pki = new PkiService(db, this.audit, keys, this.systems, this.agencies, this.accounts, config, now);
   }
@@ -111,6 +111,7 @@ export class Platform {
       await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}, 2)`.execute(trx);
       const regionsLoaded = await this.regions.syncPackaged(trx);
       const createdAdmins = await this.accounts.ensureInitialAdmins(systemContext(), trx);
+      await this.accounts.sealStoredTotpSecrets(trx);
       await this.pki.ensureAuthority(trx);
       await trx
         .insertInto('platformSettings')

@@ -311,7 +311,10 @@ describe('TOTP', () => {
     const enrolled = await accounts.confirmTotp(ctx, enrolCode);
     expect(enrolled.totpEnabled).toBe(true);
     const row = await userRow(id);
-    expect(row.totpSecret).toBe(secret);
+    // stored sealed under the master key, bound to this account: never the secret itself
+    expect(row.totpSecret).toMatch(/^gsk1\./);
+    expect(row.totpSecret).not.toContain(secret);
+    expect(t.platform.keys.open(row.totpSecret!, `accounts.totp:${id}`).toString()).toBe(secret);
     expect(row.totpPendingSecret).toBeNull();
     await refused(accounts.startTotpEnrolment(ctx), 'GS_ERR_REQUEST_INVALID');
 
@@ -509,3 +512,20 @@ describe('API tokens', () => {
 function sortedPermissions(actor: Actor): Permission[] {
   return [...actor.permissions].sort();
 }
+
+describe('TOTP secrets written in clear by an earlier version', () => {
+  it('are sealed at start-up and keep working', async () => {
+    const { id, password } = await newUser('totp.legacy', ['supervisor']);
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    // as the foundation release stored it
+    await t.platform.db.updateTable('users').set({ totpSecret: secret, totpEnabled: true, totpLastStep: null }).where('id', '=', id).execute();
+    const code = totpCode(secret, currentStep(t.clock.now().getTime()));
+    expect((await login('totp.legacy', password, code)).user.id).toBe(id);
+    await t.platform.bootstrap();
+    const row = await userRow(id);
+    expect(row.totpSecret).toMatch(/^gsk1\./);
+    t.clock.advance(60_000);
+    const later = totpCode(secret, currentStep(t.clock.now().getTime()));
+    expect((await login('totp.legacy', password, later)).user.id).toBe(id);
+  });
+});

@@ -7,6 +7,7 @@ import { generateTotpSecret, totpUri, verifyTotp } from '../../lib/totp.js';
 import type { Actor, RequestContext } from '../../server/actor.js';
 import type { TotpPolicy } from '../../server/config.js';
 import type { AuditService } from '../audit/service.js';
+import type { KeyRing } from '../keys/key-ring.js';
 import {
   ADMIN_ROLES,
   isPermission,
@@ -104,9 +105,40 @@ export class AccountService {
     private readonly audit: AuditService,
     private readonly agencies: AgencyLookup,
     private readonly settings: AccountSettings,
+    /** Seals TOTP secrets: a copy of the users table alone does not give anyone's second factor. */
+    private readonly keys: KeyRing,
     private readonly now: () => Date = () => new Date(),
   ) {
     this.#store = new AccountStore(db);
+  }
+
+  #sealTotp(userId: string, secret: string): string {
+    return this.keys.seal(Buffer.from(secret, 'utf8'), totpContext(userId));
+  }
+
+  /** Secrets stored before they were sealed are read as they are (and sealed by `sealStoredTotpSecrets`). */
+  #openTotp(userId: string, stored: string): string {
+    return stored.startsWith('gsk1.') ? this.keys.open(stored, totpContext(userId)).toString('utf8') : stored;
+  }
+
+  /** Start-up: seals TOTP secrets written in clear by an earlier version. Idempotent. */
+  async sealStoredTotpSecrets(trx: Db): Promise<number> {
+    const rows = await trx
+      .selectFrom('users')
+      .select(['id', 'totpSecret', 'totpPendingSecret'])
+      .where((eb) => eb.or([eb('totpSecret', 'not like', 'gsk1.%'), eb('totpPendingSecret', 'not like', 'gsk1.%')]))
+      .execute();
+    for (const r of rows) {
+      await trx
+        .updateTable('users')
+        .set({
+          totpSecret: r.totpSecret && !r.totpSecret.startsWith('gsk1.') ? this.#sealTotp(r.id, r.totpSecret) : r.totpSecret,
+          totpPendingSecret: r.totpPendingSecret && !r.totpPendingSecret.startsWith('gsk1.') ? this.#sealTotp(r.id, r.totpPendingSecret) : r.totpPendingSecret,
+        })
+        .where('id', '=', r.id)
+        .execute();
+    }
+    return rows.length;
   }
 
   // ---- users -------------------------------------------------------------------------------
@@ -343,7 +375,7 @@ export class AccountService {
     }
     if (user.totpEnabled && user.totpSecret) {
       if (!input.totpCode) throw new GsError('GS_ERR_AUTH_TOTP_REQUIRED');
-      const step = verifyTotp(user.totpSecret, input.totpCode, now.getTime(), user.totpLastStep);
+      const step = verifyTotp(this.#openTotp(user.id, user.totpSecret), input.totpCode, now.getTime(), user.totpLastStep);
       if (step === null || !(await this.#store.useTotpStep(user.id, step))) return fail('GS_ERR_AUTH_TOTP_INVALID', 'wrongTotp');
     }
     const sessionToken = newBearerSecret('gss');
@@ -472,7 +504,7 @@ export class AccountService {
     if (user.totpEnabled) throw invalidField('totp', 'alreadyEnrolled', 'an authenticator is already enrolled; ask the security administrator to reset it');
     const secret = generateTotpSecret();
     await this.db.transaction().execute(async (trx) => {
-      await this.#store.updateUser(user.id, { totpPendingSecret: secret }, this.now(), trx);
+      await this.#store.updateUser(user.id, { totpPendingSecret: this.#sealTotp(user.id, secret) }, this.now(), trx);
       await this.audit.record(ctx, { action: 'user.totp-enrol-start', targetType: 'user', targetId: user.id }, trx);
     });
     return { secret, otpauthUri: totpUri(secret, user.username, 'govshare') };
@@ -482,7 +514,7 @@ export class AccountService {
     const user = await this.#require(selfId(ctx));
     if (!user.totpPendingSecret) throw new GsError('GS_ERR_AUTH_TOTP_NOT_ENROLLED');
     const now = this.now();
-    const step = verifyTotp(user.totpPendingSecret, code, now.getTime(), null);
+    const step = verifyTotp(this.#openTotp(user.id, user.totpPendingSecret), code, now.getTime(), null);
     if (step === null) throw new GsError('GS_ERR_AUTH_TOTP_INVALID');
     const after = await this.db.transaction().execute(async (trx) => {
       const row = await this.#store.updateUser(user.id, { totpSecret: user.totpPendingSecret, totpPendingSecret: null, totpEnabled: true, totpLastStep: step }, now, trx);
@@ -551,4 +583,8 @@ function canSetRoles(actor: Actor): boolean {
 function selfId(ctx: RequestContext): string {
   if (!ctx.actor.userId) throw new GsError('GS_ERR_AUTH_REQUIRED');
   return ctx.actor.userId;
+}
+
+function totpContext(userId: string): string {
+  return `accounts.totp:${userId}`;
 }
