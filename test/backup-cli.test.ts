@@ -1,42 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabaseUrl } from '../src/db/test-database.js';
+import { env, freePort, keyFile, MAIN, run } from './helpers/cli.js';
 import { usccFor } from './helpers/platform.js';
-
-// The built command (`npm test` builds first), as an operator runs it.
-const MAIN = join(process.cwd(), 'dist/src/cli/main.js');
-
-function env(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, GOVSHARE_LOG_LEVEL: 'warn', ...extra };
-  if (!('DATABASE_URL' in extra)) delete e.DATABASE_URL;
-  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete e[k];
-  return e;
-}
-
-function run(args: string[], extra: Record<string, string | undefined>): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { env: env(extra), encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function keyFile(path: string, mode = 0o600): string {
-  writeFileSync(path, `${randomBytes(32).toString('base64')}\n`, { mode });
-  return path;
-}
 
 let dir: string;
 let key: string;

@@ -1,74 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../src/db/migrate.js';
 import { createServerDatabaseUrl } from '../src/db/test-database.js';
+import { freePort, keyFile as makeKeyFile, run, start, waitReady } from './helpers/cli.js';
 import { usccFor } from './helpers/platform.js';
-
-// These tests run the built command (`npm test` builds first): real processes, real signals.
-const MAIN = join(process.cwd(), 'dist/src/cli/main.js');
-
-interface Proc {
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  readonly exited: Promise<number | null>;
-}
-
-function env(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, GOVSHARE_LOG_LEVEL: 'warn', ...extra };
-  // The suite's own DATABASE_URL must not leak into embedded-database cases.
-  if (!('DATABASE_URL' in extra)) delete e.DATABASE_URL;
-  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete e[k];
-  return e;
-}
-
-function start(args: string[], extra: Record<string, string | undefined>): Proc {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: Proc = {
-    child,
-    stdout: '',
-    stderr: '',
-    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
-  };
-  child.stdout!.on('data', (d: Buffer) => (p.stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (p.stderr += d.toString()));
-  return p;
-}
-
-function run(args: string[], extra: Record<string, string | undefined>): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { env: env(extra), encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitReady(port: number, proc: Proc, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (proc.child.exitCode !== null) throw new Error(`server exited ${proc.child.exitCode}: ${proc.stderr}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`not ready within ${timeoutMs} ms: ${proc.stderr}`);
-}
 
 let dir: string;
 beforeAll(() => {
@@ -211,8 +148,7 @@ describe('govshare command', () => {
   it.runIf(process.env.DATABASE_URL)('runs two servers against one PostgreSQL database', async () => {
     const db = (await createServerDatabaseUrl())!;
     // Servers of one platform share its master key (it seals the CA key in the database).
-    const keyFile = join(dir, 'pg-master.key');
-    writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    const keyFile = makeKeyFile(join(dir, 'pg-master.key'));
     const shared = { DATABASE_URL: db.url, GOVSHARE_MASTER_KEY_FILE: keyFile };
     try {
       const [p1, p2] = [await freePort(), await freePort()];

@@ -14,12 +14,8 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 export const SIGNING_ALGORITHM = 'ecdsa-p256-sha256';
 
-/** The fields an event's hash covers, as stored (timestamps as text with microseconds). */
-export interface ChainedEvent {
-  readonly seq: number;
-  readonly hashAlg: AuditHashAlgorithm;
-  /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds): what PostgreSQL stores, exactly. */
-  readonly at: string;
+/** Who did what to which target, with what outcome: the part of an event every view shares. */
+export interface AuditEventFields {
   readonly actorType: string;
   readonly actorId: string | null;
   readonly actorAgencyId: string | null;
@@ -30,6 +26,14 @@ export interface ChainedEvent {
   readonly outcome: string;
   readonly requestId: string | null;
   readonly ip: string | null;
+}
+
+/** The fields an event's hash covers, as stored (timestamps as text with microseconds). */
+export interface ChainedEvent extends AuditEventFields {
+  readonly seq: number;
+  readonly hashAlg: AuditHashAlgorithm;
+  /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds): what PostgreSQL stores, exactly. */
+  readonly at: string;
   readonly details: unknown;
   readonly prevHash: string;
 }

@@ -1,38 +1,18 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
-import { canonicalTimestamp, eventHash, GENESIS_HASH, type AuditHashAlgorithm } from './chain.js';
+import { canonicalTimestamp, eventHash, GENESIS_HASH, type AuditEventFields, type AuditHashAlgorithm } from './chain.js';
 
-export interface AuditRow {
+export interface AuditRow extends AuditEventFields {
   readonly id: number;
   readonly seq: number;
   readonly at: Date;
-  readonly actorType: string;
-  readonly actorId: string | null;
-  readonly actorAgencyId: string | null;
-  readonly actorName: string;
-  readonly action: string;
-  readonly targetType: string | null;
-  readonly targetId: string | null;
-  readonly outcome: string;
-  readonly requestId: string | null;
-  readonly ip: string | null;
   readonly details: Record<string, unknown>;
   readonly hash: string | null;
 }
 
 /** An event to append: everything but what the chain assigns. */
-export interface NewAuditRow {
+export interface NewAuditRow extends AuditEventFields {
   readonly at: Date;
-  readonly actorType: string;
-  readonly actorId: string | null;
-  readonly actorAgencyId: string | null;
-  readonly actorName: string;
-  readonly action: string;
-  readonly targetType: string | null;
-  readonly targetId: string | null;
-  readonly outcome: string;
-  readonly requestId: string | null;
-  readonly ip: string | null;
   readonly details: Record<string, unknown>;
 }
 
@@ -56,22 +36,12 @@ export interface AuditQuery {
 }
 
 /** An event as the verifier reads it: the stored fields, the timestamp as exact text. */
-export interface StoredChainRow {
+export interface StoredChainRow extends AuditEventFields {
   readonly seq: number;
   readonly hashAlg: string | null;
   readonly prevHash: string | null;
   readonly hash: string | null;
   readonly atText: string;
-  readonly actorType: string;
-  readonly actorId: string | null;
-  readonly actorAgencyId: string | null;
-  readonly actorName: string;
-  readonly action: string;
-  readonly targetType: string | null;
-  readonly targetId: string | null;
-  readonly outcome: string;
-  readonly requestId: string | null;
-  readonly ip: string | null;
   readonly details: unknown;
 }
 
