@@ -16,7 +16,7 @@ import { systemRoutes } from '../modules/systems/routes.js';
 import { describeAccess, PUBLIC, type Access } from './access.js';
 import { ANONYMOUS } from './actor.js';
 import type { Config } from './config.js';
-import { toErrorReply } from './http-errors.js';
+import { installErrorHandling } from './http-errors.js';
 import type { Platform } from './platform.js';
 import { Type } from 'typebox';
 
@@ -163,15 +163,9 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
     }
   });
 
-  // Graceful shutdown: requests in flight when close() starts finish, and their keep-alive
-  // connections are closed with them instead of holding the process until keepAliveTimeout.
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
+  installErrorHandling(app, { bodyLimitBytes: config.bodyLimitBytes, label: 'request' });
 
   app.addHook('onSend', async (req, reply, payload) => {
-    if (closing) reply.header('connection', 'close');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     if (req.url.startsWith(API_PREFIX)) {
@@ -179,18 +173,6 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       reply.header('x-frame-options', 'DENY');
     }
     return payload;
-  });
-
-  app.setErrorHandler((error, req, reply) => {
-    const r = toErrorReply(error, req.id, config.bodyLimitBytes, req.headers['content-type']);
-    if (r.internal) req.log.error({ err: error }, 'request failed');
-    else req.log.info({ code: r.body.code, status: r.status }, 'request refused');
-    return reply.status(r.status).headers(r.headers).send(r.body);
-  });
-
-  app.setNotFoundHandler({}, (req, reply) => {
-    const r = toErrorReply(new GsError('GS_ERR_REQUEST_NOT_FOUND', { method: req.method, url: req.url.split('?')[0] }), req.id, config.bodyLimitBytes);
-    return reply.status(r.status).send(r.body);
   });
 
   app.get('/healthz', { config: { access: PUBLIC }, schema: { hide: true } }, async () => ({ status: 'ok' }));

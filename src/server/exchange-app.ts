@@ -10,7 +10,7 @@ import type { ExchangeIdentity, TlsCredentials } from '../modules/pki/service.js
 import { SUBJECT_TYPES } from '../modules/pki/schemas.js';
 import { requestIdOf } from './app.js';
 import type { Config } from './config.js';
-import { toErrorReply } from './http-errors.js';
+import { installErrorHandling } from './http-errors.js';
 import type { Platform } from './platform.js';
 import { DateTime, ERROR_RESPONSES, literals, Uuid } from './schema-kit.js';
 
@@ -78,27 +78,11 @@ export async function buildExchangeApp({ platform, config, logger }: { platform:
     req.exchange = await platform.pki.identify({ serialNumber: peer.serialNumber, fingerprint256: peer.fingerprint256 });
   });
 
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
+  installErrorHandling(app, { bodyLimitBytes: config.bodyLimitBytes, label: 'exchange request' });
   app.addHook('onSend', async (_req, reply, payload) => {
-    if (closing) reply.header('connection', 'close');
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     return payload;
-  });
-
-  app.setErrorHandler((error, req, reply) => {
-    const r = toErrorReply(error, req.id, config.bodyLimitBytes, req.headers['content-type']);
-    if (r.internal) req.log.error({ err: error }, 'exchange request failed');
-    else req.log.info({ code: r.body.code, status: r.status }, 'exchange request refused');
-    return reply.status(r.status).headers(r.headers).send(r.body);
-  });
-
-  app.setNotFoundHandler({}, (req, reply) => {
-    const r = toErrorReply(new GsError('GS_ERR_REQUEST_NOT_FOUND', { method: req.method, url: req.url.split('?')[0] }), req.id, config.bodyLimitBytes);
-    return reply.status(r.status).send(r.body);
   });
 
   app.get('/exchange/v1/whoami', { schema: { response: { 200: WhoAmI, ...ERROR_RESPONSES } } }, async (req) => {

@@ -1,4 +1,5 @@
-import type { FastifyError } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerBase } from 'fastify';
 import { ERRORS, GsError, type FieldProblem } from '../lib/errors.js';
 
 export interface ErrorReply {
@@ -139,3 +140,34 @@ export function toErrorReply(error: unknown, requestId: string, bodyLimit: numbe
 }
 
 export const KNOWN_ERROR_CODES = Object.keys(ERRORS);
+
+/**
+ * What both listeners (console/API and exchange) share: errors and unknown routes go through
+ * `toErrorReply`, the one mapping; and on close, requests in flight finish and their keep-alive
+ * connections close with them instead of holding the process until keepAliveTimeout.
+ */
+export function installErrorHandling<S extends RawServerBase>(
+  app: FastifyInstance<S, RawRequestDefaultExpression<S>, RawReplyDefaultExpression<S>, FastifyBaseLogger, TypeBoxTypeProvider>,
+  options: { readonly bodyLimitBytes: number; readonly label: string },
+): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+
+  app.setErrorHandler((error, req, reply) => {
+    const r = toErrorReply(error, req.id, options.bodyLimitBytes, req.headers['content-type']);
+    if (r.internal) req.log.error({ err: error }, `${options.label} failed`);
+    else req.log.info({ code: r.body.code, status: r.status }, `${options.label} refused`);
+    return reply.status(r.status).headers(r.headers).send(r.body);
+  });
+
+  app.setNotFoundHandler({}, (req, reply) => {
+    const r = toErrorReply(new GsError('GS_ERR_REQUEST_NOT_FOUND', { method: req.method, url: req.url.split('?')[0] }), req.id, options.bodyLimitBytes);
+    return reply.status(r.status).send(r.body);
+  });
+}
