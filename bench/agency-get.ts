@@ -23,7 +23,7 @@ function baseUrl(app: FastifyInstance): string {
 }
 
 /** A valid USCC of a 机关 (category 11) in Hengyang (430400). */
-function benchUscc(): string {
+export function benchUscc(): string {
   const first17 = '11430400BENCH0001';
   const check = usccCheckCharacter(first17);
   if (check === undefined) throw new Error(`cannot build a USCC from ${first17}`);

@@ -2,6 +2,7 @@
 // programmatic API the benchmarks use, from its README (autocannon 8).
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
+  import type { ConnectionOptions } from 'node:tls';
 
   export interface Options {
     readonly url: string;
@@ -18,6 +19,10 @@ declare module 'autocannon' {
     /** Stop after this many errors (connection errors, timeouts, mismatches). */
     readonly bailout?: number;
     readonly title?: string;
+    /** For https:// URLs: passed to `tls.connect` (autocannon forces `rejectUnauthorized: false`). */
+    readonly tlsOptions?: ConnectionOptions;
+    /** SNI name; by default the URL's host unless it is an IP address. */
+    readonly servername?: string;
     /** Resolve with the raw result, for `aggregateResult` (always so in a worker thread). */
     readonly skipAggregateResult?: boolean;
   }

@@ -33,6 +33,9 @@ async function generate({ target, seconds, connections }: LoadRequest): Promise<
     timeout: 10,
     headers: target.headers ?? {},
     expectBody: target.expectBody,
+    // autocannon sets rejectUnauthorized: false itself: the server's certificate is not checked,
+    // the client's (key and certificate here) is, by the server.
+    ...(target.tls ? { tlsOptions: { key: target.tls.key, cert: target.tls.cert, ca: target.tls.ca }, servername: target.tls.servername } : {}),
     // Stop (at the end of the current 1 s sample) after a connection error, timeout or other body.
     bailout: 1,
     title: target.label,

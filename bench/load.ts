@@ -7,6 +7,17 @@ export interface LoadTarget {
   readonly headers?: Readonly<Record<string, string>>;
   /** Every response must have this body (and a 2xx status). */
   readonly expectBody: string;
+  /** For an https:// URL: the client certificate and key (mutual TLS), and the CA that issued the server's. */
+  readonly tls?: ClientTls;
+}
+
+/** PEM strings, so a target can be handed to the load generator's thread as it is. */
+export interface ClientTls {
+  readonly key: string;
+  readonly cert: string;
+  readonly ca: string;
+  /** The name the server's certificate is checked against (when the client checks it). */
+  readonly servername: string;
 }
 
 /** One bounded run of load against one target. */
@@ -65,7 +76,8 @@ export function runLoad(target: LoadTarget, options: { readonly seconds: number;
   });
 }
 
-function percentile(sorted: Float64Array, p: number): number {
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: Float64Array, p: number): number {
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(rank, 1)) - 1] ?? Number.NaN;
 }

@@ -9,10 +9,11 @@ import { agencyGet } from './agency-get.js';
 import { auditChain } from './audit.js';
 import { errorLine, serverVersion } from './bench-database.js';
 import type { Benchmark, BenchResult, BenchSettings } from './benchmark.js';
+import { exchangeWhoami } from './exchange-whoami.js';
 import { Teardown } from './teardown.js';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain];
+const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami];
 
 /**
  * Seconds of load per side: `--quick` (6 s measured) must finish, build included, well under
@@ -180,7 +181,7 @@ async function main(argv: readonly string[]): Promise<number> {
   writeFileSync(join(dir, 'latest.meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
 
   console.log(`\n${formatTable(results)}\n`);
-  console.log(`ratio = value / baseline (baseline: the same read without govshare). req/s: higher is better; ms: lower is better.`);
+  console.log(`ratio = value / baseline (baseline: the same work without what is measured; see bench/README.md). req/s: higher is better; ms: lower is better.`);
   console.log(`wrote ${relative(process.cwd(), join(dir, 'latest.json'))} and latest.meta.json (${meta.wallSeconds} s)`);
   if (cleanupFailed) {
     console.error('bench: results are valid but cleanup failed (see above)');

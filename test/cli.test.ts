@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,6 +183,56 @@ describe('govshare command', () => {
       expect(await b.exited).toBe(0);
     } finally {
       await db.drop();
+    }
+  }, 120_000);
+  it('inits and serves with a master key passphrase, refusing a wrong or weak one and a key given two ways', async () => {
+    // On the PostgreSQL server when DATABASE_URL is set, else in the embedded database.
+    const db = await createServerDatabaseUrl();
+    const dataDir = join(dir, 'passphrase');
+    const passphrase = 'five random words for govshare';
+    const passphraseFile = join(dir, 'master.passphrase');
+    writeFileSync(passphraseFile, `${passphrase}\n`, { mode: 0o600 });
+    const port = await freePort();
+    const envs = { GOVSHARE_DATA_DIR: dataDir, GOVSHARE_PORT: String(port), GOVSHARE_EXCHANGE_PORT: String(await freePort()), ...(db ? { DATABASE_URL: db.url } : {}) };
+    try {
+      const init = run(['init'], { ...envs, GOVSHARE_MASTER_PASSPHRASE_FILE: passphraseFile });
+      expect(init.code, init.stderr).toBe(0);
+      expect(init.stdout).toMatch(/securityAdmin\s+secadmin\s+\S{20}/);
+      expect(existsSync(join(dataDir, 'master.key'))).toBe(false);
+
+      // The same passphrase from the environment: ready means the CA key unsealed (the exchange
+      // port's certificate is issued before ready), and no quick-start key warning.
+      const server = start(['serve'], { ...envs, GOVSHARE_MASTER_PASSPHRASE: passphrase });
+      await waitReady(port, server);
+      expect(server.stdout).not.toContain('quick start');
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      // An admin command that unseals the audit signing keys works with it too.
+      const verify = run(['audit', 'verify'], { ...envs, GOVSHARE_MASTER_PASSPHRASE_FILE: passphraseFile });
+      expect(verify.code, verify.stderr).toBe(0);
+
+      const wrong = run(['serve'], { ...envs, GOVSHARE_MASTER_PASSPHRASE: 'six random words, but the wrong ones' });
+      expect(wrong.code).toBe(3);
+      expect(wrong.stderr).toContain('GS_ERR_KEYS_WRONG_MASTER_KEY');
+      expect(wrong.stderr).not.toContain('wrong ones');
+      expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+
+      const weak = run(['serve'], { ...envs, GOVSHARE_MASTER_PASSPHRASE: 'too short' });
+      expect(weak.code).toBe(3);
+      expect(weak.stderr).toContain('GS_ERR_KEYS_PASSPHRASE_WEAK');
+
+      const both = run(['serve'], { ...envs, GOVSHARE_MASTER_PASSPHRASE_FILE: passphraseFile, GOVSHARE_MASTER_KEY_FILE: makeKeyFile(join(dir, 'passphrase-and.key')) });
+      expect(both.code).toBe(3);
+      expect(both.stderr).toContain('GS_ERR_CONFIG_INVALID');
+      expect(both.stderr).toContain('GOVSHARE_MASTER_KEY_FILE and GOVSHARE_MASTER_PASSPHRASE_FILE');
+
+      // Without the passphrase, serve says what is missing instead of making a quick-start key.
+      const keyless = run(['serve'], envs);
+      expect(keyless.code).toBe(3);
+      expect(keyless.stderr).toContain('GS_ERR_KEYS_MASTER_KEY_MISSING');
+      expect(existsSync(join(dataDir, 'master.key'))).toBe(false);
+    } finally {
+      await db?.drop();
     }
   }, 120_000);
 });

@@ -12,7 +12,9 @@ import type { TLSSocket } from 'node:tls';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabaseUrl } from '../src/db/test-database.js';
+import { permissionsOf } from '../src/modules/accounts/permissions.js';
 import { CertificateAuthority, generateEcKey } from '../src/modules/pki/certificate-authority.js';
+import type { RequestContext } from '../src/server/actor.js';
 import { loadConfig } from '../src/server/config.js';
 import { buildExchangeApp, useCredentials, type ExchangeApp } from '../src/server/exchange-app.js';
 import { startServer } from '../src/server/start.js';
@@ -208,6 +210,53 @@ describe('refusals', () => {
   it("refuses the exchange port's own server certificate used as a client certificate", async () => {
     const server = await t.platform.pki.serverCredentials(['localhost', '127.0.0.1']);
     await expect(get({ key: server.key, cert: server.cert })).rejects.toThrow();
+  });
+});
+
+describe('a node (前置机) certificate', () => {
+  /** A node admin of `agency`: applies for its nodes' certificates and takes a generated key. */
+  async function nodeAdminOf(agency: string, username: string): Promise<RequestContext> {
+    const { user } = await t.platform.accounts.create(t.cli, { username, displayName: username, roles: ['nodeAdmin'], agencyId: agency });
+    return { actor: { type: 'user', userId: user.id, name: username, roles: ['nodeAdmin'], agencyId: agency, permissions: permissionsOf(['nodeAdmin']) }, requestId: null, ip: null };
+  }
+
+  it('whoami names the node and its agency; deactivating the node refuses the next request on the same connection, reactivating accepts it again', async () => {
+    const admin = await nodeAdminOf(agencyId, 'exchange.nodeadmin');
+    const node = await t.platform.nodes.register(admin, { agencyId, code: 'EX-NODE-01', name: '交换测试前置机', contact: { name: '李四' } });
+    const { csr, keyPem } = await makeCsr(`CN=${node.id}`);
+    const applied = await t.platform.pki.applyForNode(admin, { nodeId: node.id, csr });
+    const issued = await t.platform.pki.approve(t.cli, applied.id, null);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const client = { key: keyPem, cert: issued.certificatePem!, agent };
+      const first = await get(client);
+      expect(first.status).toBe(200);
+      expect(first.body).toMatchObject({ subjectType: 'node', subjectId: node.id, name: '交换测试前置机', agencyId, certificateId: issued.id });
+      await t.platform.nodes.setStatus(t.cli, node.id, 'deactivate', '设备下线');
+      const second = await get(client);
+      expect(second.status).toBe(403);
+      expect(second.body).toMatchObject({ code: 'GS_ERR_PKI_IDENTITY_INACTIVE', details: { subjectType: 'node', subjectId: node.id, reason: 'the node is deactivated' } });
+      await t.platform.nodes.setStatus(t.cli, node.id, 'reactivate', '恢复');
+      expect((await get(client)).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('a platform-generated key, downloaded once by the node admin as PKCS#12, works; the node is refused once its agency is deactivated', async () => {
+    const other = (await t.platform.agencies.create(t.cli, agencyInput(23))).id;
+    const admin = await nodeAdminOf(other, 'exchange.nodeadmin.b');
+    const node = await t.platform.nodes.register(admin, { agencyId: other, code: 'EX-NODE-02', name: '生成密钥前置机', contact: { name: '周九' } });
+    const applied = await t.platform.pki.applyForNode(admin, { nodeId: node.id });
+    await t.platform.pki.approve(t.cli, applied.id, null);
+    const pfx = await t.platform.pki.takeKeyBundle(admin, applied.id, 'node bundle passphrase');
+    const r = await get({ pfx, passphrase: 'node bundle passphrase' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ subjectType: 'node', subjectId: node.id, agencyId: other });
+    await t.platform.agencies.deactivate(t.cli, other, '撤并');
+    const refused = await get({ pfx, passphrase: 'node bundle passphrase' });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: 'GS_ERR_PKI_IDENTITY_INACTIVE', details: { subjectType: 'node', reason: 'its agency is deactivated' } });
   });
 });
 

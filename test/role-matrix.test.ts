@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentStep, totpCode } from '../src/lib/totp.js';
 import { AGENCY_ROLES, permissionsOf, ROLE_PERMISSIONS, ROLES, type Role } from '../src/modules/accounts/permissions.js';
 import type { Agency } from '../src/modules/agencies/schemas.js';
+import type { AgencyNode } from '../src/modules/nodes/schemas.js';
 import type { BusinessSystem } from '../src/modules/systems/schemas.js';
 import type { Access } from '../src/server/access.js';
 import type { RequestContext } from '../src/server/actor.js';
@@ -29,6 +30,11 @@ interface Sample {
   readonly payload?: Record<string, unknown>;
   /** Credentials of a fresh session to use instead of the caller's shared one (same role). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * For a public route whose success needs what inject cannot give (a TLS client certificate):
+   * the refusal every caller gets instead. The route's success has its own test.
+   */
+  readonly publicRefusal?: { readonly status: number; readonly code: string };
 }
 
 type SampleFactory = (caller: CallerContext) => Promise<Sample>;
@@ -105,6 +111,17 @@ async function freshSystem(status: 'pending' | 'active' | 'inactive'): Promise<B
   return status === 'active' ? s : t.platform.systems.setStatus(t.cli, s.id, 'deactivate', null);
 }
 
+function nodeInput(): { agencyId: string; code: string; name: string; contact: { name: string } } {
+  const n = next();
+  return { agencyId: home.id, code: `NODE-${n}`, name: `前置机${n}`, contact: { name: '张三' } };
+}
+
+/** A node of the home agency (visible to its staff) in the given status. */
+async function freshNode(status: 'active' | 'deactivated'): Promise<AgencyNode> {
+  const n = await t.platform.nodes.register(t.cli, nodeInput());
+  return status === 'active' ? n : t.platform.nodes.setStatus(t.cli, n.id, 'deactivate', 'role matrix');
+}
+
 /** A certificate application for an active system of the home agency, pending or issued. */
 async function freshCertificate(status: 'pending' | 'issued'): Promise<string> {
   const applied = await t.platform.pki.applyForSystem(t.cli, { systemId: (await freshSystem('active')).id });
@@ -131,6 +148,13 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
     const u = await freshUser();
     return { url: `${V1}/auth/login`, payload: { username: u.username, password: u.password } };
   },
+  // Over inject there is no TLS connection: every caller is refused for want of a certificate
+  // (test/console-certificate.test.ts logs in over real HTTPS).
+  'POST /api/v1/auth/login/certificate': async () => ({
+    url: `${V1}/auth/login/certificate`,
+    payload: { password: 'any-password' },
+    publicRefusal: { status: 401, code: 'GS_ERR_AUTH_CERT_REQUIRED' },
+  }),
   'POST /api/v1/auth/logout': async ({ role }) => ({ url: `${V1}/auth/logout`, headers: (await freshLogin(role)).headers }),
   'GET /api/v1/auth/me': async () => ({ url: `${V1}/auth/me` }),
   'POST /api/v1/auth/password': async ({ role }) => {
@@ -205,12 +229,22 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'POST /api/v1/systems/:id/deactivate': async () => ({ url: `${V1}/systems/${(await freshSystem('active')).id}/deactivate`, payload: { reason: '停用' } }),
   'POST /api/v1/systems/:id/reactivate': async () => ({ url: `${V1}/systems/${(await freshSystem('inactive')).id}/reactivate`, payload: {} }),
 
+  'GET /api/v1/nodes': async () => ({ url: `${V1}/nodes?limit=5` }),
+  // The home agency: a node admin may register nodes for its own agency only.
+  'POST /api/v1/nodes': async () => ({ url: `${V1}/nodes`, payload: nodeInput() }),
+  'GET /api/v1/nodes/:id': async () => ({ url: `${V1}/nodes/${(await freshNode('active')).id}` }),
+  'PATCH /api/v1/nodes/:id': async () => ({ url: `${V1}/nodes/${(await freshNode('active')).id}`, payload: { description: '新的说明' } }),
+  'POST /api/v1/nodes/:id/deactivate': async () => ({ url: `${V1}/nodes/${(await freshNode('active')).id}/deactivate`, payload: { reason: '停用' } }),
+  'POST /api/v1/nodes/:id/reactivate': async () => ({ url: `${V1}/nodes/${(await freshNode('deactivated')).id}/reactivate`, payload: {} }),
+
   'GET /api/v1/audit/events': async () => ({ url: `${V1}/audit/events?limit=5` }),
 
   'GET /api/v1/pki/ca.pem': async () => ({ url: `${V1}/pki/ca.pem` }),
   'GET /api/v1/pki/crl': async () => ({ url: `${V1}/pki/crl` }),
   // The home agency's system: a node admin may apply for its own agency's systems only.
   'POST /api/v1/certificates': async () => ({ url: `${V1}/certificates`, payload: { systemId: (await freshSystem('active')).id } }),
+  // The home agency's node: a node admin may apply for its own agency's nodes only.
+  'POST /api/v1/certificates/nodes': async () => ({ url: `${V1}/certificates/nodes`, payload: { nodeId: (await freshNode('active')).id } }),
   'GET /api/v1/certificates': async () => ({ url: `${V1}/certificates?limit=5` }),
   'GET /api/v1/certificates/expiring': async () => ({ url: `${V1}/certificates/expiring?days=30` }),
   'GET /api/v1/certificates/:id': async () => ({ url: `${V1}/certificates/${await freshCertificate('issued')}` }),
@@ -324,7 +358,10 @@ describe('role matrix', () => {
       const want = promised(route.access, caller);
       const body = String(r.headers['content-type'] ?? '').includes('json') ? r.json<{ code?: string; details?: { permission?: string } }>() : {};
       checked++;
-      if (want === '2xx') {
+      if (want === '2xx' && sample.publicRefusal) {
+        if (route.access.kind !== 'public') problems.push(`${key}: publicRefusal is only for public routes`);
+        if (r.statusCode !== sample.publicRefusal.status || body.code !== sample.publicRefusal.code) problems.push(`${key}: expected ${sample.publicRefusal.status} ${sample.publicRefusal.code}, got ${r.statusCode} ${r.body.slice(0, 300)}`);
+      } else if (want === '2xx') {
         if (r.statusCode < 200 || r.statusCode > 299) problems.push(`${key}: expected 2xx, got ${r.statusCode} ${r.body.slice(0, 300)}`);
       } else if (want === 401) {
         if (r.statusCode !== 401 || body.code !== 'GS_ERR_AUTH_REQUIRED') problems.push(`${key}: expected 401 GS_ERR_AUTH_REQUIRED, got ${r.statusCode} ${r.body.slice(0, 300)}`);

@@ -70,6 +70,21 @@ export interface BusinessSystemsTable {
   updatedAt: Timestamp;
 }
 
+export interface NodesTable {
+  id: string;
+  agencyId: string;
+  code: string;
+  name: string;
+  description: string;
+  contact: Json<ContactRow>;
+  status: string;
+  statusReason: string | null;
+  version: Generated<number>;
+  createdBy: string;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
 export interface UsersTable {
   id: string;
   username: string;
@@ -106,6 +121,9 @@ export interface SessionsTable {
   endReason: string | null;
   ip: string | null;
   userAgent: string | null;
+  /** Set for a certificate + password login: the session is bound to that client certificate. */
+  certificateId: ColumnType<string | null, string | null | undefined, never>;
+  certificateSha256: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export interface ApiTokensTable {
@@ -233,4 +251,5 @@ export interface Database {
   pkiAuthorities: PkiAuthoritiesTable;
   certificates: CertificatesTable;
   pkiServerCertificates: PkiServerCertificatesTable;
+  nodes: NodesTable;
 }

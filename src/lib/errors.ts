@@ -39,6 +39,10 @@ export const ERRORS = {
   GS_ERR_AUTH_PASSWORD_RULE: { status: 400, message: 'The new password breaks the password rule: {problems}', messageZh: '新密码不符合密码规则：{problems}' },
   GS_ERR_AUTH_PASSWORD_REUSED: { status: 400, message: 'The new password must differ from the current one', messageZh: '新密码不能与当前密码相同' },
   GS_ERR_AUTH_TOTP_NOT_ENROLLED: { status: 409, message: 'No authenticator enrolment is pending; start enrolment first', messageZh: '没有待确认的动态口令绑定，请先发起绑定' },
+  GS_ERR_AUTH_CERT_REQUIRED: { status: 401, message: 'Certificate login needs a client certificate of the platform CA presented over HTTPS on the console port ({reason})', messageZh: '证书登录需要在控制台端口通过 HTTPS 出示平台 CA 签发的客户端证书（{reason}）' },
+  GS_ERR_AUTH_CERT_UNTRUSTED: { status: 401, message: 'The client certificate was not accepted: {reason}', messageZh: '客户端证书未通过校验：{reason}' },
+  GS_ERR_AUTH_CERT_NOT_USER: { status: 401, message: 'The client certificate belongs to a {subjectType}, not to a user account; certificate login is for people', messageZh: '该客户端证书属于{subjectType}而非用户账号，证书登录只适用于人员' },
+  GS_ERR_AUTH_SESSION_CERT_MISMATCH: { status: 401, message: 'This session was opened with a client certificate that this connection does not present; log in again', messageZh: '本会话以客户端证书登录，但当前连接未出示该证书，请重新登录' },
 
   // configuration and start-up
   GS_ERR_CONFIG_INVALID: { status: 500, message: 'Invalid setting {key}: {reason}', messageZh: '配置项 {key} 不合法：{reason}' },
@@ -59,8 +63,9 @@ export const ERRORS = {
 
   // keys
   GS_ERR_KEYS_MASTER_KEY_INVALID: { status: 500, message: 'The master key cannot be used: {reason}', messageZh: '主密钥不可用：{reason}' },
-  GS_ERR_KEYS_WRONG_MASTER_KEY: { status: 500, message: 'The master key (id {keyId}) is not the one this platform was initialised with; every server and admin command of one platform needs the same GOVSHARE_MASTER_KEY_FILE', messageZh: '主密钥（{keyId}）与平台初始化时使用的不一致；同一平台的所有服务进程和管理命令须使用同一个 GOVSHARE_MASTER_KEY_FILE' },
-  GS_ERR_KEYS_MASTER_KEY_MISSING: { status: 500, message: 'This needs the platform master key ({context}); set GOVSHARE_MASTER_KEY_FILE to the key file the servers use', messageZh: '此操作需要平台主密钥（{context}），请将 GOVSHARE_MASTER_KEY_FILE 设为服务进程使用的密钥文件' },
+  GS_ERR_KEYS_WRONG_MASTER_KEY: { status: 500, message: 'The master key given ({given}) is not the one this platform was initialised with ({expected}); every server and admin command of one platform needs the same master key: the same key file, or the same passphrase', messageZh: '所给主密钥（{given}）与平台初始化时使用的（{expected}）不一致；同一平台的所有服务进程和管理命令须使用同一主密钥：同一个密钥文件，或同一个口令' },
+  GS_ERR_KEYS_MASTER_KEY_MISSING: { status: 500, message: 'This needs the platform master key ({context}); give the one the servers use: GOVSHARE_MASTER_KEY_FILE, or their passphrase in GOVSHARE_MASTER_PASSPHRASE_FILE or GOVSHARE_MASTER_PASSPHRASE', messageZh: '此操作需要平台主密钥（{context}），请提供服务进程使用的主密钥：GOVSHARE_MASTER_KEY_FILE，或通过 GOVSHARE_MASTER_PASSPHRASE_FILE 或 GOVSHARE_MASTER_PASSPHRASE 提供其口令' },
+  GS_ERR_KEYS_PASSPHRASE_WEAK: { status: 500, message: 'The master key passphrase ({source}) is too weak: {reason}; choose a longer one, e.g. five or more random words', messageZh: '主密钥口令（{source}）强度不足：{reason}；请换用更长的口令，例如五个以上随机词语' },
   GS_ERR_KEYS_UNSEAL: { status: 500, message: 'Cannot decrypt the {context} secret: {reason}', messageZh: '无法解密 {context}：{reason}' },
 
   // audit trail
@@ -68,6 +73,9 @@ export const ERRORS = {
   GS_ERR_AUDIT_CHAIN_BROKEN: { status: 409, message: 'The audit trail fails verification at sequence {seq}: {problem}', messageZh: '审计日志校验失败，首个异常序号 {seq}：{problem}' },
   GS_ERR_AUDIT_EXPORT_FILE: { status: 400, message: 'Cannot write the audit export to {path}: {reason}', messageZh: '无法将审计日志导出到 {path}：{reason}' },
   GS_ERR_AUDIT_EXPORT_TOO_LARGE: { status: 400, message: 'More than {max} events match; narrow the filters (e.g. the time range) and export in parts', messageZh: '匹配的事件超过 {max} 条，请缩小筛选范围（如时间范围）后分批导出' },
+  GS_ERR_AUDIT_RETENTION: { status: 400, message: 'Audit events must be kept at least {days} days: the cut-off {before} is too recent; the latest cut-off allowed now is {latest}', messageZh: '审计日志至少保存 {days} 天：截止时间 {before} 过近，当前允许的最晚截止时间为 {latest}' },
+  GS_ERR_AUDIT_ARCHIVE_FILE: { status: 400, message: 'Cannot use the audit archive file {path}: {reason}', messageZh: '无法使用审计归档文件 {path}：{reason}' },
+  GS_ERR_AUDIT_ARCHIVE_CONFLICT: { status: 409, message: 'Another archive of the audit trail was recorded meanwhile (it now ends at sequence {lastSeq}); the file {path} was removed, run the archive again', messageZh: '期间已有另一次审计日志归档（现已归档至序号 {lastSeq}），文件 {path} 已删除，请重新执行归档' },
 
   // backup and restore
   GS_ERR_BACKUP_KEY_MISSING: { status: 400, message: 'No backup key: set GOVSHARE_BACKUP_KEY_FILE to a file holding 32 random bytes in base64, owner-only (openssl rand -base64 32 > backup.key && chmod 600 backup.key), kept apart from the master key', messageZh: '未配置备份密钥：请将 GOVSHARE_BACKUP_KEY_FILE 设为保存 32 字节随机数（base64）且仅属主可读的文件（openssl rand -base64 32 > backup.key && chmod 600 backup.key），并与主密钥分开保管' },
@@ -78,6 +86,10 @@ export const ERRORS = {
   GS_ERR_BACKUP_SCHEMA_NEWER: { status: 400, message: 'The backup has schema version {backupVersion}, newer than this govshare (version {codeVersion}); restore it with a newer govshare', messageZh: '备份的数据库结构版本 {backupVersion} 高于本程序的版本 {codeVersion}，请使用更新的 govshare 恢复' },
   GS_ERR_BACKUP_TARGET_NOT_EMPTY: { status: 409, message: 'The restore target {location} is not empty ({reason}); restore into an empty one, or use --force to replace its data', messageZh: '恢复目标 {location} 不为空（{reason}），请恢复到空目标，或使用 --force 替换其数据' },
   GS_ERR_BACKUP_SAME_AS_MASTER_KEY: { status: 400, message: 'The backup key is the master key; a backup must not be readable with the master key alone, so use a separate key', messageZh: '备份密钥与主密钥相同；备份不得仅凭主密钥即可读取，请使用单独的备份密钥' },
+  GS_ERR_BACKUP_TARGET_INVALID: { status: 400, message: 'Cannot use backup target {target}: {reason}', messageZh: '无法使用备份目标 {target}：{reason}' },
+  GS_ERR_BACKUP_STORE_CREDENTIALS: { status: 400, message: 'No usable object-store credentials for backups: {reason}', messageZh: '没有可用的对象存储备份凭据：{reason}' },
+  GS_ERR_BACKUP_STORE_REFUSED: { status: 403, message: 'The object store {endpoint} refused access to {location}: {reason}', messageZh: '对象存储 {endpoint} 拒绝访问 {location}：{reason}' },
+  GS_ERR_BACKUP_STORE_FAILED: { status: 502, message: 'The object store {endpoint} failed for {location}: {reason}', messageZh: '对象存储 {endpoint} 处理 {location} 失败：{reason}' },
 
   // regions
   GS_ERR_REGION_NOT_FOUND: { status: 404, message: 'No region with code {code}', messageZh: '行政区划代码 {code} 不存在' },
@@ -98,6 +110,12 @@ export const ERRORS = {
   GS_ERR_SYSTEM_NAME_TAKEN: { status: 409, message: 'Agency already has a business system named {name}', messageZh: '本单位已有名为 {name} 的接入系统' },
   GS_ERR_SYSTEM_STATE: { status: 409, message: 'Business system {id} is {status}; cannot {action}', messageZh: '接入系统 {id} 状态为 {status}，不能{action}' },
 
+  // agency nodes (前置机)
+  GS_ERR_NODE_NOT_FOUND: { status: 404, message: 'No node {id}', messageZh: '前置机 {id} 不存在' },
+  GS_ERR_NODE_CODE_INVALID: { status: 400, message: 'Node code {code} is not valid: use letters, digits, ".", "_" and "-", 2–64 characters, starting with a letter or digit', messageZh: '前置机编码 {code} 不合法：只能包含字母、数字、“.”“_”“-”，2–64 个字符，以字母或数字开头' },
+  GS_ERR_NODE_CODE_TAKEN: { status: 409, message: 'Node code {code} is already used (codes are compared without regard to case)', messageZh: '前置机编码 {code} 已被使用（编码不区分大小写）' },
+  GS_ERR_NODE_STATE: { status: 409, message: 'Node {id} is {status}; cannot {action}', messageZh: '前置机 {id} 状态为 {status}，不能{action}' },
+
   // PKI: the platform CA, certificates, the exchange port's mutual TLS
   GS_ERR_PKI_CA_MISSING: { status: 503, message: 'The platform CA does not exist yet; run govshare init or start govshare serve once', messageZh: '平台 CA 尚未创建，请执行 govshare init 或先启动一次 govshare serve' },
   GS_ERR_PKI_CSR_INVALID: { status: 400, message: 'The certificate signing request cannot be read: {reason}', messageZh: '证书签名请求（CSR）无法解析：{reason}' },
@@ -108,7 +126,7 @@ export const ERRORS = {
   GS_ERR_PKI_CERT_STATE: { status: 409, message: 'Certificate {id} is {status}; cannot {action}', messageZh: '证书 {id} 状态为 {status}，不能{action}' },
   GS_ERR_PKI_KEY_GONE: { status: 410, message: 'The private key of certificate {id} is not kept: {reason}', messageZh: '证书 {id} 的私钥已不在平台保存：{reason}' },
   GS_ERR_PKI_SUBJECT_INACTIVE: { status: 409, message: 'The {subjectType} {subjectId} is not active ({reason}); no certificate is issued for it', messageZh: '{subjectType} {subjectId} 未启用（{reason}），不能为其签发证书' },
-  GS_ERR_PKI_CERT_UNKNOWN: { status: 403, message: 'The client certificate (serial {serialNumber}) was not issued by this platform to a system or user', messageZh: '客户端证书（序列号 {serialNumber}）不是本平台签发给接入系统或用户的证书' },
+  GS_ERR_PKI_CERT_UNKNOWN: { status: 403, message: 'The client certificate (serial {serialNumber}) was not issued by this platform to a business system, node or user', messageZh: '客户端证书（序列号 {serialNumber}）不是本平台签发给业务系统、前置机或用户的证书' },
   GS_ERR_PKI_CERT_REVOKED: { status: 403, message: 'The client certificate (serial {serialNumber}) was revoked on {revokedAt} ({reason})', messageZh: '客户端证书（序列号 {serialNumber}）已于 {revokedAt} 吊销（{reason}）' },
   GS_ERR_PKI_CERT_EXPIRED: { status: 403, message: 'The client certificate (serial {serialNumber}) expired on {notAfter}', messageZh: '客户端证书（序列号 {serialNumber}）已于 {notAfter} 过期' },
   GS_ERR_PKI_IDENTITY_INACTIVE: { status: 403, message: 'The client certificate belongs to {subjectType} {subjectId}, which is deactivated ({reason})', messageZh: '客户端证书所属的 {subjectType} {subjectId} 已停用（{reason}）' },

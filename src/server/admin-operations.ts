@@ -2,6 +2,8 @@ import { GsError } from '../lib/errors.js';
 import { isUuid } from '../lib/secrets.js';
 import { isRole, PERMISSIONS, type Role } from '../modules/accounts/permissions.js';
 import { blobDirOf, createBackup, readBackupKey } from '../modules/backup/backup.js';
+import type { S3Options } from '../modules/backup/s3-options.js';
+import { openBackupLocation } from '../modules/backup/target.js';
 import type { AgencyCreate } from '../modules/agencies/schemas.js';
 import { cliContext, type RequestContext } from './actor.js';
 import type { Platform } from './platform.js';
@@ -39,6 +41,13 @@ export interface AuditExportInput {
   readonly targetType?: string;
   readonly targetId?: string;
   readonly outcome?: string;
+}
+
+export interface AuditArchiveInput {
+  /** ISO 8601: archive the longest prefix of the chain older than this. */
+  readonly before: string;
+  /** Absolute path of the archive file to create. */
+  readonly out: string;
 }
 
 /** The largest export the CLI writes in one file. */
@@ -106,22 +115,48 @@ export const ADMIN_OPERATIONS = {
   async auditCheckpoint(p: Platform, _ctx: RequestContext, _input: Record<string, never>) {
     return (await p.audit.checkpoint()) ?? (await p.audit.lastCheckpoint());
   },
+  /**
+   * Moves the events older than `before` (at least 180 days ago) to a signed archive file at
+   * `out` and removes them from the database; audited (`audit.archive`). Through the admin
+   * socket the running server writes the file, so `out` is a path on the server's machine.
+   */
+  async auditArchive(p: Platform, ctx: RequestContext, input: AuditArchiveInput) {
+    return p.audit.archive(ctx, { before: new Date(input.before), out: input.out });
+  },
+  /** The audit signing keys' public keys, to publish for offline verification of archive files. */
+  async auditPublicKeys(p: Platform, _ctx: RequestContext, _input: Record<string, never>) {
+    return p.audit.publicKeys();
+  },
+  /** The newest matching events first, `limit` at most; `before` pages on (an event id). The local administrator reads the whole trail, so the reading is itself audited. */
+  async auditSearch(p: Platform, ctx: RequestContext, input: AuditExportInput & { limit: number; before?: number }) {
+    const { agency, from, to, limit, before, ...rest } = input;
+    const agencyId = agency ? await agencyIdOf(p, agency) : undefined;
+    const rows = await p.audit.search({ ...rest, agencyId, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined, before, limit, order: 'newest' });
+    await p.audit.record(ctx, { action: 'audit.search', targetType: 'auditTrail', details: { filters: input, count: rows.length } });
+    return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
+  },
   async auditExport(p: Platform, ctx: RequestContext, input: AuditExportInput) {
     const { agency, from, to, ...rest } = input;
     const agencyId = agency ? await agencyIdOf(p, agency) : undefined;
     return p.audit.exportCsv(ctx, { ...rest, agencyId, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined }, AUDIT_EXPORT_MAX);
   },
   /**
-   * Writes a backup to `out` on this process's machine: through the admin socket, the running
-   * server writes it (the embedded database is open only there), reading the key file it is given.
+   * Writes a backup to `out`: a file on this process's machine, or an object `s3://bucket/key`
+   * reached with `s3`. Through the admin socket, the running server writes it (the embedded
+   * database is open only there), reading the key and credential files it is given.
    */
-  async backup(p: Platform, ctx: RequestContext, input: { out: string; keyFile: string }) {
+  async backup(p: Platform, ctx: RequestContext, input: { out: string; keyFile: string; s3?: S3Options }) {
     const key = readBackupKey(input.keyFile);
     if (p.keys.isKey(key)) throw new GsError('GS_ERR_BACKUP_SAME_AS_MASTER_KEY');
-    const result = await createBackup({ db: p.db, kind: p.database.kind, blobDir: blobDirOf(p.config.dataDir), out: input.out, key });
-    const rows = result.manifest.tables.reduce((n, t) => n + t.rows, 0);
-    await p.audit.record(ctx, { action: 'backup.create', targetType: 'backup', targetId: result.file, details: { bytes: result.bytes, rows, blobs: result.manifest.blobs.length, schemaVersion: result.manifest.schemaVersion } });
-    return result;
+    const { target, name } = await openBackupLocation(input.out, input.s3);
+    try {
+      const result = await createBackup({ db: p.db, kind: p.database.kind, blobDir: blobDirOf(p.config.dataDir), target, name, key });
+      const rows = result.manifest.tables.reduce((n, t) => n + t.rows, 0);
+      await p.audit.record(ctx, { action: 'backup.create', targetType: 'backup', targetId: result.file, details: { bytes: result.bytes, sha256: result.sha256, rows, blobs: result.manifest.blobs.length, schemaVersion: result.manifest.schemaVersion } });
+      return result;
+    } finally {
+      target.close();
+    }
   },
 } as const;
 

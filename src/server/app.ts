@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -10,10 +11,12 @@ import { GsError } from '../lib/errors.js';
 import { accountRoutes } from '../modules/accounts/routes.js';
 import { agencyRoutes } from '../modules/agencies/routes.js';
 import { auditRoutes } from '../modules/audit/routes.js';
+import { nodeRoutes } from '../modules/nodes/routes.js';
 import { pkiRoutes } from '../modules/pki/routes.js';
 import { regionRoutes } from '../modules/regions/routes.js';
 import { systemRoutes } from '../modules/systems/routes.js';
 import { describeAccess, PUBLIC, type Access } from './access.js';
+import { presentedCertificate } from './client-certificate.js';
 import { ANONYMOUS } from './actor.js';
 import type { Config } from './config.js';
 import { installErrorHandling } from './http-errors.js';
@@ -85,6 +88,15 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
+    // With consoleTls the port speaks HTTPS and asks for (but does not require) a client
+    // certificate of the platform CA: certificate login checks it per request. Credentials come
+    // later (useConsoleCredentials), once the CA exists.
+    ...(config.consoleTls
+      ? {
+          serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+            createHttpsServer({ requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, handler) as unknown as Server,
+        }
+      : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Every body this app accepts is JSON: a text/plain body is refused (415), not parsed as a string.
@@ -146,6 +158,11 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
     const creds = credentialsOf(req);
     if (!creds) throw new GsError('GS_ERR_AUTH_REQUIRED');
     const auth = creds.kind === 'token' ? await platform.accounts.authenticateToken(creds.secret) : await platform.accounts.authenticateSession(creds.secret);
+    if (auth.certificateSha256 !== null) {
+      // A session opened with a certificate lives only on connections presenting that certificate.
+      const presented = presentedCertificate(req.raw);
+      if (!presented.ok || presented.certificate.sha256 !== auth.certificateSha256) throw new GsError('GS_ERR_AUTH_SESSION_CERT_MISMATCH');
+    }
     req.ctx = { actor: auth.actor, requestId: req.id, ip: req.ip };
     req.setupRequired = auth.setupRequired;
     if (auth.setupRequired.length > 0 && !(access.kind === 'self' && access.duringSetup)) {
@@ -201,6 +218,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await agencyRoutes(v1, platform);
       await regionRoutes(v1, platform);
       await systemRoutes(v1, platform);
+      await nodeRoutes(v1, platform);
       await pkiRoutes(v1, platform);
       await auditRoutes(v1, platform);
     },
@@ -208,4 +226,12 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
   );
 
   return app;
+}
+
+/**
+ * Installs the console port's TLS key and certificate, and the platform CA its client certificates
+ * are checked against (new connections use them). Only for an app built with `consoleTls`.
+ */
+export function useConsoleCredentials(app: GsApp, credentials: { key: string; cert: string; ca: string }): void {
+  (app.server as unknown as HttpsServer).setSecureContext({ key: credentials.key, cert: credentials.cert, ca: credentials.ca });
 }

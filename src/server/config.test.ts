@@ -84,6 +84,21 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_AUDIT_HASH_ALGORITHM: 'sm3',
         GOVSHARE_AUDIT_CHECKPOINT_EVENTS: '250',
         GOVSHARE_AUDIT_CHECKPOINT_SECONDS: '30',
+        GOVSHARE_CA_KEY_ALGORITHM: 'sm2',
+        GOVSHARE_CONSOLE_TLS: 'true',
+        GOVSHARE_CONSOLE_TLS_CERT_FILE: '/etc/govshare/console.pem',
+        GOVSHARE_CONSOLE_TLS_KEY_FILE: '/etc/govshare/console.key',
+        GOVSHARE_MASTER_KEY_FILE: '/etc/govshare/master.key',
+        GOVSHARE_BACKUP_KEY_FILE: '/etc/govshare/backup.key',
+        GOVSHARE_BACKUP_TARGET: '/srv/backups',
+        GOVSHARE_BACKUP_SCHEDULE: '02:30',
+        GOVSHARE_BACKUP_RETENTION: '7',
+        GOVSHARE_BACKUP_VERIFY: 'restore',
+        GOVSHARE_BACKUP_S3_ENDPOINT: 'https://oss.gov.example',
+        GOVSHARE_BACKUP_S3_REGION: 'cn-north-1',
+        GOVSHARE_BACKUP_S3_PATH_STYLE: 'false',
+        GOVSHARE_BACKUP_S3_CA_FILE: '/etc/govshare/oss-ca.pem',
+        GOVSHARE_BACKUP_S3_CREDENTIALS_FILE: '/etc/govshare/oss.credentials',
       },
     });
     expect(c).toEqual({
@@ -108,6 +123,23 @@ describe('loadConfig from the environment', () => {
       auditHashAlgorithm: 'sm3',
       auditCheckpointEvents: 250,
       auditCheckpointSeconds: 30,
+      caKeyAlgorithm: 'sm2',
+      consoleTls: true,
+      consoleTlsCertFile: '/etc/govshare/console.pem',
+      consoleTlsKeyFile: '/etc/govshare/console.key',
+      masterKeyFile: '/etc/govshare/master.key',
+      masterPassphraseFile: undefined,
+      masterPassphrase: undefined,
+      backupKeyFile: '/etc/govshare/backup.key',
+      backupTarget: '/srv/backups',
+      backupSchedule: '02:30',
+      backupRetention: '7',
+      backupVerify: 'restore',
+      backupS3Endpoint: 'https://oss.gov.example',
+      backupS3Region: 'cn-north-1',
+      backupS3PathStyle: false,
+      backupS3CaFile: '/etc/govshare/oss-ca.pem',
+      backupS3CredentialsFile: '/etc/govshare/oss.credentials',
     });
   });
 
@@ -233,5 +265,42 @@ describe('documentation', () => {
     for (const key of CONFIG_KEYS) {
       expect(doc, key.env).toContain(`| \`${key.env}\` | \`${key.file}\` |`);
     }
+  });
+});
+
+describe('the master key: a key file or a passphrase', () => {
+  it('takes a passphrase file from the environment or the config file, and the passphrase itself from the environment', () => {
+    expect(loadConfig({ env: { GOVSHARE_MASTER_PASSPHRASE_FILE: '/run/credentials/govshare/passphrase' } }).masterPassphraseFile).toBe('/run/credentials/govshare/passphrase');
+    const path = configFile('passphrase-file.json', { masterPassphraseFile: '/etc/govshare/passphrase' });
+    expect(loadConfig({ env: {}, file: path }).masterPassphraseFile).toBe('/etc/govshare/passphrase');
+    const fromEnv = loadConfig({ env: { GOVSHARE_MASTER_PASSPHRASE: 'seven random words make a passphrase' } }).masterPassphrase;
+    expect(fromEnv?.source).toBe('GOVSHARE_MASTER_PASSPHRASE');
+    expect(fromEnv?.reveal()).toBe('seven random words make a passphrase');
+    expect(loadConfig({ env: { GOVSHARE_MASTER_PASSPHRASE: '' } }).masterPassphrase).toBeUndefined();
+  });
+
+  it('refuses the passphrase in the config file, without echoing it', () => {
+    const path = configFile('passphrase-in-file.json', { masterPassphrase: 'Never-In-A-Config-File-123' });
+    const e = expectRefused({ env: {}, file: path }, 'GS_ERR_CONFIG_INVALID', 'masterPassphrase');
+    expect(e.message).toContain('GOVSHARE_MASTER_PASSPHRASE');
+    expect(e.message).not.toContain('Never-In-A-Config-File');
+  });
+
+  it('refuses a master key given two ways, naming both', () => {
+    const both = { GOVSHARE_MASTER_KEY_FILE: '/etc/govshare/master.key', GOVSHARE_MASTER_PASSPHRASE: 'seven random words make a passphrase' };
+    expectRefused({ env: both }, 'GS_ERR_CONFIG_INVALID', 'GOVSHARE_MASTER_KEY_FILE and GOVSHARE_MASTER_PASSPHRASE');
+    expectRefused(
+      { env: { GOVSHARE_MASTER_KEY_FILE: '/etc/govshare/master.key', GOVSHARE_MASTER_PASSPHRASE_FILE: '/etc/govshare/passphrase' } },
+      'GS_ERR_CONFIG_INVALID',
+      'GOVSHARE_MASTER_KEY_FILE and GOVSHARE_MASTER_PASSPHRASE_FILE',
+    );
+    expectRefused(
+      { env: { GOVSHARE_MASTER_PASSPHRASE_FILE: '/etc/govshare/passphrase', GOVSHARE_MASTER_PASSPHRASE: 'seven random words make a passphrase' } },
+      'GS_ERR_CONFIG_INVALID',
+      'GOVSHARE_MASTER_PASSPHRASE_FILE and GOVSHARE_MASTER_PASSPHRASE',
+    );
+    // The key file from the config file and the passphrase from the environment conflict too.
+    const path = configFile('key-file.json', { masterKeyFile: '/etc/govshare/master.key' });
+    expectRefused({ env: { GOVSHARE_CONFIG: path, GOVSHARE_MASTER_PASSPHRASE: both.GOVSHARE_MASTER_PASSPHRASE } }, 'GS_ERR_CONFIG_INVALID', 'GOVSHARE_MASTER_KEY_FILE and GOVSHARE_MASTER_PASSPHRASE');
   });
 });

@@ -3,6 +3,11 @@ import { resolve } from 'node:path';
 import { getHashes } from 'node:crypto';
 import { AUDIT_HASH_ALGORITHMS, type AuditHashAlgorithm } from '../modules/audit/chain.js';
 import { GsError } from '../lib/errors.js';
+import { parseTarget } from '../modules/backup/location.js';
+import { BACKUP_VERIFY_MODES, parseRetention, parseSchedule, type BackupVerifyMode } from '../modules/backup/schedule.js';
+import { CA_KEY_ALGORITHMS, type CaKeyAlgorithm } from '../modules/pki/certificate-authority.js';
+import { checkOneMasterKeySource } from '../modules/keys/key-ring.js';
+import { MASTER_PASSPHRASE_ENV, MasterPassphrase } from '../modules/keys/passphrase.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -19,13 +24,36 @@ export interface Config {
   readonly exchangeServerName: string | undefined;
   /** Validity of the client certificates the platform CA issues, in days. */
   readonly certificateValidityDays: number;
+  /** Key algorithm of the platform CA when it is created: `ecdsa-p256` or `sm2`. */
+  readonly caKeyAlgorithm: CaKeyAlgorithm;
   /** Embedded database and local files live here (ignored for the database when databaseUrl is set). */
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
   /** File with the 32-byte master key (base64) that seals the platform's private keys. */
   readonly masterKeyFile: string | undefined;
+  /** Instead of masterKeyFile: a file holding the passphrase the master key is derived from (scrypt). */
+  readonly masterPassphraseFile: string | undefined;
+  /** Instead of either: the passphrase itself, from GOVSHARE_MASTER_PASSPHRASE only (never from the config file). */
+  readonly masterPassphrase: MasterPassphrase | undefined;
   /** File with the 32-byte backup key (base64) that encrypts backups; never the master key. */
   readonly backupKeyFile: string | undefined;
+  /** Where `serve` writes scheduled backups (and `backup list`/`backup` look by default): a directory or `s3://bucket/prefix/`. */
+  readonly backupTarget: string | undefined;
+  /** When `serve` writes one: `HH:MM[,HH:MM…]` or `Nh`, server time zone (docs/backup.md); absent: never. */
+  readonly backupSchedule: string | undefined;
+  /** Which scheduled backups to keep: `N` newest and/or `Nd` days; absent: all. */
+  readonly backupRetention: string | undefined;
+  /** How each scheduled backup is checked after writing: read back and hashed, or also test-restored. */
+  readonly backupVerify: BackupVerifyMode;
+  /** S3-compatible object store for `s3://` targets; absent: AWS S3. */
+  readonly backupS3Endpoint: string | undefined;
+  readonly backupS3Region: string;
+  /** Path-style addressing (`endpoint/bucket/key`), which MinIO and most on-premise stores need. */
+  readonly backupS3PathStyle: boolean;
+  /** PEM file of the CA that issued the object store's TLS certificate. */
+  readonly backupS3CaFile: string | undefined;
+  /** File (owner-only) with the access key id and secret; or the environment (docs/backup.md). */
+  readonly backupS3CredentialsFile: string | undefined;
   /** Connections each process keeps to the PostgreSQL server (the embedded database has one). */
   readonly dbPoolSize: number;
   readonly logLevel: LogLevel;
@@ -38,6 +66,15 @@ export interface Config {
   readonly loginAttemptsPerMinute: number;
   /** Mark the session cookie Secure (set when the console is served over HTTPS, e.g. behind a proxy). */
   readonly secureCookies: boolean;
+  /**
+   * Serve the console/API port over HTTPS itself, asking browsers for an optional client
+   * certificate of the platform CA (certificate + password login). Cookies are then always Secure.
+   */
+  readonly consoleTls: boolean;
+  /** The console port's own certificate chain (PEM) when `consoleTls`; absent: one issued by the platform CA. */
+  readonly consoleTlsCertFile: string | undefined;
+  /** Its private key (PEM), owner-only permissions. */
+  readonly consoleTlsKeyFile: string | undefined;
   readonly trustProxy: boolean;
   readonly apiDocs: boolean;
   readonly shutdownTimeoutMs: number;
@@ -108,6 +145,34 @@ function databaseUrl(raw: unknown): string {
   return s;
 }
 
+function backupTarget(raw: unknown): string {
+  const t = text(raw);
+  parseTarget(t);
+  return t;
+}
+
+/** A parsed schedule or retention is rebuilt where used; the setting keeps the operator's text. */
+function checkedBy(parse: (text: string) => unknown) {
+  return (raw: unknown): string => {
+    const t = text(raw);
+    parse(t);
+    return t;
+  };
+}
+
+function s3Endpoint(raw: unknown): string {
+  const s = text(raw);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Error('is not a URL (expected e.g. https://minio.internal:9000)');
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`must use https:// (or http://), got ${u.protocol}`);
+  if (u.pathname.length > 1 || u.search || u.username) throw new Error('must be the server only (scheme, host, port), without a bucket, path or credentials');
+  return s.replace(/\/$/, '');
+}
+
 function auditHashAlgorithm(raw: unknown): AuditHashAlgorithm {
   const alg = oneOf(AUDIT_HASH_ALGORITHMS)(raw);
   if (!getHashes().includes(alg)) throw new Error(`${alg} is not offered by this Node.js (its OpenSSL has no ${alg})`);
@@ -121,10 +186,21 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_EXCHANGE_PORT', file: 'exchangePort', parse: port },
   { env: 'GOVSHARE_EXCHANGE_SERVER_NAME', file: 'exchangeServerName', parse: host },
   { env: 'GOVSHARE_CERT_VALIDITY_DAYS', file: 'certificateValidityDays', parse: integer(1, 825) },
+  { env: 'GOVSHARE_CA_KEY_ALGORITHM', file: 'caKeyAlgorithm', parse: oneOf(CA_KEY_ALGORITHMS) },
   { env: 'GOVSHARE_DATA_DIR', file: 'dataDir', parse: text },
   { env: 'DATABASE_URL', file: 'databaseUrl', parse: databaseUrl },
   { env: 'GOVSHARE_MASTER_KEY_FILE', file: 'masterKeyFile', parse: text },
+  { env: 'GOVSHARE_MASTER_PASSPHRASE_FILE', file: 'masterPassphraseFile', parse: text },
   { env: 'GOVSHARE_BACKUP_KEY_FILE', file: 'backupKeyFile', parse: text },
+  { env: 'GOVSHARE_BACKUP_TARGET', file: 'backupTarget', parse: backupTarget },
+  { env: 'GOVSHARE_BACKUP_SCHEDULE', file: 'backupSchedule', parse: checkedBy(parseSchedule) },
+  { env: 'GOVSHARE_BACKUP_RETENTION', file: 'backupRetention', parse: checkedBy(parseRetention) },
+  { env: 'GOVSHARE_BACKUP_VERIFY', file: 'backupVerify', parse: oneOf(BACKUP_VERIFY_MODES) },
+  { env: 'GOVSHARE_BACKUP_S3_ENDPOINT', file: 'backupS3Endpoint', parse: s3Endpoint },
+  { env: 'GOVSHARE_BACKUP_S3_REGION', file: 'backupS3Region', parse: text },
+  { env: 'GOVSHARE_BACKUP_S3_PATH_STYLE', file: 'backupS3PathStyle', parse: bool },
+  { env: 'GOVSHARE_BACKUP_S3_CA_FILE', file: 'backupS3CaFile', parse: text },
+  { env: 'GOVSHARE_BACKUP_S3_CREDENTIALS_FILE', file: 'backupS3CredentialsFile', parse: text },
   { env: 'GOVSHARE_DB_POOL_SIZE', file: 'dbPoolSize', parse: integer(1, 1000) },
   { env: 'GOVSHARE_LOG_LEVEL', file: 'logLevel', parse: oneOf(LOG_LEVELS) },
   { env: 'GOVSHARE_BODY_LIMIT', file: 'bodyLimitBytes', parse: integer(1024, 1024 * 1024 * 1024) },
@@ -133,6 +209,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_TOTP_POLICY', file: 'totpPolicy', parse: oneOf(TOTP_POLICIES) },
   { env: 'GOVSHARE_LOGIN_ATTEMPTS_PER_MINUTE', file: 'loginAttemptsPerMinute', parse: integer(1, 1_000_000) },
   { env: 'GOVSHARE_SECURE_COOKIES', file: 'secureCookies', parse: bool },
+  { env: 'GOVSHARE_CONSOLE_TLS', file: 'consoleTls', parse: bool },
+  { env: 'GOVSHARE_CONSOLE_TLS_CERT_FILE', file: 'consoleTlsCertFile', parse: text },
+  { env: 'GOVSHARE_CONSOLE_TLS_KEY_FILE', file: 'consoleTlsKeyFile', parse: text },
   { env: 'GOVSHARE_TRUST_PROXY', file: 'trustProxy', parse: bool },
   { env: 'GOVSHARE_API_DOCS', file: 'apiDocs', parse: bool },
   { env: 'GOVSHARE_SHUTDOWN_TIMEOUT_MS', file: 'shutdownTimeoutMs', parse: integer(100, 600_000) },
@@ -147,10 +226,22 @@ export const DEFAULT_CONFIG: Config = {
   exchangePort: 8443,
   exchangeServerName: undefined,
   certificateValidityDays: 365,
+  caKeyAlgorithm: 'ecdsa-p256',
   dataDir: './data',
   databaseUrl: undefined,
   masterKeyFile: undefined,
+  masterPassphraseFile: undefined,
+  masterPassphrase: undefined,
   backupKeyFile: undefined,
+  backupTarget: undefined,
+  backupSchedule: undefined,
+  backupRetention: undefined,
+  backupVerify: 'hash',
+  backupS3Endpoint: undefined,
+  backupS3Region: 'us-east-1',
+  backupS3PathStyle: true,
+  backupS3CaFile: undefined,
+  backupS3CredentialsFile: undefined,
   dbPoolSize: 10,
   logLevel: 'info',
   bodyLimitBytes: 1024 * 1024,
@@ -159,6 +250,9 @@ export const DEFAULT_CONFIG: Config = {
   totpPolicy: 'admins',
   loginAttemptsPerMinute: 20,
   secureCookies: false,
+  consoleTls: false,
+  consoleTlsCertFile: undefined,
+  consoleTlsKeyFile: undefined,
   trustProxy: false,
   apiDocs: true,
   shutdownTimeoutMs: 10_000,
@@ -194,6 +288,10 @@ export function loadConfig(sources: ConfigSources): Config {
     }
     const known = new Set<string>(CONFIG_KEYS.map((k) => k.file));
     for (const [key, raw] of Object.entries(parsed)) {
+      if (key === 'masterPassphrase') {
+        // A config file is read by many and copied about; a secret in it is not a secret for long.
+        throw new GsError('GS_ERR_CONFIG_INVALID', { key: `${filePath}: ${key}`, reason: `the passphrase is never read from the config file; give it in the environment (${MASTER_PASSPHRASE_ENV}) or in a file named by masterPassphraseFile` });
+      }
       if (!known.has(key)) {
         throw new GsError('GS_ERR_CONFIG_INVALID', { key: `${filePath}: ${key}`, reason: 'unknown setting' });
       }
@@ -205,14 +303,24 @@ export function loadConfig(sources: ConfigSources): Config {
     if (raw === undefined || raw === '') continue;
     values[spec.file] = parseKey(spec, raw, spec.env);
   }
+  const passphrase = sources.env[MASTER_PASSPHRASE_ENV];
+  if (passphrase !== undefined && passphrase !== '') values.masterPassphrase = new MasterPassphrase(passphrase, MASTER_PASSPHRASE_ENV);
   for (const [key, raw] of Object.entries(sources.overrides ?? {})) {
     if (raw === undefined) continue;
     const spec = CONFIG_KEYS.find((k) => k.file === key);
     values[key] = spec ? parseKey(spec, raw, `--${key}`) : raw;
   }
   const config = values as unknown as Config;
+  checkOneMasterKeySource({ keyFile: config.masterKeyFile, passphraseFile: config.masterPassphraseFile, passphrase: config.masterPassphrase });
   if (config.port === config.exchangePort) {
     throw new GsError('GS_ERR_CONFIG_INVALID', { key: 'GOVSHARE_EXCHANGE_PORT', reason: `must differ from GOVSHARE_PORT (${config.port})` });
+  }
+  if ((config.consoleTlsCertFile === undefined) !== (config.consoleTlsKeyFile === undefined)) {
+    const missing = config.consoleTlsCertFile === undefined ? 'GOVSHARE_CONSOLE_TLS_CERT_FILE' : 'GOVSHARE_CONSOLE_TLS_KEY_FILE';
+    throw new GsError('GS_ERR_CONFIG_INVALID', { key: missing, reason: 'the console certificate and its key are given together or not at all' });
+  }
+  if (config.consoleTlsCertFile !== undefined && !config.consoleTls) {
+    throw new GsError('GS_ERR_CONFIG_INVALID', { key: 'GOVSHARE_CONSOLE_TLS', reason: 'a console certificate is configured but GOVSHARE_CONSOLE_TLS is off; turn it on or remove the certificate' });
   }
   return { ...config, dataDir: resolve(config.dataDir) };
 }

@@ -7,6 +7,7 @@ import type { Role } from '../modules/accounts/permissions.js';
 import { AgencyService } from '../modules/agencies/service.js';
 import { AuditService } from '../modules/audit/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
+import { NodeService } from '../modules/nodes/service.js';
 import { PkiService } from '../modules/pki/service.js';
 import { RegionService } from '../modules/regions/service.js';
 import { SystemService } from '../modules/systems/service.js';
@@ -33,6 +34,7 @@ export class Platform {
   readonly agencies: AgencyService;
   readonly accounts: AccountService;
   readonly systems: SystemService;
+  readonly nodes: NodeService;
   readonly pki: PkiService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
@@ -57,7 +59,8 @@ export class Platform {
     this.agencies = new AgencyService(db, this.audit, this.regions, now);
     this.accounts = new AccountService(db, this.audit, this.agencies, config, keys, now);
     this.systems = new SystemService(db, this.audit, this.agencies, now);
-    this.pki = new PkiService(db, this.audit, keys, this.systems, this.agencies, this.accounts, config, now);
+    this.nodes = new NodeService(db, this.audit, this.agencies, now);
+    this.pki = new PkiService(db, this.audit, keys, this.systems, this.nodes, this.agencies, this.accounts, config, now);
   }
 
   get db(): Db {
@@ -87,7 +90,13 @@ export class Platform {
     }
     try {
       const migration = options.migrate === false ? null : await migrate(database.db);
-      const keys = await KeyRing.open(database.db, { keyFile: config.masterKeyFile, dataDir: config.dataDir, mayGenerate: options.mayGenerateKey ?? true });
+      const keys = await KeyRing.open(database.db, {
+        keyFile: config.masterKeyFile,
+        passphraseFile: config.masterPassphraseFile,
+        passphrase: config.masterPassphrase,
+        dataDir: config.dataDir,
+        mayGenerate: options.mayGenerateKey ?? true,
+      });
       return { platform: new Platform(database, config, keys, lock, options.now ?? (() => new Date())), migration };
     } catch (e) {
       await database.close().catch(() => undefined);

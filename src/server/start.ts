@@ -1,8 +1,11 @@
+import { readFileSync, statSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import pino, { type Logger } from 'pino';
 import { GsError } from '../lib/errors.js';
+import { startBackupSchedule } from '../modules/backup/scheduler.js';
 import { runAdminOperation } from './admin-operations.js';
 import { adminSocketPath, listenAdminSocket } from './admin-socket.js';
-import { buildApp, type GsApp } from './app.js';
+import { buildApp, useConsoleCredentials, type GsApp } from './app.js';
 import { buildExchangeApp, exchangeServerNames, useCredentials, type ExchangeApp } from './exchange-app.js';
 import type { Config } from './config.js';
 import { Platform, type BootstrapResult } from './platform.js';
@@ -30,6 +33,8 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, logger: Logger = createLogger(config), options: StartOptions = {}): Promise<RunningServer> {
+  // A console certificate that cannot be used stops the start before anything else happens.
+  if (config.consoleTls && config.consoleTlsCertFile) consoleFiles(config, undefined);
   const socketPath = config.databaseUrl ? null : adminSocketPath(config.dataDir);
   const { platform, migration } = await Platform.open(config, { adminSocket: socketPath });
   let app: GsApp | undefined;
@@ -44,7 +49,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     if (platform.keys.generated) {
       logger.warn(
         { keyFile: `${config.dataDir}/master.key` },
-        'using a master key generated for the quick start; production needs an operator-provided key (GOVSHARE_MASTER_KEY_FILE), kept apart from the data and its backups',
+        'using a master key generated for the quick start; production needs an operator-provided key (GOVSHARE_MASTER_KEY_FILE, or a passphrase: GOVSHARE_MASTER_PASSPHRASE_FILE / GOVSHARE_MASTER_PASSPHRASE), kept apart from the data and its backups',
       );
     }
     app = await buildApp({ platform, config, logger });
@@ -69,15 +74,23 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const bootstrap = await platform.bootstrap();
     if (bootstrap.regionsLoaded > 0) logger.info({ regions: bootstrap.regionsLoaded }, 'GB/T 2260 regions loaded');
     options.onBootstrap?.(bootstrap);
+    const caAlgorithm = await platform.pki.authorityAlgorithm();
+    if (caAlgorithm !== config.caKeyAlgorithm) {
+      logger.warn({ configured: config.caKeyAlgorithm, existing: caAlgorithm }, 'GOVSHARE_CA_KEY_ALGORITHM differs from the existing platform CA, which keeps its own algorithm (docs/pki.md#sm2)');
+    }
     const runningExchange = exchange;
+    const consoleApp = app;
     const serverNames = exchangeServerNames(config);
-    useCredentials(runningExchange, await platform.pki.serverCredentials(serverNames));
-    // The listener's certificate is renewed (and shared through the database) well before it expires.
+    const installTls = async (): Promise<void> => {
+      const credentials = await platform.pki.serverCredentials(serverNames);
+      useCredentials(runningExchange, credentials);
+      if (config.consoleTls) useConsoleCredentials(consoleApp, config.consoleTlsCertFile ? { ...consoleFiles(config, credentials.ca), ca: credentials.ca } : credentials);
+    };
+    await installTls();
+    // The listeners' certificates are renewed (and shared through the database) well before they
+    // expire; an operator's console certificate files are read again, so replacing them needs no restart.
     tlsRenewal = setInterval(() => {
-      platform.pki.serverCredentials(serverNames).then(
-        (credentials) => useCredentials(runningExchange, credentials),
-        (err: unknown) => logger.error({ err }, 'renewing the exchange port certificate failed'),
-      );
+      installTls().catch((err: unknown) => logger.error({ err }, 'renewing the TLS certificates of the listeners failed'));
     }, 6 * 3_600_000);
     tlsRenewal.unref();
     logger.info({ url: `https://${serverNames[0]}:${config.exchangePort}`, serverNames }, 'exchange port listening (mutual TLS)');
@@ -93,14 +106,16 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       inFlight = inFlight.then(checkpoint);
     }, config.auditCheckpointSeconds * 1000);
     checkpoints.unref();
+    // Scheduled backups (docs/backup.md). The last step that can fail: a failed start has none to stop.
+    const backupSchedule = await startBackupSchedule(config, platform, logger);
     platform.markReady();
-    logger.info({ url: `http://${config.host}:${config.port}`, database: platform.database.kind, location: platform.database.location }, 'govshare is serving');
+    logger.info({ url: `${config.consoleTls ? 'https' : 'http'}://${config.host}:${config.port}`, database: platform.database.kind, location: platform.database.location }, 'govshare is serving');
     const runningApp = app;
     let closing: Promise<void> | undefined;
     return {
       app: runningApp,
       platform,
-      url: `http://${config.host}:${config.port}`,
+      url: `${config.consoleTls ? 'https' : 'http'}://${config.host}:${config.port}`,
       exchange: runningExchange,
       exchangeUrl: `https://${serverNames[0]}:${config.exchangePort}`,
       bootstrap,
@@ -110,6 +125,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           clearInterval(tlsRenewal);
           await Promise.all([runningApp.close(), runningExchange.close()]);
           await socket?.close();
+          await backupSchedule.stop();
           // The events of the last moments are signed before the process goes.
           await inFlight.then(checkpoint);
           await platform.close();
@@ -126,4 +142,31 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await platform.close().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * The operator's certificate and key for the console port (a certificate browsers already trust),
+ * with the platform CA for checking client certificates. Read and checked at start and at every
+ * renewal, so a bad file is named instead of failing handshakes one by one.
+ */
+function consoleFiles(config: Config, ca: string | undefined): { key: string; cert: string; ca: string | undefined } {
+  const certFile = config.consoleTlsCertFile!;
+  const keyFile = config.consoleTlsKeyFile!;
+  let key: string;
+  let cert: string;
+  try {
+    cert = readFileSync(certFile, 'utf8');
+    key = readFileSync(keyFile, 'utf8');
+  } catch (e) {
+    throw new GsError('GS_ERR_CONFIG_INVALID', { key: 'GOVSHARE_CONSOLE_TLS_CERT_FILE / GOVSHARE_CONSOLE_TLS_KEY_FILE', reason: (e as Error).message });
+  }
+  if ((statSync(keyFile).mode & 0o077) !== 0) {
+    throw new GsError('GS_ERR_CONFIG_INVALID', { key: 'GOVSHARE_CONSOLE_TLS_KEY_FILE', reason: `${keyFile} is readable by others; chmod 600 it` });
+  }
+  try {
+    createSecureContext({ key, cert, ...(ca ? { ca } : {}) });
+  } catch (e) {
+    throw new GsError('GS_ERR_CONFIG_INVALID', { key: 'GOVSHARE_CONSOLE_TLS_CERT_FILE / GOVSHARE_CONSOLE_TLS_KEY_FILE', reason: `not a usable certificate and key: ${(e as Error).message}` });
+  }
+  return { key, cert, ca };
 }

@@ -30,6 +30,9 @@ export const PERMISSIONS = [
   'system:read',
   'system:register',
   'system:manage',
+  'node:read',
+  'node:register',
+  'node:manage',
   'user:read',
   'user:manage',
   'user:roles',
@@ -42,10 +45,10 @@ export const PERMISSIONS = [
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read'];
+const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  operator: [...DIRECTORY, 'agency:manage', 'system:register', 'system:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage'],
+  operator: [...DIRECTORY, 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage'],
   securityAdmin: ['region:read', 'agency:read', 'user:read', 'user:roles', 'token:manage'],
   // The auditor reads the audit trail and nothing else.
   auditor: ['audit:read'],
@@ -56,7 +59,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   reviewer: [...DIRECTORY, 'audit:read-agency'],
   serviceAuthoriser: [...DIRECTORY, 'audit:read-agency'],
   viewer: [...DIRECTORY, 'audit:read-agency'],
-  nodeAdmin: [...DIRECTORY, 'audit:read-agency', 'system:register', 'certificate:read', 'certificate:apply'],
+  nodeAdmin: [...DIRECTORY, 'audit:read-agency', 'system:register', 'node:register', 'certificate:read', 'certificate:apply'],
 };
 
 export function isRole(value: string): value is Role {

@@ -6,8 +6,10 @@ import { LoginThrottle } from '../../server/login-throttle.js';
 import type { Platform } from '../../server/platform.js';
 import { ERROR_RESPONSES, IdParams, Limit, literals, nextCursor, page } from '../../server/schema-kit.js';
 import { permissionsOf, ROLES } from './permissions.js';
+import { presentedCertificate } from '../../server/client-certificate.js';
 import {
   ApiToken,
+  CertificateLoginBody,
   LoginBody,
   Session,
   LoginReply,
@@ -34,7 +36,7 @@ export async function accountRoutes(app: GsApp, platform: Platform): Promise<voi
   const throttle = new LoginThrottle(config.loginAttemptsPerMinute, platform.now);
 
   const cookie = (value: string, maxAgeSeconds: number): string =>
-    [`${SESSION_COOKIE}=${encodeURIComponent(value)}`, `Path=${API_PREFIX}`, 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAgeSeconds}`, ...(config.secureCookies ? ['Secure'] : [])].join('; ');
+    [`${SESSION_COOKIE}=${encodeURIComponent(value)}`, `Path=${API_PREFIX}`, 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAgeSeconds}`, ...(config.secureCookies || config.consoleTls ? ['Secure'] : [])].join('; ');
 
   // ---- authentication ----------------------------------------------------------------------
 
@@ -56,6 +58,51 @@ export async function accountRoutes(app: GsApp, platform: Platform): Promise<voi
         throw new GsError('GS_ERR_AUTH_RATE_LIMITED', { retryAfterSeconds: wait });
       }
       const r = await accounts.login(req.body, { requestId: req.id, ip: req.ip, userAgent: req.headers['user-agent'] ?? null });
+      reply.header('set-cookie', cookie(r.sessionToken, config.sessionAbsoluteHours * 3600));
+      return { user: r.user, setupRequired: r.setupRequired, expiresAt: r.expiresAt.toISOString() };
+    },
+  );
+
+  app.post(
+    '/auth/login/certificate',
+    {
+      config: { access: PUBLIC },
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in with a platform-issued client certificate (presented over HTTPS on this port) plus the password; sets the session cookie',
+        description: 'Needs GOVSHARE_CONSOLE_TLS. The certificate replaces the authenticator code (two factors of different kinds); the session is bound to the certificate and ends when it is revoked.',
+        body: CertificateLoginBody,
+        response: { 200: LoginReply, ...ERROR_RESPONSES },
+      },
+    },
+    async (req, reply) => {
+      const wait = throttle.take(req.ip);
+      if (wait > 0) {
+        await platform.audit.record(req.ctx, { action: 'auth.login', targetType: 'address', targetId: req.ip, outcome: 'denied', details: { reason: 'rateLimited', method: 'certificate' } });
+        throw new GsError('GS_ERR_AUTH_RATE_LIMITED', { retryAfterSeconds: wait });
+      }
+      const presented = presentedCertificate(req.raw);
+      if (!presented.ok) {
+        await platform.audit.record(req.ctx, { action: 'auth.login', targetType: 'address', targetId: req.ip, outcome: 'denied', details: { reason: presented.trusted ? 'noCertificate' : 'untrustedCertificate', method: 'certificate', detail: presented.reason } });
+        throw new GsError(presented.trusted ? 'GS_ERR_AUTH_CERT_REQUIRED' : 'GS_ERR_AUTH_CERT_UNTRUSTED', { reason: presented.reason });
+      }
+      const { certificate } = presented;
+      let identity;
+      try {
+        identity = await platform.pki.identify(certificate);
+      } catch (e) {
+        await platform.audit.record(req.ctx, { action: 'auth.login', targetType: 'certificate', targetId: certificate.serialNumber, outcome: 'denied', details: { reason: e instanceof GsError ? e.code : 'error', method: 'certificate' } });
+        throw e;
+      }
+      if (identity.subjectType !== 'user') {
+        await platform.audit.record(req.ctx, { action: 'auth.login', targetType: 'certificate', targetId: identity.certificateId, outcome: 'denied', details: { reason: 'notAUserCertificate', method: 'certificate', subjectType: identity.subjectType } });
+        throw new GsError('GS_ERR_AUTH_CERT_NOT_USER', { subjectType: identity.subjectType });
+      }
+      const r = await accounts.loginWithCertificate(
+        req.body,
+        { certificateId: identity.certificateId, userId: identity.subjectId, serialNumber: identity.serialNumber, sha256: certificate.sha256 },
+        { requestId: req.id, ip: req.ip, userAgent: req.headers['user-agent'] ?? null },
+      );
       reply.header('set-cookie', cookie(r.sessionToken, config.sessionAbsoluteHours * 3600));
       return { user: r.user, setupRequired: r.setupRequired, expiresAt: r.expiresAt.toISOString() };
     },

@@ -44,6 +44,11 @@ export const LoginBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const CertificateLoginBody = Type.Object(
+  { password: Type.String({ minLength: 1, maxLength: 1024, description: 'The password of the account the client certificate belongs to' }) },
+  { additionalProperties: false },
+);
+
 export const LoginReply = Type.Object({
   user: User,
   setupRequired: Type.Array(literals(SETUP_STEPS)),

@@ -36,6 +36,33 @@ export interface AgencyLookup {
 export interface Authenticated {
   readonly actor: Actor;
   readonly setupRequired: readonly SetupStep[];
+  /**
+   * SHA-256 fingerprint (hex) of the client certificate a certificate login bound the session to:
+   * every request of the session must present it. Null for password sessions and tokens.
+   */
+  readonly certificateSha256: string | null;
+}
+
+export interface LoginMeta {
+  readonly requestId: string | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+export interface LoginResult {
+  readonly sessionToken: string;
+  readonly expiresAt: Date;
+  readonly user: UserView;
+  readonly setupRequired: SetupStep[];
+}
+
+/** A client certificate TLS verified against the platform CA and the PKI mapped to an account. */
+export interface CertificateFactor {
+  readonly certificateId: string;
+  readonly userId: string;
+  readonly serialNumber: string;
+  /** SHA-256 of the certificate (DER), lowercase hex. */
+  readonly sha256: string;
 }
 
 export interface NewUser {
@@ -332,52 +359,72 @@ export class AccountService {
     return this.settings.totpPolicy === 'all' || roles.some((r) => (ADMIN_ROLES as readonly string[]).includes(r));
   }
 
-  #setupSteps(u: UserRow): SetupStep[] {
+  /** What is left to do before the account may work; a certificate login needs no authenticator. */
+  #setupSteps(u: UserRow, certificateSession = false): SetupStep[] {
     const steps: SetupStep[] = [];
     if (u.mustChangePassword) steps.push('changePassword');
-    if (this.totpRequired(u.roles) && !u.totpEnabled) steps.push('enrolTotp');
+    if (this.totpRequired(u.roles) && !u.totpEnabled && !certificateSession) steps.push('enrolTotp');
     return steps;
   }
 
-  async login(
-    input: { username: string; password: string; totpCode?: string | undefined },
-    meta: { requestId: string | null; ip: string | null; userAgent: string | null },
-  ): Promise<{ sessionToken: string; expiresAt: Date; user: UserView; setupRequired: SetupStep[] }> {
-    const now = this.now();
+  /** Password (+ TOTP once enrolled, mandatory for the admin roles). */
+  async login(input: { username: string; password: string; totpCode?: string | undefined }, meta: LoginMeta): Promise<LoginResult> {
     const username = input.username.toLowerCase();
-    const user = await this.#store.userByName(username);
+    return this.#login(await this.#store.userByName(username), username, input.password, meta, { kind: 'password', totpCode: input.totpCode });
+  }
+
+  /**
+   * A platform-issued client certificate (already verified by TLS and mapped to this account by
+   * the PKI) plus the account's password: two factors of different kinds (等保 level 3), so no
+   * authenticator code is asked. The session is bound to the certificate.
+   */
+  async loginWithCertificate(input: { password: string }, certificate: CertificateFactor, meta: LoginMeta): Promise<LoginResult> {
+    const user = await this.#store.userById(certificate.userId);
+    return this.#login(user, user?.username ?? certificate.userId, input.password, meta, { kind: 'certificate', certificate });
+  }
+
+  async #login(
+    user: UserRow | undefined,
+    username: string,
+    password: string,
+    meta: LoginMeta,
+    factor: { kind: 'password'; totpCode: string | undefined } | { kind: 'certificate'; certificate: CertificateFactor },
+  ): Promise<LoginResult> {
+    const now = this.now();
     const anon: RequestContext = {
       actor: { type: 'anonymous', userId: user?.id ?? null, name: username.slice(0, 64), roles: [], agencyId: null, permissions: new Set() },
       requestId: meta.requestId,
       ip: meta.ip,
     };
+    const method = factor.kind === 'certificate' ? { method: 'certificate', certificateId: factor.certificate.certificateId, serialNumber: factor.certificate.serialNumber } : { method: 'password' };
     const fail = async (code: 'GS_ERR_AUTH_INVALID_CREDENTIALS' | 'GS_ERR_AUTH_TOTP_INVALID', reason: string): Promise<never> => {
-      let details: Record<string, unknown> = { reason };
+      let details: Record<string, unknown> = { reason, ...method };
       if (user) {
         const r = await this.#store.registerFailure(user.id, now);
-        details = { reason, failedAttempts: r.failedAttempts, locked: r.lockedUntil !== null && r.lockedUntil > now };
+        details = { ...details, failedAttempts: r.failedAttempts, locked: r.lockedUntil !== null && r.lockedUntil > now };
       }
       await this.audit.record(anon, { action: 'auth.login', targetType: 'user', targetId: user?.id ?? null, outcome: 'failure', details });
       throw new GsError(code);
     };
     if (!user) {
-      await verifyPassword(input.password, DUMMY_HASH);
+      await verifyPassword(password, DUMMY_HASH);
       return fail('GS_ERR_AUTH_INVALID_CREDENTIALS', 'unknownUser');
     }
     if (user.lockedUntil && user.lockedUntil > now) {
-      await this.audit.record(anon, { action: 'auth.login', targetType: 'user', targetId: user.id, outcome: 'denied', details: { reason: 'locked' } });
+      await this.audit.record(anon, { action: 'auth.login', targetType: 'user', targetId: user.id, outcome: 'denied', details: { reason: 'locked', ...method } });
       throw new GsError('GS_ERR_AUTH_LOCKED', { attempts: LOCKOUT.attempts, until: user.lockedUntil.toISOString() });
     }
-    if (!(await verifyPassword(input.password, user.passwordHash))) return fail('GS_ERR_AUTH_INVALID_CREDENTIALS', 'wrongPassword');
+    if (!(await verifyPassword(password, user.passwordHash))) return fail('GS_ERR_AUTH_INVALID_CREDENTIALS', 'wrongPassword');
     if (!user.active) {
-      await this.audit.record(anon, { action: 'auth.login', targetType: 'user', targetId: user.id, outcome: 'denied', details: { reason: 'inactive' } });
+      await this.audit.record(anon, { action: 'auth.login', targetType: 'user', targetId: user.id, outcome: 'denied', details: { reason: 'inactive', ...method } });
       throw new GsError('GS_ERR_AUTH_ACCOUNT_INACTIVE');
     }
-    if (user.totpEnabled && user.totpSecret) {
-      if (!input.totpCode) throw new GsError('GS_ERR_AUTH_TOTP_REQUIRED');
-      const step = verifyTotp(this.#openTotp(user.id, user.totpSecret), input.totpCode, now.getTime(), user.totpLastStep);
+    if (factor.kind === 'password' && user.totpEnabled && user.totpSecret) {
+      if (!factor.totpCode) throw new GsError('GS_ERR_AUTH_TOTP_REQUIRED');
+      const step = verifyTotp(this.#openTotp(user.id, user.totpSecret), factor.totpCode, now.getTime(), user.totpLastStep);
       if (step === null || !(await this.#store.useTotpStep(user.id, step))) return fail('GS_ERR_AUTH_TOTP_INVALID', 'wrongTotp');
     }
+    const certificate = factor.kind === 'certificate' ? factor.certificate : null;
     const sessionToken = newBearerSecret('gss');
     const expiresAt = new Date(now.getTime() + this.settings.sessionAbsoluteHours * 3_600_000);
     const sessionId = newId();
@@ -385,16 +432,32 @@ export class AccountService {
       await this.#store.updateUser(user.id, { failedAttempts: 0, failedWindowStart: null, lockedUntil: null, lastLoginAt: now }, now, trx);
       await trx
         .insertInto('sessions')
-        .values({ id: sessionId, userId: user.id, tokenHash: hashSecret(sessionToken), createdAt: now, lastSeenAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent?.slice(0, 512) ?? null })
+        .values({
+          id: sessionId,
+          userId: user.id,
+          tokenHash: hashSecret(sessionToken),
+          createdAt: now,
+          lastSeenAt: now,
+          expiresAt,
+          ip: meta.ip,
+          userAgent: meta.userAgent?.slice(0, 512) ?? null,
+          certificateId: certificate?.certificateId ?? null,
+          certificateSha256: certificate?.sha256 ?? null,
+        })
         .execute();
       await this.audit.record(
         { ...anon, actor: { ...anon.actor, type: 'user', name: user.username } },
-        { action: 'auth.login', targetType: 'session', targetId: sessionId, details: { totp: user.totpEnabled } },
+        { action: 'auth.login', targetType: 'session', targetId: sessionId, details: { ...method, totp: factor.kind === 'password' && user.totpEnabled } },
         trx,
       );
     });
     const fresh = await this.#require(user.id);
-    return { sessionToken, expiresAt, user: toUserView(fresh, now), setupRequired: this.#setupSteps(fresh) };
+    return { sessionToken, expiresAt, user: toUserView(fresh, now), setupRequired: this.#setupSteps(fresh, certificate !== null) };
+  }
+
+  /** Ends the sessions opened with a certificate that was just revoked (in the revocation's transaction). */
+  endCertificateSessions(certificateId: string, trx: Db): Promise<number> {
+    return this.#store.endCertificateSessions(certificateId, 'certificateRevoked', this.now(), trx);
   }
 
   #actorFor(user: UserRow, type: 'user' | 'token', permissions: Set<Permission>, ids: { sessionId?: string; tokenId?: string }): Actor {
@@ -417,7 +480,11 @@ export class AccountService {
     }
     if (!user.active) throw new GsError('GS_ERR_AUTH_ACCOUNT_INACTIVE');
     if (now.getTime() - session.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) await this.#store.touchSession(session.id, now, new Date(now.getTime() - TOUCH_INTERVAL_MS));
-    return { actor: this.#actorFor(user, 'user', permissionsOf(user.roles), { sessionId: session.id }), setupRequired: this.#setupSteps(user) };
+    return {
+      actor: this.#actorFor(user, 'user', permissionsOf(user.roles), { sessionId: session.id }),
+      setupRequired: this.#setupSteps(user, session.certificateId !== null),
+      certificateSha256: session.certificateSha256,
+    };
   }
 
   /** The actor behind an API token: the user's current permissions, narrowed to the token's scopes. */
@@ -433,7 +500,7 @@ export class AccountService {
       await this.#store.touchToken(row.id, now, new Date(now.getTime() - TOUCH_INTERVAL_MS));
     }
     // Tokens are for scripts; setup steps (password change, TOTP) concern interactive logins.
-    return { actor: this.#actorFor(user, 'token', permissions, { tokenId: row.id }), setupRequired: [] };
+    return { actor: this.#actorFor(user, 'token', permissions, { tokenId: row.id }), setupRequired: [], certificateSha256: null };
   }
 
   async logout(ctx: RequestContext): Promise<void> {

@@ -112,10 +112,6 @@ export class AccountStore {
 
   // sessions
 
-  async insertSession(row: Omit<SessionRow, 'endedAt' | 'endReason'>): Promise<void> {
-    await this.db.insertInto('sessions').values(row).execute();
-  }
-
   sessionWithUser(tokenHash: string): Promise<{ session: SessionRow; user: UserRow } | undefined> {
     return this.db
       .selectFrom('sessions')
@@ -131,12 +127,27 @@ export class AccountStore {
         'sessions.endReason as sessionEndReason',
         'sessions.ip as sessionIp',
         'sessions.userAgent as sessionUserAgent',
+        'sessions.certificateId as sessionCertificateId',
+        'sessions.certificateSha256 as sessionCertificateSha256',
       ])
       .where('sessions.tokenHash', '=', tokenHash)
       .executeTakeFirst()
       .then((r) => {
         if (!r) return undefined;
-        const { sessionId, sessionTokenHash, sessionCreatedAt, sessionLastSeenAt, sessionExpiresAt, sessionEndedAt, sessionEndReason, sessionIp, sessionUserAgent, ...user } = r;
+        const {
+          sessionId,
+          sessionTokenHash,
+          sessionCreatedAt,
+          sessionLastSeenAt,
+          sessionExpiresAt,
+          sessionEndedAt,
+          sessionEndReason,
+          sessionIp,
+          sessionUserAgent,
+          sessionCertificateId,
+          sessionCertificateSha256,
+          ...user
+        } = r;
         return {
           user,
           session: {
@@ -150,6 +161,8 @@ export class AccountStore {
             endReason: sessionEndReason,
             ip: sessionIp,
             userAgent: sessionUserAgent,
+            certificateId: sessionCertificateId,
+            certificateSha256: sessionCertificateSha256,
           },
         };
       });
@@ -182,6 +195,12 @@ export class AccountStore {
 
   async endSession(id: string, reason: string, now: Date): Promise<void> {
     await this.db.updateTable('sessions').set({ endedAt: now, endReason: reason }).where('id', '=', id).where('endedAt', 'is', null).execute();
+  }
+
+  /** Ends the sessions opened with one client certificate (it was revoked). Returns how many. */
+  async endCertificateSessions(certificateId: string, reason: string, now: Date, executor: Db = this.db): Promise<number> {
+    const r = await executor.updateTable('sessions').set({ endedAt: now, endReason: reason }).where('certificateId', '=', certificateId).where('endedAt', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows);
   }
 
   async endUserSessions(userId: string, reason: string, now: Date, executor: Db = this.db, exceptSessionId?: string): Promise<void> {

@@ -1,5 +1,7 @@
+import { hash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, eventHash, serialiseEvent, type ChainedEvent } from './chain.js';
+import { archiveSignatureValid, canonicalJson, eventHash, generateSigningKey, privateKeyFromDer, publicKeyFromPem, serialiseEvent, signArchive, type ChainedEvent } from './chain.js';
+import { checkPage } from './verify-hashing.js';
 
 const event: ChainedEvent = {
   seq: 42,
@@ -39,5 +41,93 @@ describe('canonical serialisation', () => {
     expect(eventHash({ ...event, details: { ...event.details as object, extra: 1 } })).not.toBe(base);
     expect(eventHash({ ...event, hashAlg: 'sm3' })).toMatch(/^[0-9a-f]{64}$/);
     expect(eventHash({ ...event, hashAlg: 'sm3' })).not.toBe(base);
+  });
+});
+
+/** The rules as first written (README.md): what the loop-based canonicalJson must equal. */
+function referenceCanonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(referenceCanonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${referenceCanonicalJson(obj[k])}`).join(',')}}`;
+}
+
+/** A deterministic pseudo-random JSON value with awkward keys and strings. */
+function randomJson(seed: number, depth = 0): unknown {
+  let x = seed;
+  const next = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const texts = ['', 'a', 'B', 'é', '审计', '😀', '\u2028', '\n\t"\\', '\u0001', 'Z', 'aa', '_', '10', '2', '__proto__x', 'ｆ'];
+  const pick = () => texts[Math.floor(next() * texts.length)]!;
+  const kind = depth > 3 ? Math.floor(next() * 4) : Math.floor(next() * 6);
+  if (kind === 0) return null;
+  if (kind === 1) return next() < 0.5;
+  if (kind === 2) return [0, -0, 1.5, 1e21, -3, 2 ** 53, 0.1][Math.floor(next() * 7)];
+  if (kind === 3) return pick() + pick();
+  if (kind === 4) return Array.from({ length: Math.floor(next() * 4) }, (_, i) => randomJson(seed * 31 + i, depth + 1));
+  const obj: Record<string, unknown> = {};
+  for (let i = 0; i < Math.floor(next() * 6); i++) obj[pick() + pick()] = randomJson(seed * 17 + i, depth + 1);
+  return obj;
+}
+
+describe('canonicalJson (the fast implementation)', () => {
+  it('equals the rules as first written, on many awkward values', () => {
+    for (let seed = 1; seed < 3000; seed++) {
+      const v = JSON.parse(JSON.stringify(randomJson(seed))) as unknown;
+      expect(canonicalJson(v)).toBe(referenceCanonicalJson(v));
+    }
+    const withUndefined = { b: undefined, a: [undefined, 1], c: { z: 1, y: undefined } };
+    expect(canonicalJson(withUndefined)).toBe(referenceCanonicalJson(withUndefined));
+  });
+});
+
+describe('page checking (verify-hashing.ts)', () => {
+  const digest = (alg: string, data: string) => hash(alg, data, 'hex');
+  /** A page line as the database renders it (store.ts VERIFY_LINE); jsonb text has spaces after , and :. */
+  const line = (e: ChainedEvent & { hash: unknown }, over: { alg?: unknown; prev?: unknown } = {}) =>
+    `${e.seq}\t${JSON.stringify([over.alg ?? e.hashAlg, e.hash, over.prev ?? e.prevHash, e.at, e.actorType, e.actorId, e.actorAgencyId, e.actorName, e.action, e.targetType, e.targetId, e.outcome, e.requestId, e.ip])}` +
+    `\t${JSON.stringify(e.details, null, 1).replace(/\n */g, ' ')}\n`;
+  const chain = (n: number): (ChainedEvent & { hash: string })[] => {
+    let prevHash = '0'.repeat(64);
+    return Array.from({ length: n }, (_, i) => {
+      const e = { ...event, seq: 42 + i, hashAlg: i % 3 === 2 ? ('sm3' as const) : ('sha256' as const), details: randomJson(i + 7) as Record<string, unknown>, prevHash };
+      const h = eventHash(e);
+      prevHash = h;
+      return { ...e, hash: h };
+    });
+  };
+
+  it('recomputes each event from its line, links them, and returns the hashes asked for', () => {
+    const events = chain(6);
+    const r = checkPage(events.map((e) => line(e)).join(''), 42, [44, 47], canonicalJson, digest);
+    expect(r).toEqual({ checked: 6, firstPrev: '0'.repeat(64), lastHash: events[5]!.hash, failure: null, hashes: { 44: events[2]!.hash, 47: events[5]!.hash } });
+  });
+
+  it('names the first problem as the reference would: missing, not chained, unknown algorithm, link, hash', () => {
+    const events = chain(6);
+    const page = (f: (e: (typeof events)[number], i: number) => string | null) => events.map((e, i) => f(e, i) ?? '').join('');
+    const check = (text: string) => checkPage(text, 42, [], canonicalJson, digest).failure;
+    expect(check(page((e, i) => (i === 2 ? null : line(e))))).toEqual({ seq: 44, kind: 'missing', found: 45 });
+    expect(check(page((e, i) => line(i === 3 ? { ...e, hash: null } : e)))).toEqual({ seq: 45, kind: 'unchained' });
+    expect(check(page((e, i) => line(e, i === 1 ? { alg: 'md5' } : {})))).toEqual({ seq: 43, kind: 'algorithm', found: 'md5' });
+    expect(check(page((e, i) => line(e, i === 4 ? { prev: 'f'.repeat(64) } : {})))).toEqual({ seq: 46, kind: 'link' });
+    expect(check(page((e, i) => line(i === 5 ? { ...e, action: 'x.y' } : e)))).toEqual({ seq: 47, kind: 'hash' });
+    // A stored hash that is not plain hex (quotes, backslashes) takes the careful path and still fails as a hash.
+    expect(check(page((e, i) => line(i === 0 ? { ...e, hash: `${e.hash.slice(0, 60)}\\"x"` } : e)))).toEqual({ seq: 42, kind: 'hash' });
+  });
+});
+
+describe('archive signature', () => {
+  it('covers the range, both end hashes and the content hash', () => {
+    const pair = generateSigningKey();
+    const statement = { firstSeq: 1, lastSeq: 9, firstPrevHash: '0'.repeat(64), lastHash: 'a'.repeat(64), events: 9, contentSha256: 'b'.repeat(64), at: new Date(), keyId: pair.id };
+    const signature = signArchive(statement, privateKeyFromDer(pair.privateKeyDer));
+    const key = publicKeyFromPem(pair.publicKeyPem);
+    expect(archiveSignatureValid(statement, signature, key)).toBe(true);
+    for (const changed of [{ lastSeq: 10 }, { lastHash: 'c'.repeat(64) }, { contentSha256: 'c'.repeat(64) }, { events: 8 }]) {
+      expect(archiveSignatureValid({ ...statement, ...changed }, signature, key)).toBe(false);
+    }
   });
 });

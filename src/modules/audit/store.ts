@@ -45,6 +45,39 @@ export interface StoredChainRow extends AuditEventFields {
   readonly details: unknown;
 }
 
+/** Events of a seq range as the fast verifier reads them: how many, and their lines as one text. */
+export interface VerifyPage {
+  readonly events: number;
+  readonly text: string;
+}
+
+/** One archive file the chain's oldest events were moved to (migration 0006). */
+export interface ArchiveRow {
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly firstPrevHash: string;
+  readonly lastHash: string;
+  readonly events: number;
+  readonly firstAt: Date;
+  readonly lastAt: Date;
+  readonly cutOff: Date;
+  readonly contentSha256: string;
+  readonly fileSha256: string;
+  readonly fileName: string;
+  readonly keyId: string;
+  readonly signature: string;
+  readonly archivedAt: Date;
+  readonly archivedBy: string;
+}
+
+/** What an archive of `firstSeq…lastSeq` will hold, read before writing it. */
+export interface RangeSummary {
+  readonly events: number;
+  readonly firstAt: string;
+  readonly lastAt: string;
+  readonly hashAlgorithms: readonly string[];
+}
+
 export interface ChainHead {
   readonly seq: number;
   readonly hash: string;
@@ -75,8 +108,27 @@ const AUDIT_LOCK = [0x676f7673, 0x61756474] as const; // 'govs', 'audt'
 /** Rows per INSERT (one array parameter per column). */
 const INSERT_CHUNK = 5_000;
 
-/** The stored timestamp with its microseconds, as the hash covers it. */
-const AT_TEXT = sql<string>`to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+/**
+ * The stored timestamp with its microseconds, as the hash covers it. Functions are named with
+ * their schema so a search_path set by whoever can change the role cannot slip in look-alikes.
+ */
+const AT_TEXT = sql<string>`pg_catalog.to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * One event as one line of a verification page (verify-hashing.ts): seq, a JSON array of
+ * hash_alg, hash, prev_hash and the hashed fields between seq and details in serialisation
+ * order, and the details' jsonb text. PostgreSQL's JSON string escapes are JSON.stringify's (the
+ * same escapes for `"`, backslash, \b \f \n \r \t, \u00XX for other control characters,
+ * everything else as is), so the array holds the serialisation's middle byte for byte; the
+ * verifier re-checks an event that fails this way by the field-by-field reference path before
+ * reporting it.
+ */
+const VERIFY_LINE = sql<string>`seq || E'\t' || pg_catalog.array_to_json(array[hash_alg, hash, prev_hash, ${AT_TEXT}, actor_type, actor_id::text, actor_agency_id::text,
+  actor_name, action, target_type, target_id, outcome, request_id, ip])::text || E'\t' || coalesce(details::text, 'null') || E'\n'`;
+
+const ARCHIVE_COLUMNS = `first_seq as "firstSeq", last_seq as "lastSeq", first_prev_hash as "firstPrevHash", last_hash as "lastHash", events,
+  first_at as "firstAt", last_at as "lastAt", cut_off as "cutOff", content_sha256 as "contentSha256", file_sha256 as "fileSha256", file_name as "fileName",
+  key_id as "keyId", signature, archived_at as "archivedAt", archived_by as "archivedBy"`;
 
 export class AuditStore {
   constructor(private readonly db: Db) {}
@@ -163,6 +215,85 @@ export class AuditStore {
         target_type as "targetType", target_id as "targetId", outcome, request_id as "requestId", ip, details
       from audit_events where seq > ${afterSeq} order by seq limit ${limit}`.execute(executor.withoutPlugins());
     return r.rows;
+  }
+
+  /**
+   * The events with `afterSeq` < seq <= `lastSeq` as one text, one line each in seq order
+   * (VERIFY_LINE): one value to decode and to hand to a thread, however many events.
+   */
+  async readVerifyPage(executor: Db, afterSeq: number, lastSeq: number): Promise<VerifyPage> {
+    const r = await sql<{ events: number; text: string | null }>`select count(*) as events, string_agg(line, '' order by seq) as text
+      from (select seq, ${VERIFY_LINE} as line from audit_events where seq > ${afterSeq} and seq <= ${lastSeq}) p`.execute(executor.withoutPlugins());
+    const row = r.rows[0];
+    return { events: row?.events ?? 0, text: row?.text ?? '' };
+  }
+
+  /** The lowest and highest sequence numbers in the table (undefined when it is empty). */
+  async seqRange(executor: Db = this.db): Promise<{ first: number; last: number } | undefined> {
+    const r = await sql<{ first: number | null; last: number | null }>`select min(seq) as first, max(seq) as last from audit_events`.execute(executor.withoutPlugins());
+    const row = r.rows[0];
+    return row && row.first !== null && row.last !== null ? { first: row.first, last: row.last } : undefined;
+  }
+
+  /** Events at or below `seq` (in an archived range they should all be gone). */
+  async countUpTo(executor: Db, seq: number): Promise<number> {
+    const r = await sql<{ n: number }>`select count(*) as n from audit_events where seq <= ${seq}`.execute(executor.withoutPlugins());
+    return r.rows[0]?.n ?? 0;
+  }
+
+  /**
+   * The last event of the longest run after `afterSeq` whose events are all older than `before`:
+   * the event before the first one at or after `before`, or the head when there is none. `at`
+   * is not strictly increasing with seq (a writer takes its time before it takes the lock), so
+   * this is the longest such prefix, not the last old event.
+   */
+  async lastOlderThan(executor: Db, afterSeq: number, before: Date): Promise<number | undefined> {
+    const r = await sql<{ young: number | null; head: number | null }>`select
+        (select min(seq) from audit_events where seq > ${afterSeq} and at >= ${before.toISOString()}::timestamptz) as young,
+        (select max(seq) from audit_events) as head`.execute(executor.withoutPlugins());
+    const row = r.rows[0];
+    if (!row || row.head === null || row.head <= afterSeq) return undefined;
+    const last = row.young === null ? row.head : row.young - 1;
+    return last > afterSeq ? last : undefined;
+  }
+
+  async rangeSummary(executor: Db, firstSeq: number, lastSeq: number): Promise<RangeSummary> {
+    const r = await sql<{ events: number; firstAt: string | null; lastAt: string | null; algs: string[] | null }>`select count(*) as events,
+        pg_catalog.to_char(min(at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "firstAt",
+        pg_catalog.to_char(max(at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "lastAt",
+        array_agg(distinct hash_alg) filter (where hash_alg is not null) as algs
+      from audit_events where seq between ${firstSeq} and ${lastSeq}`.execute(executor.withoutPlugins());
+    const row = r.rows[0];
+    return { events: row?.events ?? 0, firstAt: row?.firstAt ?? '', lastAt: row?.lastAt ?? '', hashAlgorithms: row?.algs ?? [] };
+  }
+
+  checkpointsBetween(executor: Db, firstSeq: number, lastSeq: number): Promise<CheckpointRow[]> {
+    return executor.selectFrom('auditCheckpoints').selectAll().where('seq', '>=', firstSeq).where('seq', '<=', lastSeq).orderBy('seq').execute();
+  }
+
+  /** The archives in chain order. */
+  async archives(executor: Db = this.db): Promise<ArchiveRow[]> {
+    const r = await sql<ArchiveRow>`select ${sql.raw(ARCHIVE_COLUMNS)} from audit_archives order by first_seq`.execute(executor.withoutPlugins());
+    return r.rows;
+  }
+
+  async newestArchive(executor: Db = this.db): Promise<ArchiveRow | undefined> {
+    const r = await sql<ArchiveRow>`select ${sql.raw(ARCHIVE_COLUMNS)} from audit_archives order by last_seq desc limit 1`.execute(executor.withoutPlugins());
+    return r.rows[0];
+  }
+
+  async insertArchive(trx: Db, a: ArchiveRow): Promise<void> {
+    await sql`insert into audit_archives (first_seq, last_seq, first_prev_hash, last_hash, events, first_at, last_at, cut_off, content_sha256, file_sha256,
+        file_name, key_id, signature, archived_at, archived_by)
+      values (${a.firstSeq}, ${a.lastSeq}, ${a.firstPrevHash}, ${a.lastHash}, ${a.events}, ${a.firstAt.toISOString()}::timestamptz, ${a.lastAt.toISOString()}::timestamptz,
+        ${a.cutOff.toISOString()}::timestamptz, ${a.contentSha256}, ${a.fileSha256}, ${a.fileName}, ${a.keyId}, ${a.signature}, ${a.archivedAt.toISOString()}::timestamptz,
+        ${a.archivedBy})`.execute(trx.withoutPlugins());
+  }
+
+  /** Removes archived events (the trigger lets only those through); returns how many. */
+  async deleteArchived(trx: Db, firstSeq: number, lastSeq: number): Promise<number> {
+    const r = await sql`delete from audit_events where seq between ${firstSeq} and ${lastSeq}`.execute(trx.withoutPlugins());
+    return Number(r.numAffectedRows ?? 0n);
   }
 
   checkpoints(executor: Db = this.db): Promise<CheckpointRow[]> {

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle, type Db } from '../../db/database.js';
@@ -11,8 +11,14 @@ import type { GsError } from '../../lib/errors.js';
 import { agencyInput, caught, createTestPlatform, refused, type TestPlatform } from '../../../test/helpers/platform.js';
 import { Platform } from '../../server/platform.js';
 import { backupKeyId } from './container.js';
-import { blobDirOf, createBackup, readBackupKey, restoreBackup, verifyBackup, type BackupResult } from './backup.js';
+import { blobDirOf, checkBackup, createBackup, readBackupKey, restoreBackup, verifyBackup, type BackupResult } from './backup.js';
 import { listTables, renderSettings, tableChecksum } from './tables.js';
+import { DirectoryTarget, fileSource } from './target.js';
+
+/** A backup file as a target and a name there. */
+function at(file: string): { target: DirectoryTarget; name: string } {
+  return { target: new DirectoryTarget(dirname(file)), name: basename(file) };
+}
 
 /** Every table's row count and checksum, read in one snapshot the way a backup reads them. */
 async function checksums(db: Db): Promise<Record<string, string>> {
@@ -59,7 +65,7 @@ beforeAll(async () => {
     await t.platform.accounts.createToken(t.cli, { userId: user.id, name: `token ${i}`, expiresAt: new Date(Date.now() + 86_400_000) });
     await t.platform.systems.register(t.cli, { agencyId: a.id, name: `系统${i}`, purpose: 'exchange', ownerContact: { name: '王五', phone: '0734-1234567' } });
   }
-  backup = await createBackup({ db: t.platform.db, kind: t.platform.database.kind, blobDir: blobDirOf(dataDir), out: join(dir, 'good.gsbackup'), key });
+  backup = await createBackup({ db: t.platform.db, kind: t.platform.database.kind, blobDir: blobDirOf(dataDir), ...at(join(dir, 'good.gsbackup')), key });
 }, 120_000);
 
 afterAll(async () => {
@@ -88,7 +94,30 @@ describe('backup', () => {
   it('refuses a missing key with the way to make one, and an existing output file', async () => {
     const e = await refused(Promise.resolve().then(() => readBackupKey(undefined)), 'GS_ERR_BACKUP_KEY_MISSING');
     expect(e.message).toContain('openssl rand -base64 32');
-    await refused(createBackup({ db: t.platform.db, kind: t.platform.database.kind, blobDir: blobDirOf(dataDir), out: backup.file, key }), 'GS_ERR_BACKUP_FILE');
+    await refused(createBackup({ db: t.platform.db, kind: t.platform.database.kind, blobDir: blobDirOf(dataDir), ...at(backup.file), key }), 'GS_ERR_BACKUP_FILE');
+  });
+});
+
+describe('check after writing', () => {
+  it('reads a backup without a database: content hashes, and the stored bytes against what was written', async () => {
+    expect(backup.sha256).toBe(createHash('sha256').update(readFileSync(backup.file)).digest('hex'));
+    const manifest = await checkBackup(fileSource(backup.file), key, { bytes: backup.bytes, sha256: backup.sha256 });
+    expect(manifest.tables).toEqual(backup.manifest.tables);
+    expect(manifest.blobs).toEqual(backup.manifest.blobs);
+    const e = await refused(checkBackup(fileSource(backup.file), key, { bytes: backup.bytes - 1, sha256: backup.sha256 }), 'GS_ERR_BACKUP_CORRUPT');
+    expect(e.message).toContain('differs from what was written');
+    const altered = readFileSync(backup.file);
+    altered[altered.length - 50]! ^= 1;
+    writeFileSync(join(dir, 'altered.gsbackup'), altered);
+    expect((await caught(checkBackup(fileSource(join(dir, 'altered.gsbackup')), key))).message).toContain('authentication');
+  });
+
+  it('a backup stopped on the way leaves no file behind', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const e = await refused(createBackup({ db: t.platform.db, kind: t.platform.database.kind, blobDir: blobDirOf(dataDir), ...at(join(dir, 'stopped.gsbackup')), key, signal: stop.signal }), 'GS_ERR_BACKUP_FILE');
+    expect(e.message).toContain('stopped');
+    expect(readdirSync(dir).filter((f) => f.startsWith('stopped'))).toEqual([]);
   });
 });
 
@@ -100,7 +129,7 @@ describe('restore', () => {
       const target = await emptyTarget(kind);
       const blobs = join(dir, `restored-${kind}`, 'blobs');
       try {
-        const result = await restoreBackup(target.db, backup.file, key, { force: false, blobDir: blobs, location: kind });
+        const result = await restoreBackup(target.db, fileSource(backup.file), key, { force: false, blobDir: blobs, location: kind });
         expect(result.rows).toBe(backup.manifest.tables.reduce((n, x) => n + x.rows, 0));
         expect(await checksums(target.db)).toEqual(await checksums(t.platform.db));
         expect(readFileSync(join(blobs, 'ab', 'cdef'))).toEqual(readFileSync(join(blobDirOf(dataDir), 'ab', 'cdef')));
@@ -115,8 +144,8 @@ describe('restore', () => {
         if (typeof audit.verify === 'function') expect((await audit.verify.call(restored.audit)).ok).toBe(true);
 
         // not empty now: refused without --force, replaced with it
-        await refused(restoreBackup(target.db, backup.file, key, { force: false, blobDir: blobs, location: kind }), 'GS_ERR_BACKUP_TARGET_NOT_EMPTY');
-        await restoreBackup(target.db, backup.file, key, { force: true, blobDir: blobs, location: kind });
+        await refused(restoreBackup(target.db, fileSource(backup.file), key, { force: false, blobDir: blobs, location: kind }), 'GS_ERR_BACKUP_TARGET_NOT_EMPTY');
+        await restoreBackup(target.db, fileSource(backup.file), key, { force: true, blobDir: blobs, location: kind });
         expect(await checksums(target.db)).toEqual(await checksums(t.platform.db));
       } finally {
         await target.close();
@@ -130,12 +159,12 @@ describe('restore', () => {
     const pgTarget = await emptyTarget('postgres');
     const back = await emptyTarget('pglite');
     try {
-      await restoreBackup(source.db, backup.file, key, { force: false, blobDir: undefined, location: 'source' });
-      const fromPglite = await createBackup({ db: source.db, kind: 'pglite', blobDir: join(dir, 'none'), out: join(dir, 'from-pglite.gsbackup'), key });
-      await restoreBackup(pgTarget.db, fromPglite.file, key, { force: false, blobDir: undefined, location: 'postgres' });
+      await restoreBackup(source.db, fileSource(backup.file), key, { force: false, blobDir: undefined, location: 'source' });
+      const fromPglite = await createBackup({ db: source.db, kind: 'pglite', blobDir: join(dir, 'none'), ...at(join(dir, 'from-pglite.gsbackup')), key });
+      await restoreBackup(pgTarget.db, fileSource(fromPglite.file), key, { force: false, blobDir: undefined, location: 'postgres' });
       expect(await checksums(pgTarget.db)).toEqual(await checksums(source.db));
-      const fromPg = await createBackup({ db: pgTarget.db, kind: 'postgres', blobDir: join(dir, 'none'), out: join(dir, 'from-pg.gsbackup'), key });
-      await restoreBackup(back.db, fromPg.file, key, { force: false, blobDir: undefined, location: 'pglite' });
+      const fromPg = await createBackup({ db: pgTarget.db, kind: 'postgres', blobDir: join(dir, 'none'), ...at(join(dir, 'from-pg.gsbackup')), key });
+      await restoreBackup(back.db, fileSource(fromPg.file), key, { force: false, blobDir: undefined, location: 'pglite' });
       expect(await checksums(back.db)).toEqual(await checksums(source.db));
     } finally {
       await Promise.all([source.close(), pgTarget.close(), back.close()]);
@@ -151,11 +180,11 @@ describe('verify', () => {
   }
 
   function failure(file: string, withKey: Buffer = key): Promise<GsError> {
-    return caught(verifyBackup(file, withKey));
+    return caught(verifyBackup(fileSource(file), withKey));
   }
 
   it('test-restores a good backup into a scratch database', async () => {
-    const r = await verifyBackup(backup.file, key);
+    const r = await verifyBackup(fileSource(backup.file), key);
     expect(r.manifest.tables).toEqual(backup.manifest.tables);
     expect(r.manifest.blobs).toEqual(backup.manifest.blobs);
   }, 60_000);
@@ -188,7 +217,7 @@ describe('verify', () => {
     try {
       await migrate(source.db);
       await sql`insert into schema_migrations (version, name, checksum) values (999, 'future', 'x')`.execute(source.db);
-      const future = await createBackup({ db: source.db, kind: 'pglite', blobDir: join(dir, 'none'), out: join(dir, 'future.gsbackup'), key });
+      const future = await createBackup({ db: source.db, kind: 'pglite', blobDir: join(dir, 'none'), ...at(join(dir, 'future.gsbackup')), key });
       const e = await failure(future.file);
       expect(e.code).toBe('GS_ERR_BACKUP_SCHEMA_NEWER');
     } finally {

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { pipeline, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, createGzip } from 'node:zlib';
 import { sql } from 'kysely';
@@ -11,6 +10,7 @@ import { loadMigrations, migrate, schemaStatus } from '../../db/migrate.js';
 import { GsError, isGsError } from '../../lib/errors.js';
 import { readKeyFile } from '../../lib/key-file.js';
 import { DecryptStream, EncryptStream } from './container.js';
+import { ByteTally, type BackupSource, type BackupTarget } from './target.js';
 import { insertRows, listForeignKeys, listTables, parentsFirst, quoteIdent, readRows, renderSettings, resetSequences, TableDigest, tableChecksum, type TableColumn, type TableInfo } from './tables.js';
 
 /** Version of the backup's content (the lines inside the container); see README.md. */
@@ -35,8 +35,11 @@ type Marker =
   | ({ readonly kind: 'manifest' } & BackupManifest);
 
 export interface BackupResult {
+  /** Where the backup was written: a file path or `s3://bucket/key`. */
   readonly file: string;
   readonly bytes: number;
+  /** SHA-256 of the bytes written, to compare with the stored copy. */
+  readonly sha256: string;
   readonly durationMs: number;
   readonly manifest: BackupManifest;
 }
@@ -69,18 +72,31 @@ function blobFiles(dir: string): string[] {
 const BLOB_PIECE = 48 * 1024;
 const FLUSH_CHARS = 256 * 1024;
 
+export interface CreateBackupOptions {
+  readonly db: Db;
+  readonly kind: DatabaseKind;
+  readonly blobDir: string;
+  readonly target: BackupTarget;
+  /** The backup's name at the target (it must not exist there). */
+  readonly name: string;
+  readonly key: Buffer;
+  /** Stops the backup (the target is left without it). */
+  readonly signal?: AbortSignal | undefined;
+}
+
 /**
  * Writes one consistent backup of the database (every table of the public schema, read in one
  * repeatable-read, read-only transaction) and of the blob folder, compressed and encrypted, to
- * `out` (which must not exist; it appears complete or not at all).
+ * `name` at the target (which must not exist; it appears complete or not at all).
  */
-export async function createBackup(options: { db: Db; kind: DatabaseKind; blobDir: string; out: string; key: Buffer }): Promise<BackupResult> {
+export async function createBackup(options: CreateBackupOptions): Promise<BackupResult> {
   const started = Date.now();
-  const { out } = options;
-  if (existsSync(out)) throw new GsError('GS_ERR_BACKUP_FILE', { file: out, reason: 'it already exists; choose a new name' });
-  if (!existsSync(dirname(out))) throw new GsError('GS_ERR_BACKUP_FILE', { file: out, reason: `folder ${dirname(out)} does not exist` });
-  const partial = `${out}.partial-${process.pid}`;
+  const { target, name } = options;
+  const location = target.locationOf(name);
+  // Before the snapshot: an existing name, a missing folder or refused credentials cost nothing.
+  await target.prepare(name);
   let manifest: BackupManifest | undefined;
+  let written: { bytes: number; sha256: string } | undefined;
   try {
     await options.db.transaction().execute(async (trx) => {
       // One snapshot for every table; must be the transaction's first statement.
@@ -125,27 +141,45 @@ export async function createBackup(options: { db: Db; kind: DatabaseKind; blobDi
         manifest = { ...header, tables: tableSums, blobs: blobSums };
         yield `${text}${JSON.stringify({ kind: 'manifest', ...manifest } satisfies Marker)}\n`;
       }
-      const file: WriteStream = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
-      await pipeline(Readable.from(lines()), createGzip(), new EncryptStream(options.key), file);
+      // The content's own failure (the database, a blob file) is kept apart from the target's.
+      let contentError: Error | null = null;
+      const content = pipeline(Readable.from(lines()), createGzip(), new EncryptStream(options.key), (e) => {
+        contentError ??= e ?? null;
+      });
+      const stop = (): void => {
+        content.destroy(Object.assign(new Error('the backup was stopped'), { name: 'AbortError' }));
+      };
+      if (options.signal?.aborted) stop();
+      options.signal?.addEventListener('abort', stop, { once: true });
+      try {
+        written = await target.write(name, content);
+      } catch (e) {
+        throw contentError && !isGsError(e) ? contentError : e;
+      } finally {
+        options.signal?.removeEventListener('abort', stop);
+      }
     });
-    renameSync(partial, out);
   } catch (e) {
-    rmSync(partial, { force: true });
     if (isGsError(e)) throw e;
-    throw new GsError('GS_ERR_BACKUP_FILE', { file: out, reason: e instanceof Error ? e.message : String(e) }, undefined, { cause: e });
+    throw new GsError('GS_ERR_BACKUP_FILE', { file: location, reason: e instanceof Error ? e.message : String(e) }, undefined, { cause: e });
   }
-  return { file: out, bytes: statSync(out).size, durationMs: Date.now() - started, manifest: manifest! };
+  return { file: location, bytes: written!.bytes, sha256: written!.sha256, durationMs: Date.now() - started, manifest: manifest! };
 }
 
-/** The decrypted, decompressed lines of a backup file. */
-async function* readLines(file: string, key: Buffer): AsyncGenerator<string> {
-  if (!existsSync(file)) throw new GsError('GS_ERR_BACKUP_FILE', { file, reason: 'no such file' });
-  const source = createReadStream(file);
+/** The decrypted, decompressed lines of a backup; `tally`, if given, sees the stored bytes. */
+async function* readLines(from: BackupSource, key: Buffer, tally?: ByteTally): AsyncGenerator<string> {
+  const file = from.location;
+  const source = await from.open();
   const decrypt = new DecryptStream(key, file);
   const gunzip = createGunzip();
   source.on('error', (e) => decrypt.destroy(e));
   decrypt.on('error', (e) => gunzip.destroy(e));
-  source.pipe(decrypt).pipe(gunzip);
+  if (tally) {
+    tally.on('error', (e) => decrypt.destroy(e));
+    source.pipe(tally).pipe(decrypt).pipe(gunzip);
+  } else {
+    source.pipe(decrypt).pipe(gunzip);
+  }
   const decoder = new StringDecoder('utf8');
   let rest = '';
   try {
@@ -174,8 +208,9 @@ function parseMarker(file: string, line: string): Marker {
 }
 
 /** The backup's header (format, schema version, when, from which kind of database). */
-export async function readBackupHeader(file: string, key: Buffer): Promise<Header> {
-  for await (const line of readLines(file, key)) {
+export async function readBackupHeader(source: BackupSource, key: Buffer): Promise<Header> {
+  const file = source.location;
+  for await (const line of readLines(source, key)) {
     const m = parseMarker(file, line);
     if (m.kind !== 'header') break;
     if (m.format !== BACKUP_FORMAT) throw new GsError('GS_ERR_BACKUP_CORRUPT', { file, reason: `content format ${m.format} is not supported` });
@@ -216,9 +251,10 @@ async function whyNotEmpty(db: Db, blobDir: string | undefined): Promise<string 
  * while loading, then checked and restored), and compares every table's row count and checksum,
  * read back from the database, with the manifest. Any failure rolls the data back.
  */
-export async function restoreBackup(db: Db, file: string, key: Buffer, options: RestoreOptions): Promise<RestoreResult> {
+export async function restoreBackup(db: Db, source: BackupSource, key: Buffer, options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
-  const header = await readBackupHeader(file, key);
+  const file = source.location;
+  const header = await readBackupHeader(source, key);
   const migrations = loadMigrations();
   if (header.schemaVersion > migrations.length) {
     throw new GsError('GS_ERR_BACKUP_SCHEMA_NEWER', { backupVersion: header.schemaVersion, codeVersion: migrations.length });
@@ -246,7 +282,7 @@ export async function restoreBackup(db: Db, file: string, key: Buffer, options: 
       for (const fk of foreignKeys) await sql`alter table ${sql.raw(quoteIdent(fk.table))} drop constraint ${sql.raw(quoteIdent(fk.name))}`.execute(trx);
       if (tables.length > 0) await sql`truncate ${sql.raw(tables.map((t) => quoteIdent(t.name)).join(', '))}`.execute(trx);
 
-      const manifest = await load(trx, file, key, tables, staging);
+      const manifest = await load(source, key, { trx, tables, blobStaging: staging });
 
       for (const fk of foreignKeys) await sql`alter table ${sql.raw(quoteIdent(fk.table))} add constraint ${sql.raw(quoteIdent(fk.name))} ${sql.raw(fk.definition)}`.execute(trx);
       for (const t of tables) {
@@ -277,26 +313,37 @@ export async function restoreBackup(db: Db, file: string, key: Buffer, options: 
   return { ...loaded, durationMs: Date.now() - started };
 }
 
-/** Streams the backup's rows into the target tables, checking each table's hash and the manifest. */
-async function load(trx: Db, file: string, key: Buffer, tables: readonly TableInfo[], blobStaging: string | undefined): Promise<BackupManifest> {
+/** Where `load` puts the backup's content; without one it only checks it. */
+interface LoadInto {
+  readonly trx: Db;
+  readonly tables: readonly TableInfo[];
+  readonly blobStaging: string | undefined;
+}
+
+/**
+ * Streams the backup's rows into the target tables (or, without a target, through the hashes
+ * only), checking each table's and blob's hash and the manifest.
+ */
+async function load(source: BackupSource, key: Buffer, into: LoadInto | undefined, tally?: ByteTally): Promise<BackupManifest> {
+  const file = source.location;
   const corrupt = (reason: string): GsError => new GsError('GS_ERR_BACKUP_CORRUPT', { file, reason });
   let header: Header | undefined;
   let manifest: BackupManifest | undefined;
   const tableSums = new Map<string, { rows: number; sha256: string }>();
   const blobSums = new Map<string, { size: number; sha256: string }>();
-  let table: { info: TableInfo; digest: TableDigest; batch: string[]; bytes: number } | undefined;
+  let table: { name: string; info: TableInfo | undefined; digest: TableDigest; batch: string[]; bytes: number } | undefined;
   let blob: { path: string; hash: ReturnType<typeof createHash>; size: number; fd: string | undefined } | undefined;
 
   const flushRows = async (): Promise<void> => {
     if (!table || table.batch.length === 0) return;
-    await insertRows(trx, table.info, table.batch);
+    if (into && table.info) await insertRows(into.trx, table.info, table.batch);
     table.batch = [];
     table.bytes = 0;
   };
   const closeSection = async (): Promise<void> => {
     if (table) {
       await flushRows();
-      tableSums.set(table.info.name, { rows: table.digest.rows, sha256: table.digest.digest() });
+      tableSums.set(table.name, { rows: table.digest.rows, sha256: table.digest.digest() });
       table = undefined;
     }
     if (blob) {
@@ -305,11 +352,12 @@ async function load(trx: Db, file: string, key: Buffer, tables: readonly TableIn
     }
   };
 
-  for await (const line of readLines(file, key)) {
+  for await (const line of readLines(source, key, tally)) {
     if (manifest) throw corrupt('content after the manifest');
     if (!header) {
       const m = parseMarker(file, line);
       if (m.kind !== 'header') throw corrupt('no header');
+      if (m.format !== BACKUP_FORMAT) throw corrupt(`content format ${m.format} is not supported`);
       header = m;
       continue;
     }
@@ -330,16 +378,19 @@ async function load(trx: Db, file: string, key: Buffer, tables: readonly TableIn
     await closeSection();
     const m = parseMarker(file, line);
     if (m.kind === 'table') {
-      const info = tables.find((t) => t.name === m.name);
-      if (!info) throw corrupt(`table ${m.name} does not exist at schema version ${header.schemaVersion}`);
-      if (JSON.stringify(info.columns) !== JSON.stringify(m.columns)) throw corrupt(`table ${m.name} has other columns than the schema at version ${header.schemaVersion}`);
+      let info: TableInfo | undefined;
+      if (into) {
+        info = into.tables.find((t) => t.name === m.name);
+        if (!info) throw corrupt(`table ${m.name} does not exist at schema version ${header.schemaVersion}`);
+        if (JSON.stringify(info.columns) !== JSON.stringify(m.columns)) throw corrupt(`table ${m.name} has other columns than the schema at version ${header.schemaVersion}`);
+      }
       if (tableSums.has(m.name)) throw corrupt(`table ${m.name} appears twice`);
-      table = { info, digest: new TableDigest(), batch: [], bytes: 0 };
+      table = { name: m.name, info, digest: new TableDigest(), batch: [], bytes: 0 };
     } else if (m.kind === 'blob') {
       if (m.path.split('/').some((p) => p === '..' || p === '' || p === '.') || m.path.includes('\\')) throw corrupt(`blob path ${m.path} is not allowed`);
       let target: string | undefined;
-      if (blobStaging) {
-        target = join(blobStaging, ...m.path.split('/'));
+      if (into?.blobStaging) {
+        target = join(into.blobStaging, ...m.path.split('/'));
         mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
         writeFileSync(target, Buffer.alloc(0), { flag: 'wx', mode: 0o600 });
       }
@@ -356,7 +407,7 @@ async function load(trx: Db, file: string, key: Buffer, tables: readonly TableIn
     if (manifest[field] !== header[field]) throw corrupt(`the manifest's ${field} differs from the header's`);
   }
   const listed = new Set(manifest.tables.map((t) => t.name));
-  for (const t of tables) if (!listed.has(t.name)) throw corrupt(`the manifest lists no table ${t.name}`);
+  for (const t of into?.tables ?? []) if (!listed.has(t.name)) throw corrupt(`the manifest lists no table ${t.name}`);
   for (const expected of manifest.tables) {
     const got = tableSums.get(expected.name);
     if (!got) throw corrupt(`table ${expected.name} is in the manifest but not in the backup`);
@@ -375,11 +426,28 @@ async function load(trx: Db, file: string, key: Buffer, tables: readonly TableIn
  * Decrypts the backup, checks every hash and test-restores it into a scratch in-memory database,
  * comparing every table's row count and checksum after loading. Changes nothing.
  */
-export async function verifyBackup(file: string, key: Buffer): Promise<RestoreResult> {
+export async function verifyBackup(source: BackupSource, key: Buffer): Promise<RestoreResult> {
   const scratch = await openDatabase({ kind: 'pglite', dir: undefined });
   try {
-    return await restoreBackup(scratch.db, file, key, { force: false, blobDir: undefined, location: 'scratch database' });
+    return await restoreBackup(scratch.db, source, key, { force: false, blobDir: undefined, location: 'scratch database' });
   } finally {
     await scratch.close();
   }
+}
+
+/**
+ * Reads the backup once without a database: the stored bytes' size and SHA-256 against what was
+ * written (`expected`), every chunk's authentication, every table's and blob's hash and row
+ * count against the manifest. Lighter than `verifyBackup` (no test restore); changes nothing.
+ */
+export async function checkBackup(source: BackupSource, key: Buffer, expected?: { readonly bytes: number; readonly sha256: string }): Promise<BackupManifest> {
+  const tally = new ByteTally();
+  const manifest = await load(source, key, undefined, tally);
+  if (expected) {
+    const sha256 = tally.sha256();
+    if (tally.bytes !== expected.bytes || sha256 !== expected.sha256) {
+      throw new GsError('GS_ERR_BACKUP_CORRUPT', { file: source.location, reason: `the stored copy (${tally.bytes} bytes, SHA-256 ${sha256.slice(0, 16)}…) differs from what was written (${expected.bytes} bytes, ${expected.sha256.slice(0, 16)}…)` });
+    }
+  }
+  return manifest;
 }

@@ -3,7 +3,7 @@ import { needs, PUBLIC, self } from '../../server/access.js';
 import type { GsApp } from '../../server/app.js';
 import type { Platform } from '../../server/platform.js';
 import { ERROR_RESPONSES, IdParams, Limit, literals, nextCursor, page, Uuid } from '../../server/schema-kit.js';
-import { Certificate, CERTIFICATE_STATUSES, Decision, KeyBundleRequest, OwnCertificateApply, Rejection, Revocation, SUBJECT_TYPES, SystemCertificateApply } from './schemas.js';
+import { Certificate, CERTIFICATE_STATUSES, Decision, KeyBundleRequest, NodeCertificateApply, OwnCertificateApply, Rejection, Revocation, SUBJECT_TYPES, SystemCertificateApply } from './schemas.js';
 
 const tags = ['certificates'];
 const PageQuery = Type.Object({ after: Type.Optional(Uuid), limit: Limit }, { additionalProperties: false });
@@ -40,6 +40,20 @@ export async function pkiRoutes(app: GsApp, { pki }: Platform): Promise<void> {
       },
     },
     async (req, reply) => reply.status(201).send(await pki.applyForSystem(req.ctx, req.body)),
+  );
+
+  app.post(
+    '/certificates/nodes',
+    {
+      config: { access: needs('certificate:apply') },
+      schema: {
+        tags,
+        summary: "Apply for an agency node's client certificate (a node admin: own agency's nodes); an operator approves it",
+        body: NodeCertificateApply,
+        response: { 201: Certificate, ...ERROR_RESPONSES },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await pki.applyForNode(req.ctx, req.body)),
   );
 
   app.get(

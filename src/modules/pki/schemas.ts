@@ -6,7 +6,7 @@ import { REVOCATION_REASONS } from './certificate-authority.js';
  * Who a certificate is for. A new kind of subject (agency nodes) is a new value here and in the
  * service's subject lookup; the table stores the type as text, so no schema change.
  */
-export const SUBJECT_TYPES = ['system', 'user'] as const;
+export const SUBJECT_TYPES = ['system', 'user', 'node'] as const;
 export type SubjectType = (typeof SUBJECT_TYPES)[number];
 
 export const CERTIFICATE_STATUSES = ['pending', 'rejected', 'issued', 'revoked'] as const;
@@ -18,11 +18,14 @@ export type KeySource = (typeof KEY_SOURCES)[number];
 const Csr = Type.String({
   minLength: 1,
   maxLength: 20_000,
-  description: 'PEM PKCS#10 request (ECDSA P-256 or RSA ≥ 2048) whose subject has one CN: the id of the system or user. Omit it to have the platform generate the key (downloadable once as PKCS#12).',
+  description: 'PEM PKCS#10 request (ECDSA P-256 or RSA ≥ 2048) whose subject has one CN: the id of the system, node or user. Omit it to have the platform generate the key (downloadable once as PKCS#12).',
 });
 
 export const SystemCertificateApply = Type.Object({ systemId: Uuid, csr: Type.Optional(Csr) }, { additionalProperties: false });
 export type SystemCertificateApply = Static<typeof SystemCertificateApply>;
+
+export const NodeCertificateApply = Type.Object({ nodeId: Uuid, csr: Type.Optional(Csr) }, { additionalProperties: false });
+export type NodeCertificateApply = Static<typeof NodeCertificateApply>;
 
 export const OwnCertificateApply = Type.Object({ csr: Type.Optional(Csr) }, { additionalProperties: false });
 export type OwnCertificateApply = Static<typeof OwnCertificateApply>;

@@ -7,8 +7,18 @@ import type { AccountService } from '../accounts/service.js';
 import type { AgencyService } from '../agencies/service.js';
 import type { AuditService } from '../audit/service.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import type { NodeService } from '../nodes/service.js';
 import type { SystemService } from '../systems/service.js';
-import { CertificateAuthority, checkCsr, generateEcKey, normaliseSerial, type RevocationReason } from './certificate-authority.js';
+import {
+  CA_KEY_ALGORITHM_NAMES,
+  caKeyAlgorithmNamed,
+  CertificateAuthority,
+  checkCsr,
+  generateEcKey,
+  normaliseSerial,
+  type CaKeyAlgorithm,
+  type RevocationReason,
+} from './certificate-authority.js';
 import { pkcs12Bundle } from './pkcs12.js';
 import type { Certificate, CertificateStatus, KeySource, SubjectType } from './schemas.js';
 import { PkiStore, type CertificateRow } from './store.js';
@@ -26,6 +36,8 @@ const serverKeyContext = (name: string): string => `pki.server-key:${name}`;
 
 export interface PkiSettings {
   readonly certificateValidityDays: number;
+  /** The key algorithm of a CA created from now on. */
+  readonly caKeyAlgorithm: CaKeyAlgorithm;
 }
 
 /** Who is on the other end of an exchange connection, established from its client certificate. */
@@ -70,6 +82,7 @@ export class PkiService {
     private readonly audit: AuditService,
     private readonly keys: KeyRing,
     private readonly systems: SystemService,
+    private readonly nodes: NodeService,
     private readonly agencies: AgencyService,
     private readonly accounts: AccountService,
     private readonly settings: PkiSettings,
@@ -87,20 +100,27 @@ export class PkiService {
   async ensureAuthority(executor: Db): Promise<boolean> {
     if (await this.#store.currentAuthority(executor)) return false;
     const id = newId();
-    const { authority, pkcs8, notBefore, notAfter } = await CertificateAuthority.create(`CN=govshare platform CA ${id.slice(0, 8)}, O=govshare`, this.now(), CA_YEARS);
+    const algorithm = this.settings.caKeyAlgorithm;
+    const { authority, privateKey, notBefore, notAfter } = await CertificateAuthority.create(`CN=govshare platform CA ${id.slice(0, 8)}, O=govshare`, this.now(), CA_YEARS, algorithm);
+    const keyAlgorithm = CA_KEY_ALGORITHM_NAMES[algorithm];
     await this.#store.insertAuthority(
-      { id, subject: authority.subject, keyAlgorithm: 'ECDSA P-256', certificatePem: authority.pem, sealedPrivateKey: this.keys.seal(pkcs8, authorityKeyContext(id)), notBefore, notAfter, retiredAt: null },
+      { id, subject: authority.subject, keyAlgorithm, certificatePem: authority.pem, sealedPrivateKey: this.keys.seal(privateKey, authorityKeyContext(id)), notBefore, notAfter, retiredAt: null },
       executor,
     );
-    await this.audit.record(systemContext(), { action: 'pki.authority.create', targetType: 'pkiAuthority', targetId: id, details: { subject: authority.subject, keyAlgorithm: 'ECDSA P-256', notAfter: notAfter.toISOString() } }, executor);
+    await this.audit.record(systemContext(), { action: 'pki.authority.create', targetType: 'pkiAuthority', targetId: id, details: { subject: authority.subject, keyAlgorithm, notAfter: notAfter.toISOString() } }, executor);
     return true;
+  }
+
+  /** The current CA's key algorithm (the setting applies when the CA is created; an existing CA keeps its own). */
+  async authorityAlgorithm(): Promise<CaKeyAlgorithm> {
+    return (await this.#ca()).ca.algorithm;
   }
 
   async #ca(): Promise<{ id: string; ca: CertificateAuthority }> {
     if (this.#authority) return this.#authority;
     const row = await this.#store.currentAuthority();
     if (!row) throw new GsError('GS_ERR_PKI_CA_MISSING');
-    const ca = await CertificateAuthority.load(row.certificatePem, this.keys.open(row.sealedPrivateKey, authorityKeyContext(row.id)));
+    const ca = await CertificateAuthority.load(row.certificatePem, this.keys.open(row.sealedPrivateKey, authorityKeyContext(row.id)), caKeyAlgorithmNamed(row.keyAlgorithm));
     this.#authority = { id: row.id, ca };
     return this.#authority;
   }
@@ -127,6 +147,13 @@ export class PkiService {
     const subject = await this.#subject('system', input.systemId);
     if (!seesAllCertificates(ctx.actor) && subject.agencyId !== ctx.actor.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
     return this.#apply(ctx, 'system', input.systemId, subject, input.csr);
+  }
+
+  /** A node's client certificate (its agency's node admin, or an operator for any node). */
+  async applyForNode(ctx: RequestContext, input: { nodeId: string; csr?: string | undefined }): Promise<Certificate> {
+    const subject = await this.#subject('node', input.nodeId);
+    if (!seesAllCertificates(ctx.actor) && subject.agencyId !== ctx.actor.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
+    return this.#apply(ctx, 'node', input.nodeId, subject, input.csr);
   }
 
   /** A user applies for their own client certificate (000 §28: replaces the USB-key certificate). */
@@ -205,7 +232,11 @@ export class PkiService {
   async revoke(ctx: RequestContext, id: string, reason: RevocationReason, comment: string | null): Promise<Certificate> {
     return this.#decide(ctx, id, 'issued', 'revoke', async (trx, now) => {
       const after = await this.#store.updateCertificate(id, 'issued', { status: 'revoked', revokedAt: now, revokedBy: ctx.actor.name, revocationReason: reason, revocationComment: comment, sealedPrivateKey: null }, now, trx);
-      if (after) await this.audit.record(ctx, { action: 'pki.certificate.revoke', targetType: 'certificate', targetId: id, details: { reason, comment, serialNumber: after.serialNumber } }, trx);
+      if (after) {
+        // A console session opened with this certificate ends with it.
+        const sessionsEnded = await this.accounts.endCertificateSessions(id, trx);
+        await this.audit.record(ctx, { action: 'pki.certificate.revoke', targetType: 'certificate', targetId: id, details: { reason, comment, serialNumber: after.serialNumber, sessionsEnded } }, trx);
+      }
       return after;
     });
   }
@@ -285,6 +316,12 @@ export class PkiService {
       const agency = await this.agencies.get(system.agencyId);
       const inactive = system.status !== 'active' ? `the system is ${system.status}` : !agency.active ? 'its agency is deactivated' : null;
       return { name: system.name, agencyId: system.agencyId, inactive };
+    }
+    if (type === 'node') {
+      const node = await this.nodes.get(SYSTEM_ACTOR, id);
+      const agency = await this.agencies.get(node.agencyId);
+      const inactive = node.status !== 'active' ? `the node is ${node.status}` : !agency.active ? 'its agency is deactivated' : null;
+      return { name: node.name, agencyId: node.agencyId, inactive };
     }
     const user = await this.accounts.get(id);
     const agency = user.agencyId ? await this.agencies.get(user.agencyId) : null;
