@@ -105,6 +105,20 @@ async function verifyArchives(files: readonly string[], publicKeyFiles: readonly
   if (series) throw new GsError('GS_ERR_AUDIT_CHAIN_BROKEN', { seq: series.firstBadSeq ?? '-', problem: series.problem });
 }
 
+/** The event filters `search` and `export` share (see exportInput). */
+function withFilters(command: Command): Command {
+  return command
+    .option('--from <date>', 'events at or after this time (ISO 8601)')
+    .option('--to <date>', 'events before this time (ISO 8601)')
+    .option('--action <id>', 'action id, e.g. user.set-roles')
+    .option('--actor-id <uuid>', 'the acting account')
+    .option('--actor <name>', 'the actor name as recorded (user name, cli:<os user>, govshare)')
+    .option('--agency <codeOrId>', "the actor's agency")
+    .option('--target-type <type>', 'target type, e.g. user, agency')
+    .option('--target-id <id>', 'target id')
+    .option('--outcome <outcome>', AUDIT_OUTCOMES.join(' | '));
+}
+
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the tamper-evident audit trail: verify it, export it, archive its oldest events');
 
@@ -174,18 +188,9 @@ export function registerAudit(program: Command): void {
       }),
     );
 
-  audit
-    .command('search')
-    .description('show the matching audit events, newest first (the same filters as export)')
-    .option('--from <date>', 'events at or after this time (ISO 8601)')
-    .option('--to <date>', 'events before this time (ISO 8601)')
-    .option('--action <id>', 'action id, e.g. user.set-roles')
-    .option('--actor-id <uuid>', 'the acting account')
-    .option('--actor <name>', 'the actor name as recorded (user name, cli:<os user>, govshare)')
-    .option('--agency <codeOrId>', "the actor's agency")
-    .option('--target-type <type>', 'target type, e.g. user, agency')
-    .option('--target-id <id>', 'target id')
-    .option('--outcome <outcome>', AUDIT_OUTCOMES.join(' | '))
+  withFilters(
+    audit.command('search').description('show the matching audit events, newest first (the same filters as export)'),
+  )
     .option('--limit <n>', 'at most this many events (1–1000)', '50')
     .option('--before <id>', 'page on: events older than the event with this id (the last id shown)')
     .action(
@@ -206,19 +211,12 @@ export function registerAudit(program: Command): void {
       }),
     );
 
-  audit
-    .command('export')
-    .description('write the matching audit events, in chain order, to a CSV file (UTF-8 with BOM)')
-    .requiredOption('--out <file>', 'the CSV file to create (an existing file is not overwritten)')
-    .option('--from <date>', 'events at or after this time (ISO 8601)')
-    .option('--to <date>', 'events before this time (ISO 8601)')
-    .option('--action <id>', 'action id, e.g. user.set-roles')
-    .option('--actor-id <uuid>', 'the acting account')
-    .option('--actor <name>', 'the actor name as recorded (user name, cli:<os user>, govshare)')
-    .option('--agency <codeOrId>', "the actor's agency")
-    .option('--target-type <type>', 'target type, e.g. user, agency')
-    .option('--target-id <id>', 'target id')
-    .option('--outcome <outcome>', AUDIT_OUTCOMES.join(' | '))
+  withFilters(
+    audit
+      .command('export')
+      .description('write the matching audit events, in chain order, to a CSV file (UTF-8 with BOM)')
+      .requiredOption('--out <file>', 'the CSV file to create (an existing file is not overwritten)'),
+  )
     .action(
       action(async (opts: ExportOptions, command: Command) => {
         const input = exportInput(opts);

@@ -9,6 +9,7 @@ import { GsError } from '../../lib/errors.js';
 import { cliContext } from '../../server/actor.js';
 import { loadConfig } from '../../server/config.js';
 import { Platform } from '../../server/platform.js';
+import { tampered } from './test-tampering.js';
 import { PERMISSIONS } from '../accounts/permissions.js';
 import { archiveSeriesProblem, verifyArchiveFile } from './archive-file.js';
 import { eventHash, generateSigningKey, type ChainedEvent } from './chain.js';
@@ -276,35 +277,16 @@ describe('a tampered archive file is caught, naming the line and sequence', () =
 });
 
 describe('the live chain with archives', () => {
-  /** Tampers as the database owner would (triggers off), undone afterwards. */
-  async function tampered(statements: readonly string[], check: () => Promise<void>): Promise<void> {
-    await sql`create table audit_copy as select * from audit_events`.execute(db());
-    const raw = async (text: string) => sql.raw(text).execute(db());
-    try {
-      await raw('alter table audit_events disable trigger audit_events_no_update');
-      for (const s of statements) await raw(s);
-      await raw('alter table audit_events enable trigger audit_events_no_update');
-      await check();
-    } finally {
-      await raw('alter table audit_events disable trigger audit_events_no_update');
-      await raw('delete from audit_events');
-      await raw('insert into audit_events overriding system value select * from audit_copy');
-      await raw('alter table audit_events enable trigger audit_events_no_update');
-      await raw('drop table audit_copy');
-    }
-    expect((await platform.audit.verify()).ok).toBe(true);
-  }
-
   it('events deleted after the archive without an archive record are missing events', async () => {
     const first = (await seqs())[0]!;
-    await tampered([`delete from audit_events where seq between ${first} and ${first + 2}`], async () => {
+    await tampered(platform, [`delete from audit_events where seq between ${first} and ${first + 2}`], async () => {
       expect(await platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: first, problem: expect.stringMatching(new RegExp(`event ${first} is missing`)) });
     });
   });
 
   it('an archived event put back into the table is reported', async () => {
     const first = (await seqs())[0]!;
-    await tampered([`insert into audit_events (seq, actor_type, actor_name, action, outcome, details, hash_alg, prev_hash, hash) values (1, 'system', 'x', 'x.y', 'success', '{}', 'sha256', '${'0'.repeat(64)}', '${'a'.repeat(64)}')`], async () => {
+    await tampered(platform, [`insert into audit_events (seq, actor_type, actor_name, action, outcome, details, hash_alg, prev_hash, hash) values (1, 'system', 'x', 'x.y', 'success', '{}', 'sha256', '${'0'.repeat(64)}', '${'a'.repeat(64)}')`], async () => {
       expect(await platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 1, problem: expect.stringMatching(/still in the database/) });
     });
     expect((await seqs())[0]).toBe(first);
@@ -327,7 +309,7 @@ describe('the live chain with archives', () => {
     ];
     for (const scenario of scenarios) {
       const statements = typeof scenario === 'string' ? [scenario] : scenario;
-      await tampered(statements, async () => {
+      await tampered(platform, statements, async () => {
         const expected = await service(0, 'reference').verify();
         expect(expected.ok).toBe(false);
         for (const threads of [0, 2]) expect(await service(threads).verify(), statements.join('; ')).toEqual(expected);

@@ -19,6 +19,7 @@ import { KeyRing } from '../keys/key-ring.js';
 import { agencyInput, createTestPlatform, refused, userWithRoles, type TestPlatform } from '../../../test/helpers/platform.js';
 import { canonicalJson, eventHash, generateSigningKey, GENESIS_HASH, SIGNING_ALGORITHM } from './chain.js';
 import { AuditStore } from './store.js';
+import { tampered } from './test-tampering.js';
 import { checkPage } from './verify-hashing.js';
 
 /** Small, so checkpoints happen within a test. */
@@ -38,28 +39,6 @@ const db = () => t.platform.db;
 
 async function seqs(): Promise<number[]> {
   return (await db().selectFrom('auditEvents').select('seq').orderBy('seq').execute()).map((r) => r.seq);
-}
-
-/**
- * Tampers as the database owner would: with the append-only trigger switched off. Every tamper
- * is undone afterwards from a copy, so each test starts from an intact chain.
- */
-async function tampered(statements: readonly string[], check: () => Promise<void>): Promise<void> {
-  await sql`create table audit_copy as select * from audit_events`.execute(db());
-  const raw = async (text: string) => sql.raw(text).execute(db());
-  try {
-    await raw('alter table audit_events disable trigger audit_events_no_update');
-    for (const s of statements) await raw(s);
-    await raw('alter table audit_events enable trigger audit_events_no_update');
-    await check();
-  } finally {
-    await raw('alter table audit_events disable trigger audit_events_no_update');
-    await raw('delete from audit_events');
-    await raw('insert into audit_events overriding system value select * from audit_copy');
-    await raw('alter table audit_events enable trigger audit_events_no_update');
-    await raw('drop table audit_copy');
-  }
-  expect((await t.platform.audit.verify()).ok).toBe(true);
 }
 
 async function fill(n: number): Promise<void> {
@@ -166,7 +145,7 @@ describe('verification catches tampering', () => {
   });
 
   it('a modified event', async () => {
-    await tampered([`update audit_events set details = '{"i": 999}' where seq = 7`], async () => {
+    await tampered(t.platform, [`update audit_events set details = '{"i": 999}' where seq = 7`], async () => {
       expect(await t.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 7, problem: expect.stringMatching(/content was changed/) });
     });
   });
@@ -177,19 +156,19 @@ describe('verification catches tampering', () => {
     const r = await db().selectFrom('auditEvents').selectAll().where('seq', '=', 9).executeTakeFirstOrThrow();
     const atText = (await sql<{ t: string }>`select to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as t from audit_events where seq = 9`.execute(db())).rows[0]!.t;
     const forged = eventHash({ ...r, hashAlg: 'sha256', at: atText, prevHash: r.prevHash!, action: 'test.forged' });
-    await tampered([`update audit_events set action = 'test.forged', hash = '${forged}' where seq = 9`], async () => {
+    await tampered(t.platform, [`update audit_events set action = 'test.forged', hash = '${forged}' where seq = 9`], async () => {
       expect(await t.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 10, problem: expect.stringMatching(/does not link/) });
     });
   });
 
   it('a deleted event', async () => {
-    await tampered(['delete from audit_events where seq = 12'], async () => {
+    await tampered(t.platform, ['delete from audit_events where seq = 12'], async () => {
       expect(await t.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 12, problem: expect.stringMatching(/missing/) });
     });
   });
 
   it('two swapped events', async () => {
-    await tampered(
+    await tampered(t.platform, 
       ['update audit_events set seq = 1000000 where seq = 15', 'update audit_events set seq = 15 where seq = 16', 'update audit_events set seq = 16 where seq = 1000000'],
       async () => {
         expect(await t.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 15 });
@@ -199,7 +178,7 @@ describe('verification catches tampering', () => {
 
   it('an inserted event', async () => {
     const n = (await seqs()).length;
-    await tampered(
+    await tampered(t.platform, 
       [
         `update audit_events set seq = seq + 1000000 where seq >= 20`,
         `update audit_events set seq = seq - 999999 where seq > 1000000`,
@@ -215,7 +194,7 @@ describe('verification catches tampering', () => {
 
   it('a tail truncated after the last checkpoint was signed', async () => {
     const last = (await t.platform.audit.lastCheckpoint())!;
-    await tampered([`delete from audit_events where seq > ${last.seq - 3}`], async () => {
+    await tampered(t.platform, [`delete from audit_events where seq > ${last.seq - 3}`], async () => {
       const r = await t.platform.audit.verify();
       expect(r).toMatchObject({ ok: false, firstBadSeq: last.seq - 2, problem: expect.stringMatching(/truncated/) });
     });
@@ -253,7 +232,7 @@ describe('verification catches tampering', () => {
   });
 
   it('govshare audit verify (the admin operation) reports the bad sequence; a broken chain maps to exit 8', async () => {
-    await tampered(['delete from audit_events where seq = 5'], async () => {
+    await tampered(t.platform, ['delete from audit_events where seq = 5'], async () => {
       const report = (await runAdminOperation(t.platform, 'auditVerify', {}, 'tester')) as { ok: boolean; firstBadSeq: number };
       expect(report).toMatchObject({ ok: false, firstBadSeq: 5 });
       const events = await t.platform.audit.search({ action: 'audit.verify', limit: 5 });
