@@ -1,5 +1,4 @@
-import { Worker } from 'node:worker_threads';
-import { LoadFailure, percentile, type LoadTarget } from './load.js';
+import { percentile, runGenerator, type LoadTarget } from './load.js';
 
 /** What the handshake thread is given (structured-cloned). */
 export interface HandshakeRequest {
@@ -26,19 +25,7 @@ export interface HandshakeMeasurement {
  */
 function runHandshakes(target: LoadTarget, count: number): Promise<{ seconds: number; latenciesMs: Float64Array }> {
   const request: HandshakeRequest = { target, count };
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./handshake-worker.js', import.meta.url), { workerData: request });
-    let reply: HandshakeReply | undefined;
-    worker.once('message', (m: HandshakeReply) => {
-      reply = m;
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (!reply) reject(new Error(`the handshake generator for ${target.label} stopped (exit code ${code}) without a result`));
-      else if (reply.kind === 'failed') reject(new LoadFailure(reply.message));
-      else resolve(reply);
-    });
-  });
+  return runGenerator('./handshake-worker.js', request, `the handshake generator for ${target.label}`);
 }
 
 function summarise(runs: readonly { seconds: number; latenciesMs: Float64Array }[]): HandshakeMeasurement {

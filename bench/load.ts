@@ -61,22 +61,29 @@ export type LoadReply = ({ readonly kind: 'done' } & LoadRun) | { readonly kind:
  */
 export function runLoad(target: LoadTarget, options: { readonly seconds: number; readonly connections: number }): Promise<LoadRun> {
   const request: LoadRequest = { target, ...options };
+  return runGenerator<LoadRun>('./load-worker.js', request, `the load generator for ${target.label}`);
+}
+
+/**
+ * Runs one generator script in a worker thread with `request` as its workerData and resolves with
+ * its one `done` reply; a `failed` reply becomes LoadFailure, an exit without a reply an Error.
+ */
+export function runGenerator<T>(script: string, request: unknown, name: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: request });
-    let reply: LoadReply | undefined;
-    worker.once('message', (m: LoadReply) => {
+    const worker = new Worker(new URL(script, import.meta.url), { workerData: request });
+    let reply: ({ readonly kind: 'done' } & T) | { readonly kind: 'failed'; readonly message: string } | undefined;
+    worker.once('message', (m: typeof reply) => {
       reply = m;
     });
     worker.once('error', reject);
     worker.once('exit', (code) => {
-      if (!reply) reject(new Error(`the load generator for ${target.label} stopped (exit code ${code}) without a result`));
+      if (!reply) reject(new Error(`${name} stopped (exit code ${code}) without a result`));
       else if (reply.kind === 'failed') reject(new LoadFailure(reply.message));
       else resolve(reply);
     });
   });
 }
 
-/** Nearest-rank percentile of sorted values. */
 export function percentile(sorted: Float64Array, p: number): number {
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(rank, 1)) - 1] ?? Number.NaN;
