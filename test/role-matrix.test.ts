@@ -14,6 +14,7 @@ import type { BusinessSystem } from '../src/modules/systems/schemas.js';
 import type { Access } from '../src/server/access.js';
 import type { RequestContext } from '../src/server/actor.js';
 import { buildApp, type GsApp } from '../src/server/app.js';
+import { catalogContent } from './helpers/catalog.js';
 import { agencyInput, appRecordingRoutes, createTestPlatform, sessionCookie, STRONG_PASSWORD, userWithRoles, type LoggedIn, type RegisteredRoute, type TestPlatform } from './helpers/platform.js';
 
 /** Who calls: anonymous (no credentials) or a logged-in account holding exactly one role. */
@@ -133,6 +134,21 @@ async function ownCertificateWithKey(userId: string): Promise<string> {
   const ctx: RequestContext = { actor: { type: 'user', userId, name: `matrix ${userId}`, roles: [], agencyId: null, permissions: new Set() }, requestId: null, ip: null };
   const applied = await t.platform.pki.applyForSelf(ctx, {});
   return (await t.platform.pki.approve(t.cli, applied.id, null)).id;
+}
+
+/** A catalog entry of the home agency (its catalogers may act on it) in the given state. */
+async function freshEntry(state: 'draft' | 'submitted' | 'published'): Promise<{ id: string; version: number }> {
+  const catalog = t.platform.catalog;
+  const e = await catalog.create(t.cli, { agencyId: home.id, content: catalogContent() });
+  if (state === 'draft') return e;
+  const s = await catalog.submit(t.cli, e.id);
+  return state === 'submitted' ? s : catalog.publish(t.cli, e.id, {});
+}
+
+async function freshExtensionField(): Promise<string> {
+  const key = `matrix${next()}`;
+  await t.platform.catalog.createExtensionField(t.cli, { key, labelZh: '测试字段', labelEn: 'Test field', type: 'string' });
+  return key;
 }
 
 // ---- one valid request per route, keyed by `METHOD pattern` -------------------------------------
@@ -256,6 +272,35 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'GET /api/v1/me/certificates': async () => ({ url: `${V1}/me/certificates` }),
   'GET /api/v1/audit/events/export': async () => ({ url: `${V1}/audit/events/export?action=agency.create` }),
   'GET /api/v1/audit/agency-events': async () => ({ url: `${V1}/audit/agency-events?limit=5` }),
+
+  'GET /api/v1/catalog/entries': async () => ({ url: `${V1}/catalog/entries?limit=5` }),
+  // Catalogers create for their own (the home) agency.
+  'POST /api/v1/catalog/entries': async () => ({ url: `${V1}/catalog/entries`, payload: { content: catalogContent() } }),
+  'GET /api/v1/catalog/entries/:id': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('published')).id}?lang=ug` }),
+  'PUT /api/v1/catalog/entries/:id/draft': async () => {
+    const e = await freshEntry('draft');
+    return { url: `${V1}/catalog/entries/${e.id}/draft`, payload: { content: catalogContent({ nameZh: '改名资源' }), expectedVersion: e.version } };
+  },
+  'POST /api/v1/catalog/entries/:id/submit': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('draft')).id}/submit`, payload: {} }),
+  'POST /api/v1/catalog/entries/:id/publish': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('submitted')).id}/publish`, payload: { comment: '同意' } }),
+  'POST /api/v1/catalog/entries/:id/return': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('submitted')).id}/return`, payload: { comment: '请补充摘要' } }),
+  'POST /api/v1/catalog/entries/:id/withdraw': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('published')).id}/withdraw`, payload: { reason: '职能调整' } }),
+  'POST /api/v1/catalog/entries/:id/revision-notices': async () => ({
+    url: `${V1}/catalog/entries/${(await freshEntry('published')).id}/revision-notices`,
+    payload: { cause: 'law', occurredOn: '2026-03-02', note: '条例修订' },
+  }),
+  // Published: every reader may ask (outside the agency the answer is an empty list).
+  'GET /api/v1/catalog/entries/:id/findings': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('published')).id}/findings` }),
+  'GET /api/v1/catalog/entries/:id/versions': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('published')).id}/versions` }),
+  'GET /api/v1/catalog/entries/:id/versions/:number': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('published')).id}/versions/1` }),
+  'GET /api/v1/catalog/entries/:id/diff': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('published')).id}/diff?from=1&to=1` }),
+  'GET /api/v1/catalog/entries/:id/history': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('published')).id}/history` }),
+  'GET /api/v1/catalog/non-shared': async () => ({ url: `${V1}/catalog/non-shared?limit=5` }),
+  'GET /api/v1/catalog/changes': async () => ({ url: `${V1}/catalog/changes?after=0&limit=5` }),
+  'GET /api/v1/catalog/revision-deadlines': async () => ({ url: `${V1}/catalog/revision-deadlines?overdue=true` }),
+  'GET /api/v1/catalog/extension-fields': async () => ({ url: `${V1}/catalog/extension-fields` }),
+  'POST /api/v1/catalog/extension-fields': async () => ({ url: `${V1}/catalog/extension-fields`, payload: { key: `new${next()}`, labelZh: '新字段', labelEn: 'New field', type: 'integer' } }),
+  'PATCH /api/v1/catalog/extension-fields/:key': async () => ({ url: `${V1}/catalog/extension-fields/${await freshExtensionField()}`, payload: { labelZh: '改名字段' } }),
 };
 
 const keyOf = (r: RegisteredRoute): string => `${r.method} ${r.url}`;

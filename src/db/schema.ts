@@ -235,6 +235,122 @@ export interface PkiServerCertificatesTable {
   createdAt: Timestamp;
 }
 
+export interface CatalogExtensionFieldsTable {
+  key: string;
+  labelZh: string;
+  labelEn: string;
+  type: string;
+  required: boolean;
+  allowedValues: string[];
+  active: Generated<boolean>;
+  version: Generated<number>;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
+export interface CatalogEntriesTable {
+  id: string;
+  agencyId: string;
+  status: string;
+  resourceCode: string | null;
+  publishedVersion: number | null;
+  openVersion: number | null;
+  latestVersion: number;
+  withdrawnAt: Date | null;
+  withdrawalReason: string | null;
+  revisionCause: string | null;
+  revisionOccurredOn: string | null;
+  revisionNote: string | null;
+  revisionDueOn: string | null;
+  version: Generated<number>;
+  createdBy: string;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
+export interface CatalogVersionsTable {
+  entryId: string;
+  number: number;
+  state: string;
+  classificationCode: string | null;
+  nameZh: string;
+  names: Json<Record<string, string>>;
+  abstractZh: string | null;
+  abstracts: Json<Record<string, string>>;
+  formatType: string | null;
+  formatSubtype: string | null;
+  shareType: string | null;
+  shareCondition: string | null;
+  legalBasisLaw: string | null;
+  legalBasisArticle: string | null;
+  shareMethods: string[];
+  openToPublic: boolean | null;
+  opennessCondition: string | null;
+  updateCycle: string | null;
+  relatedCodes: string[];
+  extensions: Json<Record<string, string | number | boolean>>;
+  publishDate: string | null;
+  legalBasisConfirmedBy: string | null;
+  legalBasisConfirmedAt: Date | null;
+  submittedBy: string | null;
+  submittedAt: Date | null;
+  reviewedBy: string | null;
+  reviewedAt: Date | null;
+  reviewComment: string | null;
+  createdBy: string;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
+export interface CatalogDataItemsTable {
+  entryId: string;
+  versionNumber: number;
+  position: number;
+  nameZh: string;
+  names: Json<Record<string, string>>;
+  dataType: string;
+  length: number | null;
+  precision: number | null;
+  scale: number | null;
+  description: string;
+  sensitive: boolean;
+  format: string | null;
+  isKey: boolean;
+}
+
+export interface CatalogCodeSequencesTable {
+  classificationCode: string;
+  lastSequence: number;
+}
+
+export interface CatalogFeedCounterTable {
+  id: number;
+  lastSeq: number;
+}
+
+export interface CatalogChangesTable {
+  seq: number;
+  kind: string;
+  entryId: string;
+  resourceCode: string;
+  versionNumber: number;
+  at: Date;
+  reason: string | null;
+}
+
+export interface CatalogEventsTable {
+  id: Generated<number>;
+  entryId: string;
+  versionNumber: number | null;
+  action: string;
+  actorName: string;
+  actorUserId: string | null;
+  at: Date;
+  requestId: string | null;
+  comment: string | null;
+  details: Json<Record<string, unknown>>;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -252,4 +368,12 @@ export interface Database {
   certificates: CertificatesTable;
   pkiServerCertificates: PkiServerCertificatesTable;
   nodes: NodesTable;
+  catalogExtensionFields: CatalogExtensionFieldsTable;
+  catalogEntries: CatalogEntriesTable;
+  catalogVersions: CatalogVersionsTable;
+  catalogDataItems: CatalogDataItemsTable;
+  catalogCodeSequences: CatalogCodeSequencesTable;
+  catalogFeedCounter: CatalogFeedCounterTable;
+  catalogChanges: CatalogChangesTable;
+  catalogEvents: CatalogEventsTable;
 }

@@ -131,6 +131,20 @@ export const ERRORS = {
   GS_ERR_PKI_CERT_EXPIRED: { status: 403, message: 'The client certificate (serial {serialNumber}) expired on {notAfter}', messageZh: '客户端证书（序列号 {serialNumber}）已于 {notAfter} 过期' },
   GS_ERR_PKI_IDENTITY_INACTIVE: { status: 403, message: 'The client certificate belongs to {subjectType} {subjectId}, which is deactivated ({reason})', messageZh: '客户端证书所属的 {subjectType} {subjectId} 已停用（{reason}）' },
 
+  // catalog (目录系统)
+  GS_ERR_CATALOG_ENTRY_NOT_FOUND: { status: 404, message: 'No catalog entry {id}', messageZh: '目录条目 {id} 不存在' },
+  GS_ERR_CATALOG_VERSION_NOT_FOUND: { status: 404, message: 'Catalog entry {id} has no version {version} that you may read', messageZh: '目录条目 {id} 没有您可查看的第 {version} 版' },
+  GS_ERR_CATALOG_CONTENT_INVALID: { status: 400, message: 'The catalog entry is invalid: {summary}', messageZh: '目录条目不合法：{summaryZh}' },
+  GS_ERR_CATALOG_NOT_CONFORMANT: { status: 400, message: 'Version {version} of catalog entry {id} has {count} blocking conformance findings: {summary}', messageZh: '目录条目 {id} 第 {version} 版有 {count} 项不符合标准的错误：{summaryZh}' },
+  GS_ERR_CATALOG_STATE: { status: 409, message: 'Catalog entry {id} is {state}; cannot {action}', messageZh: '目录条目 {id} 当前{stateZh}，不能{actionZh}' },
+  GS_ERR_CATALOG_PROVIDER_INVALID: { status: 400, message: 'Provider agency {agencyId} cannot be used: {reason}', messageZh: '提供方单位 {agencyId} 不可用：{reasonZh}' },
+  GS_ERR_CATALOG_LEGAL_BASIS_UNCONFIRMED: { status: 400, message: 'Catalog entry {id} is not shared (share type none): publish it with confirmLegalBasis true once you have checked its legal basis ({law} {article})', messageZh: '目录条目 {id} 为不予共享类：请核定其依据（{law} {article}）后以 confirmLegalBasis 为 true 发布' },
+  GS_ERR_CATALOG_CLASSIFICATION_FROZEN: { status: 400, message: 'The classification of a published entry cannot change: its resource code {code} is fixed; withdraw it and catalog a new entry instead', messageZh: '已发布条目的分类不能修改：资源代码 {code} 已固定；如需改分类，请撤销后重新编目' },
+  GS_ERR_CATALOG_CODES_EXHAUSTED: { status: 409, message: 'Classification {classification} has used all 999999 sequence numbers', messageZh: '分类 {classification} 的 999999 个顺序码已用尽' },
+  GS_ERR_CATALOG_EXTENSION_NOT_FOUND: { status: 404, message: 'No extension field {key}', messageZh: '扩展字段 {key} 不存在' },
+  GS_ERR_CATALOG_EXTENSION_TAKEN: { status: 409, message: 'Extension field {key} is already declared', messageZh: '扩展字段 {key} 已存在' },
+  GS_ERR_CATALOG_EXTENSION_INVALID: { status: 400, message: 'Extension field {key} cannot be declared so: {reason}', messageZh: '扩展字段 {key} 定义不合法：{reasonZh}' },
+
   // users and roles
   GS_ERR_USER_NOT_FOUND: { status: 404, message: 'No user {id}', messageZh: '用户 {id} 不存在' },
   GS_ERR_USER_NAME_TAKEN: { status: 409, message: 'User name {username} is already used', messageZh: '用户名 {username} 已被使用' },

@@ -11,6 +11,7 @@ import { GsError } from '../lib/errors.js';
 import { accountRoutes } from '../modules/accounts/routes.js';
 import { agencyRoutes } from '../modules/agencies/routes.js';
 import { auditRoutes } from '../modules/audit/routes.js';
+import { catalogRoutes } from '../modules/catalog/routes.js';
 import { nodeRoutes } from '../modules/nodes/routes.js';
 import { pkiRoutes } from '../modules/pki/routes.js';
 import { regionRoutes } from '../modules/regions/routes.js';
@@ -221,6 +222,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await nodeRoutes(v1, platform);
       await pkiRoutes(v1, platform);
       await auditRoutes(v1, platform);
+      await catalogRoutes(v1, platform);
     },
     { prefix: API_PREFIX },
   );

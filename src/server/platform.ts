@@ -6,6 +6,8 @@ import { AccountService } from '../modules/accounts/service.js';
 import type { Role } from '../modules/accounts/permissions.js';
 import { AgencyService } from '../modules/agencies/service.js';
 import { AuditService } from '../modules/audit/service.js';
+import { CatalogService } from '../modules/catalog/service.js';
+import { weekdayCalendar } from '../modules/catalog/weekday-calendar.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
 import { NodeService } from '../modules/nodes/service.js';
 import { PkiService } from '../modules/pki/service.js';
@@ -36,6 +38,7 @@ export class Platform {
   readonly systems: SystemService;
   readonly nodes: NodeService;
   readonly pki: PkiService;
+  readonly catalog: CatalogService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -61,6 +64,7 @@ export class Platform {
     this.systems = new SystemService(db, this.audit, this.agencies, now);
     this.nodes = new NodeService(db, this.audit, this.agencies, now);
     this.pki = new PkiService(db, this.audit, keys, this.systems, this.nodes, this.agencies, this.accounts, config, now);
+    this.catalog = new CatalogService(db, this.audit, this.agencies, weekdayCalendar, now);
   }
 
   get db(): Db {

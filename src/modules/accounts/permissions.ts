@@ -42,24 +42,32 @@ export const PERMISSIONS = [
   'certificate:read',
   'certificate:apply',
   'certificate:manage',
+  'catalog:read',
+  'catalog:edit',
+  'catalog:review',
+  'catalog:configure',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read'];
+/** Every signed-in account reads the published catalog, except the auditor (三权分立: the audit trail only). */
+const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  operator: [...DIRECTORY, 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage'],
-  securityAdmin: ['region:read', 'agency:read', 'user:read', 'user:roles', 'token:manage'],
+  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage'],
+  securityAdmin: ['region:read', 'agency:read', 'catalog:read', 'user:read', 'user:roles', 'token:manage'],
   // The auditor reads the audit trail and nothing else.
   auditor: ['audit:read'],
-  supervisor: DIRECTORY,
-  // Agency users read the audit events of their own agency (000 §29).
-  cataloger: [...DIRECTORY, 'audit:read-agency'],
-  requester: [...DIRECTORY, 'audit:read-agency'],
-  reviewer: [...DIRECTORY, 'audit:read-agency'],
-  serviceAuthoriser: [...DIRECTORY, 'audit:read-agency'],
-  viewer: [...DIRECTORY, 'audit:read-agency'],
-  nodeAdmin: [...DIRECTORY, 'audit:read-agency', 'system:register', 'node:register', 'certificate:read', 'certificate:apply'],
+  // The supervisor reviews catalog entries of every agency (000 §13, 003 三(二)) and edits none.
+  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review'],
+  // Agency users read the audit events of their own agency (000 §29); catalogers edit their own
+  // agency's entries (the service checks the agency).
+  cataloger: [...AGENCY_USER, 'catalog:edit'],
+  requester: AGENCY_USER,
+  reviewer: AGENCY_USER,
+  serviceAuthoriser: AGENCY_USER,
+  viewer: AGENCY_USER,
+  nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply'],
 };
 
 export function isRole(value: string): value is Role {

@@ -1,0 +1,723 @@
+import type { Db } from '../../db/database.js';
+import { GsError } from '../../lib/errors.js';
+import { isChineseTag, normaliseLanguageTag } from '../../lib/language-tag.js';
+import { checkVersion } from '../../lib/records.js';
+import { isUuid, newId } from '../../lib/secrets.js';
+import type { Actor, RequestContext } from '../../server/actor.js';
+import type { AuditService } from '../audit/service.js';
+import { blocking, conformanceFindings, type Finding } from './conformance.js';
+import { chinaDate, classificationCode, resourceCode, type DataItem, type EntryContent } from './content.js';
+import { diffContent, type FieldChange } from './diff.js';
+import { extensionProblem, normaliseContent, type ExtensionDeclaration } from './normalise.js';
+import type { EntryContentInput, EntryView, ExtensionField, ExtensionFieldCreate, ExtensionFieldPatch, VersionView } from './schemas.js';
+import { CatalogStore, type EntryQuery, type EntryRow, type ExtensionFieldRow, type StoredVersion, type VersionRow } from './store.js';
+import {
+  FORMAT_TYPE_ZH,
+  isOneOf,
+  OPEN_STATES,
+  REVISION_WORKING_DAYS,
+  type ChangeKind,
+  type EntryStatus,
+  type ExtensionType,
+  type OpenState,
+  type RevisionCause,
+  type ShareType,
+  type VersionState,
+} from './vocabulary.js';
+
+/** What the catalog needs of the agencies module. */
+export interface ProviderLookup {
+  get(id: string, lang?: string): Promise<{ readonly id: string; readonly code: string; readonly name: string }>;
+  /** Throws GS_ERR_AGENCY_NOT_FOUND / GS_ERR_AGENCY_INACTIVE. */
+  requireActive(id: string, executor?: Db): Promise<unknown>;
+}
+
+/** Working days (weekends, public holidays, make-up working days): the calendar module provides it. */
+export interface WorkingDayCalendar {
+  /** The date `days` working days after `from` (both YYYY-MM-DD, China's dates). */
+  addWorkingDays(from: string, days: number, executor?: Db): Promise<string>;
+}
+
+/** A published entry as other modules read it: the version in force and its typed data items. */
+export interface PublishedEntry {
+  readonly entryId: string;
+  readonly resourceCode: string;
+  readonly provider: { readonly id: string; readonly code: string; readonly name: string };
+  readonly version: number;
+  readonly content: EntryContent;
+  readonly publishDate: string;
+}
+
+export interface ChangeFeedItem {
+  readonly seq: number;
+  readonly kind: ChangeKind;
+  readonly entryId: string;
+  readonly resourceCode: string;
+  readonly version: number;
+  readonly at: string;
+  readonly reason: string | null;
+}
+
+export interface HistoryItem {
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly version: number | null;
+  readonly comment: string | null;
+  readonly details: Record<string, unknown>;
+}
+
+const STATE_ZH: Readonly<Record<VersionState | EntryStatus, string>> = {
+  draft: '为草稿',
+  submitted: '待审核',
+  returned: '已退回',
+  published: '已发布',
+  superseded: '已被新版本替代',
+  withdrawn: '已撤销',
+  discarded: '已作废',
+  unpublished: '未发布',
+};
+const ACTION_ZH = {
+  edit: '编辑',
+  submit: '提交审核',
+  publish: '发布',
+  return: '退回',
+  withdraw: '撤销',
+  'record a revision notice': '登记修订事由',
+} as const;
+type StateAction = keyof typeof ACTION_ZH;
+
+/** The PostgreSQL column type a data item becomes in the exchange's shared table. */
+export function sqlTypeOf(d: DataItem): string {
+  switch (d.dataType) {
+    case 'string':
+      return `varchar(${d.length ?? 1})`;
+    case 'integer':
+      // bigint: agency counters and identifiers outgrow 32 bits.
+      return 'bigint';
+    case 'decimal':
+      return `numeric(${d.precision ?? 38},${d.scale ?? 0})`;
+    case 'date':
+      return 'date';
+    case 'datetime':
+      return 'timestamptz';
+    case 'boolean':
+      return 'boolean';
+  }
+}
+
+function localised(zh: string, texts: Readonly<Record<string, string>>, lang: string | undefined): string {
+  if (!lang) return zh;
+  const tag = normaliseLanguageTag(lang);
+  if (!tag || isChineseTag(tag)) return zh;
+  return texts[tag] ?? texts[tag.split('-')[0]!] ?? zh;
+}
+
+function stateError(id: string, state: VersionState | EntryStatus, action: StateAction): GsError {
+  return new GsError('GS_ERR_CATALOG_STATE', { id, state, stateZh: STATE_ZH[state], action, actionZh: ACTION_ZH[action] });
+}
+
+const isOpen = (state: string): state is OpenState => isOneOf(OPEN_STATES, state);
+
+/**
+ * The catalog (目录系统): entries with the core metadata of GB/T 21063.3, their versions and
+ * review, the not-shared list, the change feed and revision deadlines. README.md beside this
+ * file states the invariants (one open version, one published version, feed order).
+ */
+export class CatalogService {
+  readonly #store: CatalogStore;
+
+  constructor(
+    private readonly db: Db,
+    private readonly audit: AuditService,
+    private readonly agencies: ProviderLookup,
+    private readonly calendar: WorkingDayCalendar,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.#store = new CatalogStore(db);
+  }
+
+  // ---- who may do what ---------------------------------------------------------------------
+
+  /** The agency's own people and the supervisor see drafts; the CLI and the platform see all. */
+  #seesDrafts(actor: Actor, agencyId: string): boolean {
+    return actor.type === 'cli' || actor.type === 'system' || actor.permissions.has('catalog:review') || actor.agencyId === agencyId;
+  }
+
+  #checkEditor(actor: Actor, agencyId: string): void {
+    if (actor.type === 'cli' || actor.type === 'system') return;
+    if (!actor.permissions.has('catalog:edit')) throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: 'catalog:edit' });
+    if (actor.agencyId !== agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
+  }
+
+  #checkReviewer(actor: Actor): void {
+    if (actor.type === 'cli' || actor.type === 'system') return;
+    if (!actor.permissions.has('catalog:review')) throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: 'catalog:review' });
+  }
+
+  /** An entry by id or resource code; one never published is "not found" to those who may not see drafts. */
+  async #require(actor: Actor, idOrCode: string, executor: Db = this.db, forUpdate = false): Promise<EntryRow> {
+    let row: EntryRow | undefined;
+    if (isUuid(idOrCode)) row = await this.#store.entryById(idOrCode, executor, forUpdate);
+    else if (idOrCode.includes('/')) {
+      const byCode = await this.#store.entryByCode(idOrCode, executor);
+      row = byCode && forUpdate ? await this.#store.entryById(byCode.id, executor, true) : byCode;
+    }
+    if (!row || (row.publishedVersion === null && row.resourceCode === null && !this.#seesDrafts(actor, row.agencyId))) {
+      throw new GsError('GS_ERR_CATALOG_ENTRY_NOT_FOUND', { id: idOrCode });
+    }
+    return row;
+  }
+
+  async #requireVersion(entryId: string, number: number, executor: Db = this.db): Promise<StoredVersion> {
+    const v = await this.#store.version(entryId, number, executor);
+    if (!v) throw new GsError('GS_ERR_CATALOG_VERSION_NOT_FOUND', { id: entryId, version: number });
+    return v;
+  }
+
+  async #provider(agencyId: string, executor: Db): Promise<void> {
+    await this.agencies.requireActive(agencyId, executor).catch((e: unknown) => {
+      if (e instanceof GsError && (e.code === 'GS_ERR_AGENCY_NOT_FOUND' || e.code === 'GS_ERR_AGENCY_INACTIVE')) {
+        const [reason, reasonZh] = e.code === 'GS_ERR_AGENCY_NOT_FOUND' ? ['no such agency', '单位不存在'] : ['the agency is deactivated', '单位已停用'];
+        throw new GsError('GS_ERR_CATALOG_PROVIDER_INVALID', { agencyId, reason, reasonZh }, [{ field: 'body.agencyId', rule: 'activeAgency', message: reason, messageZh: reasonZh }]);
+      }
+      throw e;
+    });
+  }
+
+  async #declarations(executor: Db): Promise<ExtensionDeclaration[]> {
+    return (await this.#store.extensionFields(true, executor)).map((f) => ({ key: f.key, labelZh: f.labelZh, type: f.type as ExtensionType, required: f.required, allowedValues: f.allowedValues }));
+  }
+
+  async #content(input: EntryContentInput, executor: Db): Promise<EntryContent> {
+    return normaliseContent(input, await this.#declarations(executor));
+  }
+
+  /** The conformance findings of a content, with the lookups the pure rules need. */
+  async #findings(content: EntryContent, entry: EntryRow, executor: Db = this.db): Promise<Finding[]> {
+    const relatedCodes = await this.#store.codeStates(content.relatedCodes, executor);
+    return conformanceFindings(content, { relatedCodes, ownCode: entry.resourceCode, extensionFields: await this.#declarations(executor) });
+  }
+
+  async #event(ctx: RequestContext, entryId: string, versionNumber: number | null, action: string, at: Date, trx: Db, comment: string | null = null, details: Record<string, unknown> = {}): Promise<void> {
+    await this.#store.appendEvent({ entryId, versionNumber, action, actorName: ctx.actor.name, actorUserId: ctx.actor.userId, at, requestId: ctx.requestId, comment, details }, trx);
+    await this.audit.record(ctx, { action, targetType: 'catalogEntry', targetId: entryId, details: { version: versionNumber, ...(comment ? { comment } : {}), ...details } }, trx);
+  }
+
+  // ---- editing -----------------------------------------------------------------------------
+
+  /** A new entry with its first version as a draft. Catalogers: for their own agency. */
+  async create(ctx: RequestContext, input: { agencyId?: string | undefined; content: EntryContentInput }, lang?: string): Promise<EntryView> {
+    const agencyId = input.agencyId ?? ctx.actor.agencyId;
+    if (!agencyId) {
+      throw new GsError('GS_ERR_CATALOG_PROVIDER_INVALID', { agencyId: '(none)', reason: 'give agencyId', reasonZh: '请指定提供方单位' }, [{ field: 'body.agencyId', rule: 'required', message: 'give agencyId', messageZh: '请指定提供方单位' }]);
+    }
+    this.#checkEditor(ctx.actor, agencyId);
+    if (!isUuid(agencyId)) {
+      throw new GsError('GS_ERR_CATALOG_PROVIDER_INVALID', { agencyId, reason: 'no such agency', reasonZh: '单位不存在' }, [{ field: 'body.agencyId', rule: 'activeAgency', message: 'no such agency', messageZh: '单位不存在' }]);
+    }
+    const now = this.now();
+    const id = newId();
+    await this.db.transaction().execute(async (trx) => {
+      await this.#provider(agencyId, trx);
+      const content = await this.#content(input.content, trx);
+      await this.#store.insertEntry({ id, agencyId, createdBy: ctx.actor.name }, now, trx);
+      await this.#store.insertVersion(id, 1, content, ctx.actor.name, now, trx);
+      await this.#event(ctx, id, 1, 'catalog.create', now, trx, null, { nameZh: content.nameZh, agencyId });
+    });
+    return this.get(ctx.actor, id, lang);
+  }
+
+  /**
+   * Replaces the content of the open version (a draft or a returned one). On a published entry
+   * without an open version this starts the next version, while the published one stays in force.
+   */
+  async saveDraft(ctx: RequestContext, id: string, input: { content: EntryContentInput; expectedVersion: number }, lang?: string): Promise<EntryView> {
+    const now = this.now();
+    const entryId = await this.db.transaction().execute(async (trx) => {
+      const entry = await this.#require(ctx.actor, id, trx, true);
+      this.#checkEditor(ctx.actor, entry.agencyId);
+      checkVersion(input.expectedVersion, entry.version);
+      if (entry.status === 'withdrawn') throw stateError(entry.id, 'withdrawn', 'edit');
+      const content = await this.#content(input.content, trx);
+      if (entry.resourceCode && content.classification) {
+        const fixed = entry.resourceCode.split('/')[0]!;
+        if (classificationCode(content.classification) !== fixed) {
+          throw new GsError('GS_ERR_CATALOG_CLASSIFICATION_FROZEN', { code: entry.resourceCode }, [
+            { field: 'body.content.classification', rule: 'frozen', message: `must stay ${fixed}`, messageZh: `须保持为 ${fixed}` },
+          ]);
+        }
+      }
+      if (entry.openVersion !== null) {
+        const open = await this.#requireVersion(entry.id, entry.openVersion, trx);
+        if (open.row.state === 'submitted') throw stateError(entry.id, 'submitted', 'edit');
+        await this.#store.replaceContent(entry.id, entry.openVersion, content, now, trx);
+        await this.#store.updateEntry(entry.id, {}, now, trx);
+        await this.#event(ctx, entry.id, entry.openVersion, 'catalog.update', now, trx);
+      } else {
+        const number = entry.latestVersion + 1;
+        await this.#store.insertVersion(entry.id, number, content, ctx.actor.name, now, trx);
+        await this.#store.updateEntry(entry.id, { openVersion: number, latestVersion: number }, now, trx);
+        await this.#event(ctx, entry.id, number, 'catalog.revise', now, trx, null, { basedOn: entry.publishedVersion });
+      }
+      return entry.id;
+    });
+    return this.get(ctx.actor, entryId, lang);
+  }
+
+  /** Sends the open version to the supervisor. Refused while it has error findings. */
+  async submit(ctx: RequestContext, id: string, expectedVersion?: number, lang?: string): Promise<EntryView> {
+    const now = this.now();
+    const entryId = await this.db.transaction().execute(async (trx) => {
+      const entry = await this.#require(ctx.actor, id, trx, true);
+      this.#checkEditor(ctx.actor, entry.agencyId);
+      checkVersion(expectedVersion, entry.version);
+      const open = await this.#open(entry, 'submit', trx);
+      if (open.row.state === 'submitted') throw stateError(entry.id, 'submitted', 'submit');
+      await this.#provider(entry.agencyId, trx);
+      this.#refuseBlocking(entry, open.row.number, await this.#findings(open.content, entry, trx));
+      await this.#store.setVersion(entry.id, open.row.number, { state: 'submitted', submittedBy: ctx.actor.name, submittedAt: now }, now, trx);
+      await this.#store.updateEntry(entry.id, {}, now, trx);
+      await this.#event(ctx, entry.id, open.row.number, 'catalog.submit', now, trx);
+      return entry.id;
+    });
+    return this.get(ctx.actor, entryId, lang);
+  }
+
+  async #open(entry: EntryRow, action: StateAction, trx: Db): Promise<StoredVersion> {
+    if (entry.openVersion === null) throw stateError(entry.id, entry.status as EntryStatus, action);
+    return this.#requireVersion(entry.id, entry.openVersion, trx);
+  }
+
+  #refuseBlocking(entry: EntryRow, version: number, findings: readonly Finding[]): void {
+    const errors = blocking(findings);
+    if (errors.length === 0) return;
+    throw new GsError(
+      'GS_ERR_CATALOG_NOT_CONFORMANT',
+      {
+        id: entry.id,
+        version,
+        count: errors.length,
+        summary: errors.map((f) => `${f.field}: ${f.message}`).join('; '),
+        summaryZh: errors.map((f) => `${f.field}：${f.messageZh}`).join('；'),
+        findings: errors,
+      },
+      errors.map((f) => ({ field: `body.${f.field}`, rule: f.rule, message: f.message, messageZh: f.messageZh })),
+    );
+  }
+
+  // ---- review ------------------------------------------------------------------------------
+
+  /**
+   * The supervisor publishes a submitted version: it comes into force, the previous published
+   * version is superseded. A not-shared entry needs `confirmLegalBasis` (000 §13).
+   */
+  async publish(ctx: RequestContext, id: string, input: { expectedVersion?: number | undefined; comment?: string | undefined; confirmLegalBasis?: boolean | undefined }, lang?: string): Promise<EntryView> {
+    this.#checkReviewer(ctx.actor);
+    const now = this.now();
+    const entryId = await this.db.transaction().execute(async (trx) => {
+      const entry = await this.#require(ctx.actor, id, trx, true);
+      checkVersion(input.expectedVersion, entry.version);
+      const open = await this.#submitted(entry, 'publish', trx);
+      await this.#provider(entry.agencyId, trx);
+      // Findings again: a related entry may have been withdrawn, a required extension declared.
+      this.#refuseBlocking(entry, open.row.number, await this.#findings(open.content, entry, trx));
+      if (open.content.shareType === 'none' && input.confirmLegalBasis !== true) {
+        throw new GsError('GS_ERR_CATALOG_LEGAL_BASIS_UNCONFIRMED', { id: entry.id, law: open.content.legalBasis?.law ?? '', article: open.content.legalBasis?.article ?? '' }, [
+          { field: 'body.confirmLegalBasis', rule: 'required', message: 'must be true for a not-shared entry', messageZh: '不予共享的条目须确认其依据' },
+        ]);
+      }
+      await this.#publish(ctx, trx, entry, open, now, input.comment ?? null);
+      return entry.id;
+    });
+    return this.get(ctx.actor, entryId, lang);
+  }
+
+  /** The supervisor returns a submitted version to its agency with comments. */
+  async returnForChanges(ctx: RequestContext, id: string, input: { expectedVersion?: number | undefined; comment: string }, lang?: string): Promise<EntryView> {
+    this.#checkReviewer(ctx.actor);
+    const now = this.now();
+    const entryId = await this.db.transaction().execute(async (trx) => {
+      const entry = await this.#require(ctx.actor, id, trx, true);
+      checkVersion(input.expectedVersion, entry.version);
+      const open = await this.#submitted(entry, 'return', trx);
+      await this.#store.setVersion(entry.id, open.row.number, { state: 'returned', reviewedBy: ctx.actor.name, reviewedAt: now, reviewComment: input.comment }, now, trx);
+      await this.#store.updateEntry(entry.id, {}, now, trx);
+      await this.#event(ctx, entry.id, open.row.number, 'catalog.return', now, trx, input.comment);
+      return entry.id;
+    });
+    return this.get(ctx.actor, entryId, lang);
+  }
+
+  async #submitted(entry: EntryRow, action: StateAction, trx: Db): Promise<StoredVersion> {
+    const open = await this.#open(entry, action, trx);
+    if (open.row.state !== 'submitted') throw stateError(entry.id, open.row.state as VersionState, action);
+    return open;
+  }
+
+  /** Withdraws (撤销) an entry with a reason: it leaves the catalog; its versions stay readable. */
+  async withdraw(ctx: RequestContext, id: string, input: { expectedVersion?: number | undefined; reason: string }, lang?: string): Promise<EntryView> {
+    const now = this.now();
+    const entryId = await this.db.transaction().execute(async (trx) => {
+      const entry = await this.#require(ctx.actor, id, trx, true);
+      this.#checkEditor(ctx.actor, entry.agencyId);
+      checkVersion(input.expectedVersion, entry.version);
+      if (entry.status === 'withdrawn') throw stateError(entry.id, 'withdrawn', 'withdraw');
+      await this.#withdraw(ctx, trx, entry, input.reason, now);
+      return entry.id;
+    });
+    return this.get(ctx.actor, entryId, lang);
+  }
+
+  /**
+   * THE place where a version comes into force. Everything that must follow a publication in the
+   * same transaction goes here: the resource code, the change feed, (later) the search index.
+   */
+  async #publish(ctx: RequestContext, trx: Db, entry: EntryRow, version: StoredVersion, now: Date, comment: string | null): Promise<void> {
+    let code = entry.resourceCode;
+    if (code === null) {
+      // The code is assigned at the first publication: drafts that never pass review use no
+      // sequence numbers, and the classification is settled by then (frozen from here on).
+      const classification = version.content.classification;
+      if (!classification) throw stateError(entry.id, 'unpublished', 'publish');
+      const prefix = classificationCode(classification);
+      const sequence = await this.#store.nextSequence(prefix, trx);
+      if (sequence > 999_999) throw new GsError('GS_ERR_CATALOG_CODES_EXHAUSTED', { classification: prefix });
+      code = resourceCode(prefix, sequence);
+    }
+    if (entry.publishedVersion !== null) await this.#store.setVersion(entry.id, entry.publishedVersion, { state: 'superseded' }, now, trx);
+    const confirmed = version.content.shareType === 'none' ? { legalBasisConfirmedBy: ctx.actor.name, legalBasisConfirmedAt: now } : {};
+    await this.#store.setVersion(
+      entry.id,
+      version.row.number,
+      { state: 'published', publishDate: chinaDate(now), reviewedBy: ctx.actor.name, reviewedAt: now, reviewComment: comment, ...confirmed },
+      now,
+      trx,
+    );
+    const revisionCleared = entry.revisionDueOn !== null;
+    await this.#store.updateEntry(
+      entry.id,
+      {
+        status: 'published',
+        resourceCode: code,
+        publishedVersion: version.row.number,
+        openVersion: null,
+        // A new version in force answers a recorded change of law or duty (003 三(三)).
+        revisionCause: null,
+        revisionOccurredOn: null,
+        revisionNote: null,
+        revisionDueOn: null,
+      },
+      now,
+      trx,
+    );
+    const seq = await this.#store.allocateFeedSeq(trx);
+    await this.#store.insertChange({ seq, kind: 'published', entryId: entry.id, resourceCode: code, versionNumber: version.row.number, at: now, reason: null }, trx);
+    await this.#event(ctx, entry.id, version.row.number, 'catalog.publish', now, trx, comment, {
+      resourceCode: code,
+      feedSeq: seq,
+      ...(revisionCleared ? { revisionDueOnCleared: entry.revisionDueOn } : {}),
+      ...(version.content.shareType === 'none' ? { legalBasisConfirmed: true } : {}),
+    });
+  }
+
+  /** THE place where an entry leaves the catalog (the search index follows here too). */
+  async #withdraw(ctx: RequestContext, trx: Db, entry: EntryRow, reason: string, now: Date): Promise<void> {
+    if (entry.openVersion !== null) await this.#store.setVersion(entry.id, entry.openVersion, { state: 'discarded' }, now, trx);
+    if (entry.publishedVersion !== null) await this.#store.setVersion(entry.id, entry.publishedVersion, { state: 'withdrawn' }, now, trx);
+    await this.#store.updateEntry(entry.id, { status: 'withdrawn', openVersion: null, withdrawnAt: now, withdrawalReason: reason, revisionCause: null, revisionOccurredOn: null, revisionNote: null, revisionDueOn: null }, now, trx);
+    let feedSeq: number | null = null;
+    // An entry never published was never in the feed: its withdrawal is nobody else's business.
+    if (entry.publishedVersion !== null && entry.resourceCode !== null) {
+      feedSeq = await this.#store.allocateFeedSeq(trx);
+      await this.#store.insertChange({ seq: feedSeq, kind: 'withdrawn', entryId: entry.id, resourceCode: entry.resourceCode, versionNumber: entry.publishedVersion, at: now, reason }, trx);
+    }
+    await this.#event(ctx, entry.id, entry.publishedVersion ?? entry.openVersion, 'catalog.withdraw', now, trx, reason, { feedSeq });
+  }
+
+  // ---- revision deadlines (003 三(三)) -------------------------------------------------------
+
+  /**
+   * Records a change of law or of the agency's duties against a published entry: the entry must be
+   * revised within 15 working days of the change. Publishing a new version clears the deadline.
+   */
+  async recordRevisionNotice(ctx: RequestContext, id: string, input: { cause: RevisionCause; occurredOn: string; note: string }, lang?: string): Promise<EntryView> {
+    const now = this.now();
+    const entryId = await this.db.transaction().execute(async (trx) => {
+      const entry = await this.#require(ctx.actor, id, trx, true);
+      this.#checkEditor(ctx.actor, entry.agencyId);
+      if (entry.status !== 'published') throw stateError(entry.id, entry.status as EntryStatus, 'record a revision notice');
+      const dueOn = await this.calendar.addWorkingDays(input.occurredOn, REVISION_WORKING_DAYS, trx);
+      await this.#store.updateEntry(entry.id, { revisionCause: input.cause, revisionOccurredOn: input.occurredOn, revisionNote: input.note, revisionDueOn: dueOn }, now, trx);
+      await this.#event(ctx, entry.id, entry.publishedVersion, 'catalog.record-revision-notice', now, trx, input.note, { cause: input.cause, occurredOn: input.occurredOn, dueOn });
+      return entry.id;
+    });
+    return this.get(ctx.actor, entryId, lang);
+  }
+
+  /** Entries with a revision deadline (only overdue ones with `overdue`); agency users see their own. */
+  async revisionDeadlines(actor: Actor, overdue: boolean, lang?: string): Promise<EntryView[]> {
+    const today = chinaDate(this.now());
+    const yesterday = chinaDate(new Date(Date.parse(`${today}T12:00:00+08:00`) - 86_400_000));
+    const agencyId = actor.type === 'cli' || actor.type === 'system' || actor.permissions.has('catalog:review') ? undefined : (actor.agencyId ?? '00000000-0000-0000-0000-000000000000');
+    const rows = await this.#store.revisionsDue(overdue ? yesterday : undefined, agencyId);
+    return Promise.all(rows.map((r) => this.#view(actor, r, lang)));
+  }
+
+  // ---- reading -----------------------------------------------------------------------------
+
+  async get(actor: Actor, idOrCode: string, lang?: string): Promise<EntryView> {
+    return this.#view(actor, await this.#require(actor, idOrCode), lang);
+  }
+
+  async list(actor: Actor, q: EntryQuery, lang?: string): Promise<EntryView[]> {
+    let query = q;
+    const mayList = (agencyId: string | undefined): boolean => (agencyId ? this.#seesDrafts(actor, agencyId) : this.#seesDrafts(actor, '-'));
+    if (q.openState || q.status === 'unpublished') {
+      // Drafts and the review queue: one's own agency, or every agency for the supervisor.
+      if (!mayList(q.agencyId)) {
+        if (q.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
+        if (!actor.agencyId) return [];
+        query = { ...q, agencyId: actor.agencyId };
+      }
+    } else if (!q.status) {
+      query = { ...q, status: 'published' };
+    }
+    const rows = await this.#store.listEntries(query);
+    const visible = rows.filter((r) => r.resourceCode !== null || this.#seesDrafts(actor, r.agencyId));
+    const keys = visible.flatMap((r) => [r.publishedVersion, r.openVersion].filter((n): n is number => n !== null).map((number) => ({ entryId: r.id, number })));
+    const versions = await this.#store.versions(keys);
+    return Promise.all(visible.map((r) => this.#view(actor, r, lang, versions)));
+  }
+
+  async #view(actor: Actor, entry: EntryRow, lang: string | undefined, preloaded?: ReadonlyMap<string, StoredVersion>): Promise<EntryView> {
+    const load = async (n: number | null): Promise<StoredVersion | null> => (n === null ? null : (preloaded?.get(`${entry.id}:${n}`) ?? (await this.#store.version(entry.id, n)) ?? null));
+    const published = await load(entry.publishedVersion);
+    const pending = this.#seesDrafts(actor, entry.agencyId) ? await load(entry.openVersion) : null;
+    const provider = await this.agencies.get(entry.agencyId, lang);
+    const today = chinaDate(this.now());
+    return {
+      id: entry.id,
+      resourceCode: entry.resourceCode,
+      status: entry.status as EntryStatus,
+      provider: { id: provider.id, code: provider.code, name: provider.name },
+      version: entry.version,
+      publishedVersion: entry.publishedVersion,
+      withdrawn: entry.withdrawnAt && entry.withdrawalReason !== null ? { at: entry.withdrawnAt.toISOString(), reason: entry.withdrawalReason } : null,
+      revisionDue:
+        entry.revisionDueOn && entry.revisionCause && entry.revisionOccurredOn
+          ? { dueOn: entry.revisionDueOn, cause: entry.revisionCause as RevisionCause, occurredOn: entry.revisionOccurredOn, note: entry.revisionNote ?? '', overdue: today > entry.revisionDueOn }
+          : null,
+      published: published ? versionView(published, lang) : null,
+      pending: pending ? versionView(pending, lang, await this.#findings(pending.content, entry)) : null,
+      createdAt: entry.createdAt.toISOString(),
+      updatedAt: entry.updatedAt.toISOString(),
+    };
+  }
+
+  /** Every version the actor may read: closed ones for everybody, open and discarded ones for the agency and the supervisor. */
+  async versions(actor: Actor, idOrCode: string, lang?: string): Promise<VersionView[]> {
+    const entry = await this.#require(actor, idOrCode);
+    const drafts = this.#seesDrafts(actor, entry.agencyId);
+    const rows = (await this.#store.versionRows(entry.id)).filter((r) => drafts || isPublic(r));
+    const stored = await this.#store.versions(rows.map((r) => ({ entryId: entry.id, number: r.number })));
+    return rows.map((r) => versionView(stored.get(`${entry.id}:${r.number}`)!, lang));
+  }
+
+  async version(actor: Actor, idOrCode: string, number: number, lang?: string): Promise<VersionView> {
+    const entry = await this.#require(actor, idOrCode);
+    const v = await this.#readableVersion(actor, entry, number);
+    return versionView(v, lang, isOpen(v.row.state) ? await this.#findings(v.content, entry) : undefined);
+  }
+
+  async #readableVersion(actor: Actor, entry: EntryRow, number: number): Promise<StoredVersion> {
+    const v = await this.#store.version(entry.id, number);
+    if (!v || (!isPublic(v.row) && !this.#seesDrafts(actor, entry.agencyId))) throw new GsError('GS_ERR_CATALOG_VERSION_NOT_FOUND', { id: entry.id, version: number });
+    return v;
+  }
+
+  /** What changed from version `from` to version `to`, field by field. */
+  async diff(actor: Actor, idOrCode: string, from: number, to: number): Promise<FieldChange[]> {
+    const entry = await this.#require(actor, idOrCode);
+    const [a, b] = await Promise.all([this.#readableVersion(actor, entry, from), this.#readableVersion(actor, entry, to)]);
+    return diffContent(a.content, b.content);
+  }
+
+  /** Who did what, when: every event of the entry (drafting events only for those who see drafts). */
+  async history(actor: Actor, idOrCode: string): Promise<HistoryItem[]> {
+    const entry = await this.#require(actor, idOrCode);
+    const drafts = this.#seesDrafts(actor, entry.agencyId);
+    const publicActions = new Set(['catalog.publish', 'catalog.withdraw', 'catalog.record-revision-notice']);
+    return (await this.#store.events(entry.id))
+      .filter((e) => drafts || publicActions.has(e.action))
+      .map((e) => ({ at: e.at.toISOString(), actor: e.actorName, action: e.action, version: e.versionNumber, comment: e.comment, details: e.details }));
+  }
+
+  /** The findings of the open version, for the cataloger and the supervisor. */
+  async findings(actor: Actor, idOrCode: string): Promise<Finding[]> {
+    const entry = await this.#require(actor, idOrCode);
+    if (entry.openVersion === null || !this.#seesDrafts(actor, entry.agencyId)) return [];
+    return this.#findings((await this.#requireVersion(entry.id, entry.openVersion)).content, entry);
+  }
+
+  /** Published changes after `after`, oldest first. */
+  async changes(after: number, limit: number): Promise<ChangeFeedItem[]> {
+    return (await this.#store.changes(after, limit)).map((c) => ({
+      seq: c.seq,
+      kind: c.kind as ChangeKind,
+      entryId: c.entryId,
+      resourceCode: c.resourceCode,
+      version: c.versionNumber,
+      at: c.at.toISOString(),
+      reason: c.reason,
+    }));
+  }
+
+  /** The published list of not-shared resources with their confirmed legal basis (000 §13). */
+  async nonShared(after: string | undefined, limit: number, lang?: string) {
+    const rows = await this.#store.nonShared(after, limit);
+    return Promise.all(
+      rows.map(async (r) => {
+        const p = await this.agencies.get(r.agencyId, lang);
+        return {
+          entryId: r.entryId,
+          resourceCode: r.resourceCode,
+          name: localised(r.nameZh, r.names, lang),
+          nameZh: r.nameZh,
+          provider: { id: p.id, code: p.code, name: p.name },
+          legalBasis: { law: r.legalBasisLaw ?? '', article: r.legalBasisArticle ?? '' },
+          confirmedBy: r.legalBasisConfirmedBy ?? '',
+          confirmedAt: (r.legalBasisConfirmedAt ?? r.updatedAt).toISOString(),
+          publishDate: r.publishDate ?? '',
+        };
+      }),
+    );
+  }
+
+  // ---- for other modules (exchange, search, demands) ---------------------------------------
+
+  /** The version in force of a published entry, by id or resource code. */
+  async getPublished(idOrCode: string, lang?: string): Promise<PublishedEntry> {
+    const entry = isUuid(idOrCode) ? await this.#store.entryById(idOrCode) : await this.#store.entryByCode(idOrCode);
+    if (!entry || entry.status !== 'published' || entry.publishedVersion === null || entry.resourceCode === null) throw new GsError('GS_ERR_CATALOG_ENTRY_NOT_FOUND', { id: idOrCode });
+    const v = await this.#requireVersion(entry.id, entry.publishedVersion);
+    const p = await this.agencies.get(entry.agencyId, lang);
+    return { entryId: entry.id, resourceCode: entry.resourceCode, provider: { id: p.id, code: p.code, name: p.name }, version: v.row.number, content: v.content, publishDate: v.row.publishDate ?? '' };
+  }
+
+  /** The data items of the version in force, in order (the exchange builds table columns from them; `sqlTypeOf`). */
+  async publishedDataItems(idOrCode: string): Promise<readonly DataItem[]> {
+    return (await this.getPublished(idOrCode)).content.dataItems;
+  }
+
+  /** Published entries, paged by id. */
+  async listPublished(q: { agencyId?: string | undefined; shareType?: ShareType | undefined; after?: string | undefined; limit: number }): Promise<PublishedEntry[]> {
+    const rows = await this.#store.listEntries({ ...q, status: 'published' });
+    const versions = await this.#store.versions(rows.map((r) => ({ entryId: r.id, number: r.publishedVersion! })));
+    return Promise.all(
+      rows.map(async (r) => {
+        const v = versions.get(`${r.id}:${r.publishedVersion!}`)!;
+        const p = await this.agencies.get(r.agencyId);
+        return { entryId: r.id, resourceCode: r.resourceCode!, provider: { id: p.id, code: p.code, name: p.name }, version: v.row.number, content: v.content, publishDate: v.row.publishDate ?? '' };
+      }),
+    );
+  }
+
+  // ---- local extension fields --------------------------------------------------------------
+
+  async extensionFields(): Promise<ExtensionField[]> {
+    return (await this.#store.extensionFields(false)).map(toExtensionField);
+  }
+
+  async createExtensionField(ctx: RequestContext, input: ExtensionFieldCreate): Promise<ExtensionField> {
+    const allowedValues = input.allowedValues ?? [];
+    checkDeclaration(input.key, input.type, allowedValues);
+    const now = this.now();
+    const row = await this.db.transaction().execute(async (trx) => {
+      if (await this.#store.extensionField(input.key, trx)) throw new GsError('GS_ERR_CATALOG_EXTENSION_TAKEN', { key: input.key });
+      const inserted = await this.#store.insertExtensionField({ key: input.key, labelZh: input.labelZh, labelEn: input.labelEn, type: input.type, required: input.required ?? false, allowedValues }, now, trx);
+      await this.audit.record(ctx, { action: 'catalog.declare-extension-field', targetType: 'catalogExtensionField', targetId: input.key, details: { type: input.type, required: inserted.required, allowedValues } }, trx);
+      return inserted;
+    });
+    return toExtensionField(row);
+  }
+
+  async updateExtensionField(ctx: RequestContext, key: string, input: ExtensionFieldPatch): Promise<ExtensionField> {
+    const { expectedVersion, ...patch } = input;
+    const now = this.now();
+    const row = await this.db.transaction().execute(async (trx) => {
+      const before = await this.#store.extensionField(key, trx);
+      if (!before) throw new GsError('GS_ERR_CATALOG_EXTENSION_NOT_FOUND', { key });
+      checkVersion(expectedVersion, before.version);
+      if (patch.allowedValues) checkDeclaration(key, before.type as ExtensionType, patch.allowedValues);
+      const changes = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      const after = await this.#store.updateExtensionField(key, changes, now, trx);
+      await this.audit.record(ctx, { action: 'catalog.update-extension-field', targetType: 'catalogExtensionField', targetId: key, details: { fields: Object.keys(changes) } }, trx);
+      return after;
+    });
+    return toExtensionField(row);
+  }
+}
+
+/** Published, superseded and withdrawn versions were public once and stay readable. */
+function isPublic(r: VersionRow): boolean {
+  return r.state === 'published' || r.state === 'superseded' || r.state === 'withdrawn';
+}
+
+function checkDeclaration(key: string, type: ExtensionType, allowedValues: readonly string[]): void {
+  const bad = (reason: string, reasonZh: string): GsError =>
+    new GsError('GS_ERR_CATALOG_EXTENSION_INVALID', { key, reason, reasonZh }, [{ field: 'body.allowedValues', rule: 'allowedValues', message: reason, messageZh: reasonZh }]);
+  if (type === 'enum' && allowedValues.length === 0) throw bad('an enum field needs allowedValues', '枚举类型须列出允许的取值');
+  if (type !== 'enum' && allowedValues.length > 0) throw bad('only an enum field has allowedValues', '只有枚举类型才有允许的取值');
+  // The declaration must accept its own allowed values (they are strings by construction).
+  for (const v of allowedValues) if (extensionProblem({ key, labelZh: key, type, required: false, allowedValues }, v)) throw bad(`value ${v} is not allowed`, `取值 ${v} 不合法`);
+}
+
+function toExtensionField(r: ExtensionFieldRow): ExtensionField {
+  return {
+    key: r.key,
+    labelZh: r.labelZh,
+    labelEn: r.labelEn,
+    type: r.type as ExtensionType,
+    required: r.required,
+    allowedValues: r.allowedValues,
+    active: r.active,
+    version: r.version,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+export function versionView(v: StoredVersion, lang: string | undefined, findings?: readonly Finding[]): VersionView {
+  const c = v.content;
+  const r = v.row;
+  return {
+    number: r.number,
+    state: r.state as VersionState,
+    classification: c.classification ? { ...c.classification, code: classificationCode(c.classification) } : null,
+    name: localised(c.nameZh, c.names, lang),
+    nameZh: c.nameZh,
+    names: { ...c.names },
+    abstract: c.abstractZh === null ? null : localised(c.abstractZh, c.abstracts, lang),
+    abstractZh: c.abstractZh,
+    abstracts: { ...c.abstracts },
+    format: c.format ? { type: c.format.type, typeZh: FORMAT_TYPE_ZH[c.format.type], subtype: c.format.subtype } : null,
+    dataItems: c.dataItems.map((d) => ({ ...d, names: { ...d.names }, name: localised(d.nameZh, d.names, lang), sqlType: sqlTypeOf(d) })),
+    shareType: c.shareType,
+    shareCondition: c.shareCondition,
+    legalBasis: c.legalBasis ? { ...c.legalBasis } : null,
+    legalBasisConfirmed: r.legalBasisConfirmedBy && r.legalBasisConfirmedAt ? { by: r.legalBasisConfirmedBy, at: r.legalBasisConfirmedAt.toISOString() } : null,
+    shareMethods: [...c.shareMethods],
+    openness: c.openness ? { ...c.openness } : null,
+    updateCycle: c.updateCycle,
+    relatedCodes: [...c.relatedCodes],
+    extensions: { ...c.extensions },
+    publishDate: r.publishDate,
+    submitted: r.submittedBy && r.submittedAt ? { by: r.submittedBy, at: r.submittedAt.toISOString() } : null,
+    reviewed: r.reviewedBy && r.reviewedAt ? { by: r.reviewedBy, at: r.reviewedAt.toISOString(), comment: r.reviewComment } : null,
+    createdBy: r.createdBy,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+    ...(findings ? { findings: [...findings] } : {}),
+  };
+}
