@@ -82,8 +82,13 @@ describe('creating and publishing an entry', () => {
     const content = tableContent({ classification: { category: '2', group: '05', subgroup: '001', detail: '01' } });
     const drafts = await Promise.all([1, 2, 3].map(() => catalog.create(cataloger, { content })));
     for (const d of drafts) await catalog.submit(cataloger, d.id);
+    const feedBefore = (await catalog.changes(0, 500)).length;
     const published = await Promise.all(drafts.map((d) => catalog.publish(supervisor, d.id, {})));
     expect(published.map((p) => p.resourceCode).sort()).toEqual(['20500101/000001', '20500101/000002', '20500101/000003']);
+    // The feed numbers of concurrent publications are consecutive, one per publication.
+    const feed = await catalog.changes(feedBefore, 500);
+    expect(feed.map((c) => c.seq)).toEqual([feedBefore + 1, feedBefore + 2, feedBefore + 3]);
+    expect(new Set(feed.map((c) => c.entryId))).toEqual(new Set(drafts.map((d) => d.id)));
   });
 
   it('gives other modules the version in force with its typed data items', async () => {
