@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCKOUT } from '../src/modules/accounts/store.js';
 import type { Role } from '../src/modules/accounts/permissions.js';
 import type { Agency } from '../src/modules/agencies/schemas.js';
+import { catalogContent } from './helpers/catalog.js';
 import { agencyInput, createTestPlatform, sessionCookie, STRONG_PASSWORD, usccFor, userWithRoles, type LoggedIn, type TestPlatform } from './helpers/platform.js';
 
 interface ErrorBody {
@@ -218,6 +219,55 @@ describe('request bodies', () => {
     refused(stale, 409, 'GS_ERR_REQUEST_CONFLICT');
     const after = await call({ method: 'GET', url: `/api/v1/agencies/${home.id}`, headers: op.headers });
     expect(after.json<Agency>()).toMatchObject({ nameZh: home.nameZh, version: home.version });
+  });
+});
+
+describe('catalog entries', () => {
+  let cat: LoggedIn;
+  const entries = async (): Promise<number> =>
+    Number((await t.platform.db.selectFrom('catalogEntries').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const postEntry = (payload: unknown): Promise<LightMyRequestResponse> =>
+    call({ method: 'POST', url: '/api/v1/catalog/entries', headers: { ...cat.headers, 'content-type': 'application/json' }, payload: payload as InjectOptions['payload'] });
+  beforeAll(async () => {
+    cat = await session(['cataloger'], home.id);
+  });
+
+  it('answers odd entries with a 4xx naming the field, never a 500, and stores nothing', async () => {
+    const before = await entries();
+    const content = catalogContent();
+    const cases: [unknown, string][] = [
+      [{ content: { ...content, nameZh: 'a\u0000b' } }, 'body'],
+      [{ content: { ...content, dataItems: [{ nameZh: 'a\u0000b', dataType: 'integer' }] } }, 'body'],
+      [{ content: { ...content, names: { en: 'a\u0000b' } } }, 'body'],
+      [{ content: { ...content, shareMethods: ['table', 'table'] } }, 'body.content.shareMethods'],
+      [{ content: { ...content, shareMethods: ['fax'] } }, 'body.content.shareMethods.0'],
+      [{ content: { ...content, relatedCodes: ['not-a-code'] } }, 'body.content.relatedCodes.0'],
+      [{ content: { ...content, format: { type: 'database', subtype: 'DM 8!' } } }, 'body.content.format.subtype'],
+      [{ content: { ...content, dataItems: [{ nameZh: '数量', dataType: 'integer', length: 0 }] } }, 'body.content.dataItems.0.length'],
+      [{ content: { ...content, dataItems: [{ nameZh: '数量', dataType: 'integer', sensitive: 'yes' }] } }, 'body.content.dataItems.0.sensitive'],
+      [{ content: { ...content, legalBasis: { law: '某法' } } }, 'body.content.legalBasis.article'],
+      [{ content: { ...content, extensions: { level: { nested: true } } } }, 'body.content.extensions.level'],
+      [{ content: { nameZh: '' } }, 'body.content.nameZh'],
+    ];
+    for (const [payload, fieldName] of cases) {
+      const r = await postEntry(JSON.stringify(payload));
+      expect(r.statusCode, `${JSON.stringify(payload)} → ${r.body}`).toBe(400);
+      if (fieldName !== 'body') expect(r.json<ErrorBody>().details.fields?.map((f) => f.field), r.body).toContain(fieldName);
+    }
+    expect(await entries()).toBe(before);
+    // The same content without the odd parts is accepted.
+    expect((await postEntry(JSON.stringify({ content }))).statusCode).toBe(201);
+  });
+
+  it('refuses bad ids, cursors and version numbers in paths and queries', async () => {
+    refused(await call({ method: 'GET', url: '/api/v1/catalog/entries/not-an-entry', headers: cat.headers }), 404, 'GS_ERR_CATALOG_ENTRY_NOT_FOUND');
+    refused(await call({ method: 'GET', url: `/api/v1/catalog/entries/${encodeURIComponent('301002/999999')}`, headers: cat.headers }), 404, 'GS_ERR_CATALOG_ENTRY_NOT_FOUND');
+    refused(await call({ method: 'GET', url: '/api/v1/catalog/entries?after=abc', headers: cat.headers }), 400, 'GS_ERR_REQUEST_INVALID');
+    refused(await call({ method: 'GET', url: '/api/v1/catalog/changes?after=-1', headers: cat.headers }), 400, 'GS_ERR_REQUEST_INVALID');
+    refused(await call({ method: 'GET', url: '/api/v1/catalog/entries?status=archived', headers: cat.headers }), 400, 'GS_ERR_REQUEST_INVALID');
+    const e = await t.platform.catalog.create(t.cli, { agencyId: home.id, content: catalogContent() });
+    refused(await call({ method: 'GET', url: `/api/v1/catalog/entries/${e.id}/versions/7`, headers: cat.headers }), 404, 'GS_ERR_CATALOG_VERSION_NOT_FOUND');
+    refused(await call({ method: 'GET', url: `/api/v1/catalog/entries/${e.id}/diff?from=0&to=1`, headers: cat.headers }), 400, 'GS_ERR_REQUEST_INVALID');
   });
 });
 
