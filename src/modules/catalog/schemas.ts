@@ -196,7 +196,7 @@ export const EntryView = Type.Object({
   publishedVersion: Nullable(Type.Integer()),
   withdrawn: Nullable(Type.Object({ at: DateTime, reason: Type.String() })),
   revisionDue: Nullable(Type.Object({ dueOn: Type.String({ format: 'date' }), cause: literals(REVISION_CAUSES), occurredOn: Type.String({ format: 'date' }), note: Type.String(), overdue: Type.Boolean() })),
-  published: Nullable(VersionView),
+  published: Type.Union([VersionView, Type.Null()], { description: 'The version in force; for a withdrawn entry the one last in force (state withdrawn)' }),
   pending: Type.Union([VersionView, Type.Null()], { description: 'The open version (draft, submitted or returned): shown to its agency and the supervisor only' }),
   createdAt: DateTime,
   updatedAt: DateTime,

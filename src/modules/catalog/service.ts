@@ -459,8 +459,9 @@ export class CatalogService {
   async revisionDeadlines(actor: Actor, overdue: boolean, lang?: string): Promise<EntryView[]> {
     const today = chinaDate(this.now());
     const yesterday = chinaDate(new Date(Date.parse(`${today}T12:00:00+08:00`) - 86_400_000));
-    const agencyId = actor.type === 'cli' || actor.type === 'system' || actor.permissions.has('catalog:review') ? undefined : (actor.agencyId ?? '00000000-0000-0000-0000-000000000000');
-    const rows = await this.#store.revisionsDue(overdue ? yesterday : undefined, agencyId);
+    const everyAgency = actor.type === 'cli' || actor.type === 'system' || actor.permissions.has('catalog:review');
+    if (!everyAgency && !actor.agencyId) return [];
+    const rows = await this.#store.revisionsDue(overdue ? yesterday : undefined, everyAgency ? undefined : (actor.agencyId ?? undefined));
     return Promise.all(rows.map((r) => this.#view(actor, r, lang)));
   }
 
