@@ -151,6 +151,13 @@ async function freshExtensionField(): Promise<string> {
   return key;
 }
 
+/** A demand posted by the home agency; routed: to the home agency, so its catalogers may answer. */
+async function freshDemand(state: 'open' | 'routed'): Promise<string> {
+  const d = await t.platform.demands.post(t.cli, { requesterAgencyId: home.id, title: '人口基础信息', purpose: '核验申请人身份' });
+  if (state === 'open') return d.id;
+  return (await t.platform.demands.route(t.cli, d.id, { providerAgencyId: home.id })).id;
+}
+
 // ---- one valid request per route, keyed by `METHOD pattern` -------------------------------------
 
 const V1 = '/api/v1';
@@ -300,6 +307,12 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'GET /api/v1/catalog/revision-deadlines': async () => ({ url: `${V1}/catalog/revision-deadlines?overdue=true` }),
   'GET /api/v1/catalog/extension-fields': async () => ({ url: `${V1}/catalog/extension-fields` }),
   'POST /api/v1/catalog/extension-fields': async () => ({ url: `${V1}/catalog/extension-fields`, payload: { key: `new${next()}`, labelZh: '新字段', labelEn: 'New field', type: 'integer' } }),
+  'GET /api/v1/demands': async () => ({ url: `${V1}/demands?limit=5` }),
+  'POST /api/v1/demands': async () => ({ url: `${V1}/demands`, payload: { title: '企业登记信息', purpose: '行政许可核验' } }),
+  // Posted by the home agency: its own staff and the supervisor read it.
+  'GET /api/v1/demands/:id': async () => ({ url: `${V1}/demands/${await freshDemand('open')}` }),
+  'POST /api/v1/demands/:id/route': async () => ({ url: `${V1}/demands/${await freshDemand('open')}/route`, payload: { providerAgencyId: home.id } }),
+  'POST /api/v1/demands/:id/answer': async () => ({ url: `${V1}/demands/${await freshDemand('routed')}/answer`, payload: { kind: 'refusal', reason: '本单位未采集该信息' } }),
   'PATCH /api/v1/catalog/extension-fields/:key': async () => ({ url: `${V1}/catalog/extension-fields/${await freshExtensionField()}`, payload: { labelZh: '改名字段' } }),
 };
 

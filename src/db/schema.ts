@@ -351,6 +351,32 @@ export interface CatalogEventsTable {
   details: Json<Record<string, unknown>>;
 }
 
+export interface DemandsTable {
+  id: string;
+  requesterAgencyId: string;
+  title: string;
+  description: string;
+  purpose: string;
+  wantedItems: string[];
+  suggestedAgencyId: string | null;
+  status: string;
+  providerAgencyId: string | null;
+  routedBy: string | null;
+  routedAt: Date | null;
+  routeComment: string | null;
+  answerKind: string | null;
+  answerEntryId: string | null;
+  answerResourceCode: string | null;
+  answerPromisedBy: string | null;
+  answerReason: string | null;
+  answeredBy: string | null;
+  answeredAt: Date | null;
+  version: Generated<number>;
+  createdBy: string;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -376,4 +402,5 @@ export interface Database {
   catalogFeedCounter: CatalogFeedCounterTable;
   catalogChanges: CatalogChangesTable;
   catalogEvents: CatalogEventsTable;
+  demands: DemandsTable;
 }

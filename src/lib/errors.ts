@@ -145,6 +145,12 @@ export const ERRORS = {
   GS_ERR_CATALOG_EXTENSION_TAKEN: { status: 409, message: 'Extension field {key} is already declared', messageZh: '扩展字段 {key} 已存在' },
   GS_ERR_CATALOG_EXTENSION_INVALID: { status: 400, message: 'Extension field {key} cannot be declared so: {reason}', messageZh: '扩展字段 {key} 定义不合法：{reasonZh}' },
 
+  // demand catalog (需求目录)
+  GS_ERR_DEMAND_NOT_FOUND: { status: 404, message: 'No demand {id}', messageZh: '需求 {id} 不存在' },
+  GS_ERR_DEMAND_STATE: { status: 409, message: 'Demand {id} is {status}; cannot {action}', messageZh: '需求 {id} 当前{statusZh}，不能{actionZh}' },
+  GS_ERR_DEMAND_AGENCY_INVALID: { status: 400, message: 'Agency {agencyId} cannot be used for a demand: {reason}', messageZh: '单位 {agencyId} 不能用于该需求：{reasonZh}' },
+  GS_ERR_DEMAND_ANSWER_INVALID: { status: 400, message: 'The answer is invalid: {reason}', messageZh: '答复不合法：{reasonZh}' },
+
   // users and roles
   GS_ERR_USER_NOT_FOUND: { status: 404, message: 'No user {id}', messageZh: '用户 {id} 不存在' },
   GS_ERR_USER_NAME_TAKEN: { status: 409, message: 'User name {username} is already used', messageZh: '用户名 {username} 已被使用' },

@@ -8,6 +8,7 @@ import { AgencyService } from '../modules/agencies/service.js';
 import { AuditService } from '../modules/audit/service.js';
 import { CatalogService } from '../modules/catalog/service.js';
 import { weekdayCalendar } from '../modules/catalog/weekday-calendar.js';
+import { DemandService } from '../modules/demands/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
 import { NodeService } from '../modules/nodes/service.js';
 import { PkiService } from '../modules/pki/service.js';
@@ -39,6 +40,7 @@ export class Platform {
   readonly nodes: NodeService;
   readonly pki: PkiService;
   readonly catalog: CatalogService;
+  readonly demands: DemandService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -65,6 +67,7 @@ export class Platform {
     this.nodes = new NodeService(db, this.audit, this.agencies, now);
     this.pki = new PkiService(db, this.audit, keys, this.systems, this.nodes, this.agencies, this.accounts, config, now);
     this.catalog = new CatalogService(db, this.audit, this.agencies, weekdayCalendar, now);
+    this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
   }
 
   get db(): Db {

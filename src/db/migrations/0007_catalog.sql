@@ -150,3 +150,40 @@ create table catalog_events (
   details         jsonb not null default '{}'
 );
 create index catalog_events_entry_idx on catalog_events (entry_id, id);
+
+-- 需求目录: an agency's need for another agency's information (000 §13), routed by the supervisor
+-- to the agency that holds it and answered there, so that nothing shareable is collected twice
+-- (000 §6). src/modules/demands/store.ts has the SQL for it; it reaches the catalog only through
+-- the catalog service.
+create table demands (
+  id                    uuid primary key,
+  requester_agency_id   uuid not null references agencies (id),
+  title                 text not null,
+  description           text not null default '',
+  purpose               text not null,
+  wanted_items          text[] not null default '{}',
+  suggested_agency_id   uuid references agencies (id),
+  status                text not null check (status in ('open', 'routed', 'answered')),
+  provider_agency_id    uuid references agencies (id),
+  routed_by             text,
+  routed_at             timestamptz,
+  route_comment         text,
+  answer_kind           text check (answer_kind in ('existing', 'promise', 'refusal')),
+  answer_entry_id       uuid references catalog_entries (id),
+  answer_resource_code  text,
+  answer_promised_by    date,
+  answer_reason         text,
+  answered_by           text,
+  answered_at           timestamptz,
+  version               integer not null default 1,
+  created_by            text not null,
+  created_at            timestamptz not null default now(),
+  updated_at            timestamptz not null default now(),
+  check ((status = 'open') = (provider_agency_id is null)),
+  check ((status = 'answered') = (answer_kind is not null)),
+  check (answer_kind is distinct from 'existing' or (answer_entry_id is not null and answer_resource_code is not null)),
+  check (answer_kind is distinct from 'promise' or answer_promised_by is not null),
+  check (answer_kind is distinct from 'refusal' or answer_reason is not null)
+);
+create index demands_requester_idx on demands (requester_agency_id);
+create index demands_provider_idx on demands (provider_agency_id);

@@ -46,12 +46,14 @@ export const PERMISSIONS = [
   'catalog:edit',
   'catalog:review',
   'catalog:configure',
+  'demand:read',
+  'demand:post',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read'];
 /** Every signed-in account reads the published catalog, except the auditor (三权分立: the audit trail only). */
-const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read'];
+const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage'],
@@ -59,11 +61,13 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   // The auditor reads the audit trail and nothing else.
   auditor: ['audit:read'],
   // The supervisor reviews catalog entries of every agency (000 §13, 003 三(二)) and edits none.
-  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review'],
+  // They also route the demand catalog's needs to the agency that holds the data (catalog:review).
+  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read'],
   // Agency users read the audit events of their own agency (000 §29); catalogers edit their own
   // agency's entries (the service checks the agency).
-  cataloger: [...AGENCY_USER, 'catalog:edit'],
-  requester: AGENCY_USER,
+  // Catalogers answer demands routed to their agency (catalog:edit); catalogers and requesters post them.
+  cataloger: [...AGENCY_USER, 'catalog:edit', 'demand:post'],
+  requester: [...AGENCY_USER, 'demand:post'],
   reviewer: AGENCY_USER,
   serviceAuthoriser: AGENCY_USER,
   viewer: AGENCY_USER,
