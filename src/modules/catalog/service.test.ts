@@ -285,6 +285,21 @@ describe('drafts are private to their agency and the supervisor', () => {
     // The published list does not show it.
     expect((await catalog.list(otherViewer.actor, { limit: 500 })).map((x) => x.id)).not.toContain(e.id);
   });
+
+  it('lists a withdrawn entry that was never published to its own agency only, so pages stay full', async () => {
+    const never = await catalog.create(cataloger, { content: tableContent() });
+    await catalog.withdraw(cataloger, never.id, { reason: '误建' });
+    const once = await publishNew();
+    await catalog.withdraw(cataloger, once.id, { reason: '停止提供' });
+    const outside = await catalog.list(otherViewer.actor, { status: 'withdrawn', limit: 500 });
+    expect(outside.map((x) => x.id)).toContain(once.id);
+    expect(outside.map((x) => x.id)).not.toContain(never.id);
+    expect(outside.every((x) => x.resourceCode !== null)).toBe(true);
+    expect((await catalog.list(viewer.actor, { status: 'withdrawn', limit: 500 })).map((x) => x.id)).toEqual(expect.arrayContaining([never.id, once.id]));
+    // A page of one is full whenever more entries follow.
+    const first = await catalog.list(otherViewer.actor, { status: 'withdrawn', limit: 1 });
+    expect(first).toHaveLength(1);
+  });
 });
 
 describe('the not-shared list (000 §13)', () => {

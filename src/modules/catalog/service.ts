@@ -139,9 +139,14 @@ export class CatalogService {
 
   // ---- who may do what ---------------------------------------------------------------------
 
-  /** The agency's own people and the supervisor see drafts; the CLI and the platform see all. */
+  /** The supervisor, the CLI and the platform see every agency's drafts. */
+  #seesAll(actor: Actor): boolean {
+    return actor.type === 'cli' || actor.type === 'system' || actor.permissions.has('catalog:review');
+  }
+
+  /** An agency's drafts are seen by its own people and by those who see all. */
   #seesDrafts(actor: Actor, agencyId: string): boolean {
-    return actor.type === 'cli' || actor.type === 'system' || actor.permissions.has('catalog:review') || actor.agencyId === agencyId;
+    return this.#seesAll(actor) || actor.agencyId === agencyId;
   }
 
   #checkEditor(actor: Actor, agencyId: string): void {
@@ -194,9 +199,9 @@ export class CatalogService {
   }
 
   /** The conformance findings of a content, with the lookups the pure rules need. */
-  async #findings(content: EntryContent, entry: EntryRow, executor: Db = this.db): Promise<Finding[]> {
+  async #findings(content: EntryContent, entry: EntryRow, executor: Db = this.db, declarations?: readonly ExtensionDeclaration[]): Promise<Finding[]> {
     const relatedCodes = await this.#store.codeStates(content.relatedCodes, executor);
-    return conformanceFindings(content, { relatedCodes, ownCode: entry.resourceCode, extensionFields: await this.#declarations(executor) });
+    return conformanceFindings(content, { relatedCodes, ownCode: entry.resourceCode, extensionFields: declarations ?? (await this.#declarations(executor)) });
   }
 
   async #event(ctx: RequestContext, entryId: string, versionNumber: number | null, action: string, at: Date, trx: Db, comment: string | null = null, details: Record<string, unknown> = {}): Promise<void> {
@@ -459,7 +464,7 @@ export class CatalogService {
   async revisionDeadlines(actor: Actor, overdue: boolean, lang?: string): Promise<EntryView[]> {
     const today = chinaDate(this.now());
     const yesterday = chinaDate(new Date(Date.parse(`${today}T12:00:00+08:00`) - 86_400_000));
-    const everyAgency = actor.type === 'cli' || actor.type === 'system' || actor.permissions.has('catalog:review');
+    const everyAgency = this.#seesAll(actor);
     if (!everyAgency && !actor.agencyId) return [];
     const rows = await this.#store.revisionsDue(overdue ? yesterday : undefined, everyAgency ? undefined : (actor.agencyId ?? undefined));
     return Promise.all(rows.map((r) => this.#view(actor, r, lang)));
@@ -472,27 +477,33 @@ export class CatalogService {
   }
 
   async list(actor: Actor, q: EntryQuery, lang?: string): Promise<EntryView[]> {
-    let query = q;
-    const mayList = (agencyId: string | undefined): boolean => (agencyId ? this.#seesDrafts(actor, agencyId) : this.#seesDrafts(actor, '-'));
+    const everyAgency = this.#seesAll(actor);
+    // Entries never published are listed only to their agency (and to the supervisor).
+    let query: EntryQuery = { ...q, unpublishedOf: everyAgency ? 'all' : actor.agencyId };
     if (q.openState || q.status === 'unpublished') {
       // Drafts and the review queue: one's own agency, or every agency for the supervisor.
-      if (!mayList(q.agencyId)) {
-        if (q.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
+      if (!everyAgency) {
+        if (q.agencyId && q.agencyId !== actor.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
         if (!actor.agencyId) return [];
-        query = { ...q, agencyId: actor.agencyId };
+        query = { ...query, agencyId: actor.agencyId };
       }
     } else if (!q.status) {
-      query = { ...q, status: 'published' };
+      query = { ...query, status: 'published' };
     }
     const rows = await this.#store.listEntries(query);
-    const visible = rows.filter((r) => r.resourceCode !== null || this.#seesDrafts(actor, r.agencyId));
-    const keys = visible.flatMap((r) => [r.publishedVersion, r.openVersion].filter((n): n is number => n !== null).map((number) => ({ entryId: r.id, number })));
-    const versions = await this.#store.versions(keys);
-    return Promise.all(visible.map((r) => this.#view(actor, r, lang, versions)));
+    const keys = rows.flatMap((r) => [r.publishedVersion, r.openVersion].filter((n): n is number => n !== null).map((number) => ({ entryId: r.id, number })));
+    const preloaded = { versions: await this.#store.versions(keys), declarations: await this.#declarations(this.db) };
+    return Promise.all(rows.map((r) => this.#view(actor, r, lang, preloaded)));
   }
 
-  async #view(actor: Actor, entry: EntryRow, lang: string | undefined, preloaded?: ReadonlyMap<string, StoredVersion>): Promise<EntryView> {
-    const load = async (n: number | null): Promise<StoredVersion | null> => (n === null ? null : (preloaded?.get(`${entry.id}:${n}`) ?? (await this.#store.version(entry.id, n)) ?? null));
+  /** `preloaded`: what a list page reads once for all its entries. */
+  async #view(
+    actor: Actor,
+    entry: EntryRow,
+    lang: string | undefined,
+    preloaded?: { readonly versions: ReadonlyMap<string, StoredVersion>; readonly declarations: readonly ExtensionDeclaration[] },
+  ): Promise<EntryView> {
+    const load = async (n: number | null): Promise<StoredVersion | null> => (n === null ? null : (preloaded?.versions.get(`${entry.id}:${n}`) ?? (await this.#store.version(entry.id, n)) ?? null));
     const published = await load(entry.publishedVersion);
     const pending = this.#seesDrafts(actor, entry.agencyId) ? await load(entry.openVersion) : null;
     const provider = await this.agencies.get(entry.agencyId, lang);
@@ -510,7 +521,7 @@ export class CatalogService {
           ? { dueOn: entry.revisionDueOn, cause: entry.revisionCause as RevisionCause, occurredOn: entry.revisionOccurredOn, note: entry.revisionNote ?? '', overdue: today > entry.revisionDueOn }
           : null,
       published: published ? versionView(published, lang) : null,
-      pending: pending ? versionView(pending, lang, await this.#findings(pending.content, entry)) : null,
+      pending: pending ? versionView(pending, lang, await this.#findings(pending.content, entry, this.db, preloaded?.declarations)) : null,
       createdAt: entry.createdAt.toISOString(),
       updatedAt: entry.updatedAt.toISOString(),
     };

@@ -23,6 +23,8 @@ export interface EntryQuery {
   /** Entries whose open version is in this state (drafts, the review queue). */
   readonly openState?: OpenState | undefined;
   readonly shareType?: ShareType | undefined;
+  /** Entries never published are included only for this agency ('all': every agency's; null: none). */
+  readonly unpublishedOf?: string | 'all' | null | undefined;
   readonly after?: string | undefined;
   readonly limit: number;
 }
@@ -195,6 +197,10 @@ export class CatalogStore {
             .where('v.shareType', '=', shareType),
         ),
       );
+    }
+    if (q.unpublishedOf !== 'all') {
+      const own = q.unpublishedOf ?? null;
+      query = query.where((eb) => (own === null ? eb('e.resourceCode', 'is not', null) : eb.or([eb('e.resourceCode', 'is not', null), eb('e.agencyId', '=', own)])));
     }
     if (q.after) query = query.where('e.id', '>', q.after);
     return query.orderBy('e.id').limit(q.limit).execute();
