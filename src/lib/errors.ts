@@ -143,6 +143,9 @@ export const ERRORS = {
   GS_ERR_CATALOG_CODES_EXHAUSTED: { status: 409, message: 'Classification {classification} has used all 999999 sequence numbers', messageZh: '分类 {classification} 的 999999 个顺序码已用尽' },
   GS_ERR_CATALOG_EXTENSION_NOT_FOUND: { status: 404, message: 'No extension field {key}', messageZh: '扩展字段 {key} 不存在' },
   GS_ERR_CATALOG_EXTENSION_TAKEN: { status: 409, message: 'Extension field {key} is already declared', messageZh: '扩展字段 {key} 已存在' },
+  GS_ERR_CATALOG_IMPORT_FILE_UNREADABLE: { status: 400, message: 'The import file cannot be read: {reason}', messageZh: '导入文件无法读取：{reasonZh}' },
+  GS_ERR_CATALOG_IMPORT_OPTION_INVALID: { status: 400, message: 'The import cannot run so: {reason}', messageZh: '导入选项不正确：{reasonZh}' },
+  GS_ERR_CATALOG_EXPORT_FORMAT: { status: 400, message: 'Unknown export format {format}; use xlsx, json or dcat', messageZh: '未知的导出格式 {format}，请使用 xlsx、json 或 dcat' },
   GS_ERR_CATALOG_EXTENSION_INVALID: { status: 400, message: 'Extension field {key} cannot be declared so: {reason}', messageZh: '扩展字段 {key} 定义不合法：{reasonZh}' },
 
   // demand catalog (需求目录)

@@ -6,10 +6,11 @@ import { isUuid, newId } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../server/actor.js';
 import type { AuditService } from '../audit/service.js';
 import { blocking, conformanceFindings, type Finding } from './conformance.js';
-import { chinaDate, classificationCode, resourceCode, type DataItem, type EntryContent } from './content.js';
+import { chinaDate, classificationCode, RESOURCE_CODE_PATTERN, resourceCode, type DataItem, type EntryContent } from './content.js';
 import { diffContent, type FieldChange } from './diff.js';
-import { extensionProblem, normaliseContent, type ExtensionDeclaration } from './normalise.js';
-import type { EntryContentInput, EntryView, ExtensionField, ExtensionFieldCreate, ExtensionFieldPatch, VersionView } from './schemas.js';
+import { extensionProblem, isCalendarDate, normaliseContent, type ExtensionDeclaration } from './normalise.js';
+import { Value } from 'typebox/value';
+import { EntryContentInput, type EntryView, type ExtensionField, type ExtensionFieldCreate, type ExtensionFieldPatch, type VersionView } from './schemas.js';
 import { CatalogStore, type EntryQuery, type EntryRow, type ExtensionFieldRow, type StoredVersion, type VersionRow } from './store.js';
 import {
   FORMAT_TYPE_ZH,
@@ -66,6 +67,52 @@ export interface HistoryItem {
   readonly comment: string | null;
   readonly details: Record<string, unknown>;
 }
+
+/** One resource of an import, as the import module read it from its rows. */
+export interface ImportCandidate {
+  /** The provider agency (the import module resolved the 提供方 cell). */
+  readonly agencyId: string;
+  readonly content: EntryContentInput;
+  /** Publish mode only: the code the resource already has in the catalog being migrated. */
+  readonly resourceCode: string | null;
+  /** Publish mode only: the date it was published there (YYYY-MM-DD). */
+  readonly publishDate: string | null;
+}
+
+export interface ImportOptions {
+  /** Publish directly (migrating an already-approved catalog): supervisor or the local administrator; audited as such. */
+  readonly publish: boolean;
+  /** Write the candidates that passed, even if others failed. */
+  readonly partial: boolean;
+  /** Check everything, write nothing. */
+  readonly dryRun: boolean;
+  /** Names the import in every event and in the audit trail. */
+  readonly importId: string;
+  /** What the file was (for the audit record). */
+  readonly source: Readonly<Record<string, string | number | null>>;
+  /** Candidates the caller already found wrong (unreadable cells): checked, never written. */
+  readonly exclude?: readonly boolean[] | undefined;
+  /** Called as candidates are checked and written; throwing from it aborts the import (nothing is written). */
+  readonly onProgress?: ((p: { readonly phase: 'validating' | 'writing'; readonly done: number; readonly total: number }) => void) | undefined;
+}
+
+/** A problem of one candidate; `field` is a content path (`content.dataItems.2.length`) or `agencyId`, `resourceCode`, `publishDate`. */
+export interface CandidateProblem {
+  readonly field: string;
+  readonly rule: string;
+  readonly message: string;
+  readonly messageZh: string;
+}
+
+export interface ImportOutcome {
+  /** Per candidate, in order: the problems (empty: it passed). */
+  readonly problems: readonly (readonly CandidateProblem[])[];
+  /** Per candidate: the entry written, or null (failed, dry run, or not written because others failed). */
+  readonly written: readonly ({ readonly entryId: string; readonly resourceCode: string | null } | null)[];
+}
+
+/** How many entries one multi-row statement batch writes. */
+const IMPORT_CHUNK = 500;
 
 const STATE_ZH: Readonly<Record<VersionState | EntryStatus, string>> = {
   draft: '为草稿',
@@ -309,6 +356,186 @@ export class CatalogService {
       },
       errors.map((f) => ({ field: `body.${f.field}`, rule: f.rule, message: f.message, messageZh: f.messageZh })),
     );
+  }
+
+  // ---- import (import-file.ts reads the file) -----------------------------------------------------
+
+  /**
+   * Checks every candidate by the rules of create, submit and (with `publish`) publish — access,
+   * provider, content, conformance, codes — and then writes them all in one transaction, or none
+   * if any failed (unless `partial`). Drafts by default; `publish` puts them in force directly,
+   * confirming the legal basis of not-shared entries, for migrating an approved catalog.
+   * Expected failures are values in the outcome; only a broken database throws.
+   */
+  async importEntries(ctx: RequestContext, candidates: readonly ImportCandidate[], options: ImportOptions): Promise<ImportOutcome> {
+    if (options.publish) this.#checkReviewer(ctx.actor);
+    else if (ctx.actor.type !== 'cli' && ctx.actor.type !== 'system' && !ctx.actor.permissions.has('catalog:edit')) throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: 'catalog:edit' });
+    const declarations = await this.#declarations(this.db);
+    const today = chinaDate(this.now());
+    const problems: CandidateProblem[][] = candidates.map(() => []);
+    const contents: (EntryContent | null)[] = candidates.map(() => null);
+    const agencyState = new Map<string, CandidateProblem | null>();
+    const given = candidates.map((c) => c.resourceCode).filter((c): c is string => c !== null);
+    const inCatalog = await this.#store.codesInUse(given);
+    const relatedInCatalog = await this.#store.codeStates([...new Set(candidates.flatMap((c) => c.content.relatedCodes ?? []))]);
+    const firstWithCode = new Map<string, number>();
+    const report = (done: number, phase: 'validating' | 'writing', total: number): void => options.onProgress?.({ phase, done, total });
+
+    for (const [i, c] of candidates.entries()) {
+      const bad = (field: string, rule: string, message: string, messageZh: string): void => void problems[i]!.push({ field, rule, message, messageZh });
+      if (!(ctx.actor.type === 'cli' || ctx.actor.type === 'system' || options.publish) && ctx.actor.agencyId !== c.agencyId) {
+        bad('agencyId', 'ownAgency', 'a cataloger imports only their own agency’s resources', '编目人员只能导入本单位的资源');
+      }
+      if (!agencyState.has(c.agencyId)) {
+        agencyState.set(
+          c.agencyId,
+          await this.#provider(c.agencyId, this.db).then(
+            () => null,
+            (e: unknown) => {
+              if (e instanceof GsError && e.code === 'GS_ERR_CATALOG_PROVIDER_INVALID') return { field: 'agencyId', rule: 'activeAgency', message: String(e.params.reason), messageZh: String(e.params.reasonZh) };
+              throw e;
+            },
+          ),
+        );
+      }
+      const agencyProblem = agencyState.get(c.agencyId);
+      if (agencyProblem) problems[i]!.push(agencyProblem);
+      if (options.exclude?.[i]) bad('excluded', 'excluded', 'cells of this resource could not be read', '该资源有无法读取的单元格');
+      // The HTTP edge checks its JSON against the schema; an import's content is checked here.
+      const shape = schemaProblems(c.content);
+      if (shape.length > 0) {
+        problems[i]!.push(...shape);
+        continue;
+      }
+      try {
+        contents[i] = normaliseContent(c.content, declarations);
+      } catch (e) {
+        if (!(e instanceof GsError) || !e.fields) throw e;
+        for (const f of e.fields) bad(f.field.replace(/^body\./, ''), f.rule, f.message, f.messageZh ?? f.message);
+      }
+      if (c.resourceCode !== null) {
+        if (!options.publish) bad('resourceCode', 'assignedAtPublication', 'a draft gets its resource code when first published; leave 资源代码 empty, or import an approved catalog with the publish option', '草稿在首次发布时才分配资源代码：请留空资源代码，或以直接发布方式导入已审核的目录');
+        else if (!new RegExp(RESOURCE_CODE_PATTERN).test(c.resourceCode)) bad('resourceCode', 'pattern', `${c.resourceCode} is not a resource code (classification code/6-digit sequence)`, `${c.resourceCode} 不是资源代码（分类代码/6 位顺序码）`);
+        else if (inCatalog.has(c.resourceCode)) bad('resourceCode', 'unique', `resource code ${c.resourceCode} is already in the catalog`, `资源代码 ${c.resourceCode} 在目录中已存在`);
+        else if (firstWithCode.has(c.resourceCode)) bad('resourceCode', 'unique', `resource code ${c.resourceCode} appears twice in the file (first at resource ${firstWithCode.get(c.resourceCode)! + 1})`, `资源代码 ${c.resourceCode} 在文件中重复（首次见于第 ${firstWithCode.get(c.resourceCode)! + 1} 个资源）`);
+        else {
+          firstWithCode.set(c.resourceCode, i);
+          const content = contents[i];
+          if (content?.classification && c.resourceCode.split('/')[0] !== classificationCode(content.classification)) {
+            bad('resourceCode', 'classification', `the code must start with the classification code ${classificationCode(content.classification)}`, `资源代码须以分类代码 ${classificationCode(content.classification)} 开头`);
+          }
+        }
+      }
+      if (c.publishDate !== null) {
+        if (!options.publish) bad('publishDate', 'assignedAtPublication', 'the publish date is set when the supervisor publishes; leave 发布日期 empty', '发布日期在审核发布时确定，请留空');
+        else if (!isCalendarDate(c.publishDate)) bad('publishDate', 'format', `${c.publishDate} is not a date YYYY-MM-DD`, `${c.publishDate} 不是 YYYY-MM-DD 格式的日期`);
+        else if (c.publishDate > today) bad('publishDate', 'maximum', 'the publish date is in the future', '发布日期晚于今天');
+      }
+      if (i % 1000 === 999) report(i + 1, 'validating', candidates.length);
+    }
+
+    // Conformance, with the codes of this file counted as published in publish mode: a
+    // migrated catalog names its own resources. A code of a failed candidate does not count.
+    let passing = new Set(candidates.map((_, i) => i).filter((i) => problems[i]!.length === 0));
+    const findingsOf = (i: number): Finding[] => {
+      const content = contents[i]!;
+      const related = new Map(relatedInCatalog);
+      if (options.publish) for (const [code, j] of firstWithCode) if (passing.has(j)) related.set(code, 'published');
+      return blocking(conformanceFindings(content, { relatedCodes: related, ownCode: candidates[i]!.resourceCode, extensionFields: declarations }));
+    };
+    for (const i of [...passing]) for (const f of findingsOf(i)) problems[i]!.push({ field: f.field, rule: f.rule, message: f.message, messageZh: f.messageZh });
+    passing = new Set([...passing].filter((i) => problems[i]!.length === 0));
+    // A resource naming a file code that failed fails too; repeat until nothing changes.
+    for (let changed = options.publish; changed; ) {
+      changed = false;
+      for (const i of [...passing]) {
+        const findings = findingsOf(i);
+        if (findings.length > 0) {
+          for (const f of findings) problems[i]!.push({ field: f.field, rule: f.rule, message: f.message, messageZh: f.messageZh });
+          passing.delete(i);
+          changed = true;
+        }
+      }
+    }
+    report(candidates.length, 'validating', candidates.length);
+
+    const written: ({ entryId: string; resourceCode: string | null } | null)[] = candidates.map(() => null);
+    const failed = candidates.length - passing.size;
+    if (options.dryRun || passing.size === 0 || (failed > 0 && !options.partial)) return { problems, written };
+
+    const now = this.now();
+    const order = [...passing].sort((a, b) => a - b);
+    await this.db.transaction().execute(async (trx) => {
+      // Lock order as in #publish: sequence rows, then the feed counter.
+      const codes = new Map<number, string>();
+      if (options.publish) {
+        const maxGiven = new Map<string, number>();
+        for (const i of order) {
+          const code = candidates[i]!.resourceCode;
+          if (!code) continue;
+          const [prefix, seq] = code.split('/') as [string, string];
+          maxGiven.set(prefix, Math.max(maxGiven.get(prefix) ?? 0, Number(seq)));
+          codes.set(i, code);
+        }
+        for (const [prefix, used] of [...maxGiven].sort()) await this.#store.reserveSequence(prefix, used, trx);
+        const byPrefix = new Map<string, number[]>();
+        for (const i of order) {
+          if (codes.has(i)) continue;
+          const prefix = classificationCode(contents[i]!.classification!);
+          byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), i]);
+        }
+        for (const [prefix, members] of [...byPrefix].sort(([a], [b]) => a.localeCompare(b))) {
+          const first = await this.#store.nextSequences(prefix, members.length, trx);
+          if (first + members.length - 1 > 999_999) throw new GsError('GS_ERR_CATALOG_CODES_EXHAUSTED', { classification: prefix });
+          members.forEach((i, k) => codes.set(i, resourceCode(prefix, first + k)));
+        }
+      }
+      const firstSeq = options.publish ? await this.#store.allocateFeedSeqs(order.length, trx) : 0;
+      for (let at = 0; at < order.length; at += IMPORT_CHUNK) {
+        const chunk = order.slice(at, at + IMPORT_CHUNK);
+        const events: Parameters<CatalogStore['appendEvents']>[0][number][] = [];
+        const audits: { action: string; targetType: string; targetId: string; details: Record<string, unknown> }[] = [];
+        const event = (entryId: string, action: string, details: Record<string, unknown>): void => {
+          events.push({ entryId, versionNumber: 1, action, actorName: ctx.actor.name, actorUserId: ctx.actor.userId, at: now, requestId: ctx.requestId, comment: null, details });
+          audits.push({ action, targetType: 'catalogEntry', targetId: entryId, details: { version: 1, ...details } });
+        };
+        const rows = chunk.map((i, k) => {
+          const id = newId();
+          const content = contents[i]!;
+          const c = candidates[i]!;
+          const code = codes.get(i) ?? null;
+          written[i] = { entryId: id, resourceCode: code };
+          event(id, 'catalog.create', { nameZh: content.nameZh, agencyId: c.agencyId, importId: options.importId });
+          if (!options.publish) {
+            return { entry: { id, agencyId: c.agencyId, createdBy: ctx.actor.name, status: 'unpublished' as const, resourceCode: null, publishedVersion: null, openVersion: 1 }, content, version: { state: 'draft' as const } };
+          }
+          const feedSeq = firstSeq + at + k;
+          event(id, 'catalog.publish', { resourceCode: code, feedSeq, importId: options.importId, migrated: true, ...(content.shareType === 'none' ? { legalBasisConfirmed: true } : {}) });
+          const confirmed = content.shareType === 'none' ? { legalBasisConfirmedBy: ctx.actor.name, legalBasisConfirmedAt: now } : {};
+          return {
+            entry: { id, agencyId: c.agencyId, createdBy: ctx.actor.name, status: 'published' as const, resourceCode: code, publishedVersion: 1, openVersion: null },
+            content,
+            version: { state: 'published' as const, publishDate: c.publishDate ?? chinaDate(now), submittedBy: ctx.actor.name, submittedAt: now, reviewedBy: ctx.actor.name, reviewedAt: now, reviewComment: `import ${options.importId}`, ...confirmed },
+          };
+        });
+        await this.#store.insertImported(rows, now, trx);
+        if (options.publish) {
+          await this.#store.insertChanges(
+            chunk.map((i, k) => ({ seq: firstSeq + at + k, kind: 'published' as const, entryId: written[i]!.entryId, resourceCode: written[i]!.resourceCode!, versionNumber: 1, at: now, reason: null })),
+            trx,
+          );
+        }
+        await this.#store.appendEvents(events, trx);
+        await this.audit.recordMany(ctx, audits, trx);
+        report(Math.min(at + IMPORT_CHUNK, order.length), 'writing', order.length);
+      }
+      await this.audit.record(
+        ctx,
+        { action: 'catalog.import', targetType: 'catalogImport', targetId: options.importId, details: { mode: options.publish ? 'publish' : 'draft', partial: options.partial, imported: order.length, failed, ...options.source } },
+        trx,
+      );
+    });
+    return { problems, written };
   }
 
   // ---- review ------------------------------------------------------------------------------
@@ -622,6 +849,11 @@ export class CatalogService {
     return (await this.getPublished(idOrCode)).content.dataItems;
   }
 
+  /** The language tags other than Chinese in the published catalog (the export's language columns). */
+  publishedLanguages(): Promise<string[]> {
+    return this.#store.publishedLanguages();
+  }
+
   /** Published entries, paged by id. */
   async listPublished(q: { agencyId?: string | undefined; shareType?: ShareType | undefined; after?: string | undefined; limit: number }): Promise<PublishedEntry[]> {
     const rows = await this.#store.listEntries({ ...q, status: 'published' });
@@ -732,4 +964,16 @@ export function versionView(v: StoredVersion, lang: string | undefined, findings
     updatedAt: r.updatedAt.toISOString(),
     ...(findings ? { findings: [...findings] } : {}),
   };
+}
+
+/** What the JSON schema of an entry's content says about an import candidate: one problem per field. */
+function schemaProblems(content: EntryContentInput): CandidateProblem[] {
+  const out = new Map<string, CandidateProblem>();
+  for (const e of Value.Errors(EntryContentInput, content)) {
+    // A union reports each branch and then itself: keep the first word on a field.
+    const field = `content${e.instancePath.replace(/\//g, '.')}`;
+    if (out.has(field)) continue;
+    out.set(field, { field, rule: e.keyword === 'const' || e.keyword === 'anyOf' ? 'enum' : e.keyword, message: e.message, messageZh: `取值不符合要求（${e.keyword}）：${e.message}` });
+  }
+  return [...out.values()];
 }

@@ -72,6 +72,24 @@ function contentColumns(c: EntryContent) {
   };
 }
 
+function dataItemRow(entryId: string, versionNumber: number, position: number, d: DataItem) {
+  return {
+    entryId,
+    versionNumber,
+    position,
+    nameZh: d.nameZh,
+    names: JSON.stringify(d.names),
+    dataType: d.dataType,
+    length: d.length,
+    precision: d.precision,
+    scale: d.scale,
+    description: d.description,
+    sensitive: d.sensitive,
+    format: d.format,
+    isKey: d.key,
+  };
+}
+
 function toDataItem(r: DataItemRow): DataItem {
   return {
     nameZh: r.nameZh,
@@ -232,6 +250,93 @@ export class CatalogStore {
     return row.lastSequence;
   }
 
+  // ---- batch writes (imports) ------------------------------------------------------------------
+
+  /** New entries with their first version and its data items, many at once (one import chunk). */
+  async insertImported(
+    items: readonly {
+      readonly entry: { id: string; agencyId: string; createdBy: string; status: EntryStatus; resourceCode: string | null; publishedVersion: number | null; openVersion: number | null };
+      readonly content: EntryContent;
+      readonly version: VersionPatch & { state: VersionState };
+    }[],
+    now: Date,
+    executor: Db,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    await executor
+      .insertInto('catalogEntries')
+      .values(items.map((i) => ({ ...i.entry, latestVersion: 1, createdAt: now, updatedAt: now })))
+      .execute();
+    await executor
+      .insertInto('catalogVersions')
+      .values(items.map((i) => ({ entryId: i.entry.id, number: 1, ...contentColumns(i.content), ...i.version, createdBy: i.entry.createdBy, createdAt: now, updatedAt: now })))
+      .execute();
+    const rows = items.flatMap((i) => i.content.dataItems.map((d, position) => dataItemRow(i.entry.id, 1, position, d)));
+    // PostgreSQL takes at most 65535 parameters per statement: 13 columns a row.
+    for (let at = 0; at < rows.length; at += 4000) await executor.insertInto('catalogDataItems').values(rows.slice(at, at + 4000)).execute();
+  }
+
+  /** Makes the next sequence of a classification follow `used` (a code kept from a migrated catalog). */
+  async reserveSequence(classification: string, used: number, executor: Db): Promise<void> {
+    await executor
+      .insertInto('catalogCodeSequences')
+      .values({ classificationCode: classification, lastSequence: used })
+      .onConflict((oc) => oc.column('classificationCode').doUpdateSet({ lastSequence: sql<number>`greatest(catalog_code_sequences.last_sequence, ${used})` }))
+      .execute();
+  }
+
+  /** `count` consecutive sequence numbers of a classification; returns the first. Locks its row as nextSequence does. */
+  async nextSequences(classification: string, count: number, executor: Db): Promise<number> {
+    const row = await executor
+      .insertInto('catalogCodeSequences')
+      .values({ classificationCode: classification, lastSequence: count })
+      .onConflict((oc) => oc.column('classificationCode').doUpdateSet({ lastSequence: sql<number>`catalog_code_sequences.last_sequence + ${count}` }))
+      .returning('lastSequence')
+      .executeTakeFirstOrThrow();
+    return row.lastSequence - count + 1;
+  }
+
+  /** `count` consecutive feed numbers (same lock as allocateFeedSeq); returns the first. */
+  async allocateFeedSeqs(count: number, executor: Db): Promise<number> {
+    const row = await executor
+      .updateTable('catalogFeedCounter')
+      .set({ lastSeq: sql<number>`last_seq + ${count}` })
+      .where('id', '=', 1)
+      .returning('lastSeq')
+      .executeTakeFirstOrThrow();
+    return row.lastSeq - count + 1;
+  }
+
+  async insertChanges(changes: readonly { seq: number; kind: ChangeKind; entryId: string; resourceCode: string; versionNumber: number; at: Date; reason: string | null }[], executor: Db): Promise<void> {
+    if (changes.length > 0) await executor.insertInto('catalogChanges').values([...changes]).execute();
+  }
+
+  async appendEvents(events: readonly NewEvent[], executor: Db): Promise<void> {
+    if (events.length > 0) await executor.insertInto('catalogEvents').values(events.map((e) => ({ ...e, details: JSON.stringify(e.details) }))).execute();
+  }
+
+  /** The resource codes among `codes` that entries already hold (duplicate checks of an import). */
+  async codesInUse(codes: readonly string[], executor: Db = this.db): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let at = 0; at < codes.length; at += 5000) {
+      const rows = await executor.selectFrom('catalogEntries').select('resourceCode').where('resourceCode', 'in', codes.slice(at, at + 5000)).execute();
+      for (const r of rows) if (r.resourceCode) out.add(r.resourceCode);
+    }
+    return out;
+  }
+
+  /** The language tags used by the published versions' names, abstracts and data item names (export headers). */
+  async publishedLanguages(): Promise<string[]> {
+    const r = await sql<{ tag: string }>`
+      select distinct k as tag from (
+        select jsonb_object_keys(v.names) as k from catalog_versions v where v.state = 'published'
+        union all select jsonb_object_keys(v.abstracts) from catalog_versions v where v.state = 'published'
+        union all select jsonb_object_keys(d.names) from catalog_data_items d
+          join catalog_versions v on v.entry_id = d.entry_id and v.number = d.version_number where v.state = 'published'
+      ) t order by 1`.execute(this.db);
+    return r.rows.map((x) => x.tag);
+  }
+
   // ---- versions ------------------------------------------------------------------------------
 
   async version(entryId: string, number: number, executor: Db = this.db): Promise<StoredVersion | undefined> {
@@ -285,23 +390,7 @@ export class CatalogStore {
     if (items.length === 0) return;
     await executor
       .insertInto('catalogDataItems')
-      .values(
-        items.map((d, position) => ({
-          entryId,
-          versionNumber: number,
-          position,
-          nameZh: d.nameZh,
-          names: JSON.stringify(d.names),
-          dataType: d.dataType,
-          length: d.length,
-          precision: d.precision,
-          scale: d.scale,
-          description: d.description,
-          sensitive: d.sensitive,
-          format: d.format,
-          isKey: d.key,
-        })),
-      )
+      .values(items.map((d, position) => dataItemRow(entryId, number, position, d)))
       .execute();
   }
 
