@@ -15,6 +15,7 @@ import type { Access } from '../src/server/access.js';
 import type { RequestContext } from '../src/server/actor.js';
 import { buildApp, type GsApp } from '../src/server/app.js';
 import { catalogContent } from './helpers/catalog.js';
+import { csv, HEADERS, resourceRows } from './helpers/catalog-file.js';
 import { agencyInput, appRecordingRoutes, createTestPlatform, sessionCookie, STRONG_PASSWORD, userWithRoles, type LoggedIn, type RegisteredRoute, type TestPlatform } from './helpers/platform.js';
 
 /** Who calls: anonymous (no credentials) or a logged-in account holding exactly one role. */
@@ -28,7 +29,8 @@ interface CallerContext {
 
 interface Sample {
   readonly url: string;
-  readonly payload?: Record<string, unknown>;
+  /** JSON, or the raw body of a file upload (with its content type in `headers`). */
+  readonly payload?: Record<string, unknown> | string;
   /** Credentials of a fresh session to use instead of the caller's shared one (same role). */
   readonly headers?: Readonly<Record<string, string>>;
   /**
@@ -305,6 +307,9 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'GET /api/v1/catalog/non-shared': async () => ({ url: `${V1}/catalog/non-shared?limit=5` }),
   'GET /api/v1/catalog/changes': async () => ({ url: `${V1}/catalog/changes?after=0&limit=5` }),
   'GET /api/v1/catalog/revision-deadlines': async () => ({ url: `${V1}/catalog/revision-deadlines?overdue=true` }),
+  'POST /api/v1/catalog/imports': async ({ me }) => ({ url: `${V1}/catalog/imports?dryRun=true`, headers: { ...me.headers, 'content-type': 'text/csv' }, payload: csv([HEADERS, ...resourceRows({ 提供方: '' })]) }),
+  'POST /api/v1/catalog/imports/published': async ({ me }) => ({ url: `${V1}/catalog/imports/published?dryRun=true`, headers: { ...me.headers, 'content-type': 'text/csv' }, payload: csv([HEADERS, ...resourceRows({ 提供方: home.code })]) }),
+  'GET /api/v1/catalog/export': async () => ({ url: `${V1}/catalog/export?format=dcat` }),
   'GET /api/v1/catalog/extension-fields': async () => ({ url: `${V1}/catalog/extension-fields` }),
   'POST /api/v1/catalog/extension-fields': async () => ({ url: `${V1}/catalog/extension-fields`, payload: { key: `new${next()}`, labelZh: '新字段', labelEn: 'New field', type: 'integer' } }),
   'GET /api/v1/demands': async () => ({ url: `${V1}/demands?limit=5` }),

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { needs } from '../../server/access.js';
 import type { GsApp } from '../../server/app.js';
 import type { Platform } from '../../server/platform.js';
@@ -12,6 +12,8 @@ import {
   ExtensionField,
   ExtensionFieldCreate,
   ExtensionFieldPatch,
+  ImportQuery,
+  ImportReportView,
   FieldChange,
   Finding,
   LangQuery,
@@ -24,13 +26,25 @@ import {
   Withdraw,
 } from './schemas.js';
 import { ENTRY_STATUSES, OPEN_STATES, SHARE_TYPES } from './vocabulary.js';
+import { PassThrough, Readable } from 'node:stream';
+import { GsError } from '../../lib/errors.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { dcatChunks, EXPORT_CONTENT_TYPES, EXPORT_FORMATS, exportSource, jsonChunks, writeXlsx } from './export.js';
+import { importCatalogFile } from './import-file.js';
+
+/** The largest import file the API takes (docs/catalog-import.md); the CLI reads larger files from disk. */
+export const IMPORT_MAX_BYTES = 64 * 1024 * 1024;
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+const IMPORT_TYPES = ['text/csv', XLSX_TYPE, 'application/octet-stream'];
 
 const tags = ['catalog'];
+
+const importDescription = `The file is the request body (not multipart), sent as \`text/csv\` (UTF-8, or GB18030/GBK), \`${XLSX_TYPE}\` or \`application/octet-stream\` (the bytes decide); at most ${IMPORT_MAX_BYTES / 1024 / 1024} MiB. The reply is a report, also when rows fail: \`outcome\` says whether anything was written; \`errors\` names the row, the column and the rule of every problem. docs/catalog-import.md has the template.`;
 
 const EntryParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Entry id or resource code (URL-encode the "/")' }) }, { additionalProperties: false });
 const LangOnly = Type.Object({ lang: LangQuery }, { additionalProperties: false });
 
-export async function catalogRoutes(app: GsApp, { catalog }: Platform): Promise<void> {
+export async function catalogRoutes(app: GsApp, { catalog, agencies }: Platform): Promise<void> {
   app.get(
     '/catalog/entries',
     {
@@ -253,6 +267,63 @@ export async function catalogRoutes(app: GsApp, { catalog }: Platform): Promise<
     },
     async (req) => ({ items: await catalog.revisionDeadlines(req.ctx.actor, req.query.overdue ?? false, req.query.lang) }),
   );
+
+  // The import routes take the file as the raw body; their parsers stay inside this scope.
+  await app.register(async (scope) => {
+    const files = scope as unknown as GsApp;
+    files.addContentTypeParser(IMPORT_TYPES, { parseAs: 'buffer', bodyLimit: IMPORT_MAX_BYTES }, (_req, body, done) => done(null, body));
+    const run = async (req: FastifyRequest, query: Static<typeof ImportQuery>, publish: boolean) => {
+      if (!Buffer.isBuffer(req.body)) throw new GsError('GS_ERR_REQUEST_UNSUPPORTED_MEDIA_TYPE', { contentType: req.headers['content-type']?.split(';')[0] ?? 'none' });
+      const type = req.headers['content-type']?.split(';')[0]?.trim();
+      const format = query.format ?? (type === 'text/csv' ? 'csv' : type === XLSX_TYPE ? 'xlsx' : undefined);
+      const report = await importCatalogFile(catalog, agencies, req.ctx, { bytes: req.body }, { ...query, format, publish });
+      return { ...report, entries: [...report.entries], errors: [...report.errors] };
+    };
+    const schema = (summary: string) => ({ tags, summary, description: importDescription, consumes: IMPORT_TYPES, querystring: ImportQuery, response: { 200: ImportReportView, ...ERROR_RESPONSES } });
+    files.post(
+      '/catalog/imports',
+      { bodyLimit: IMPORT_MAX_BYTES, config: { access: needs('catalog:edit') }, schema: schema("Import catalog entries from an XLSX or CSV file as drafts of the cataloger's own agency") },
+      async (req) => run(req, req.query as Static<typeof ImportQuery>, false),
+    );
+    files.post(
+      '/catalog/imports/published',
+      {
+        bodyLimit: IMPORT_MAX_BYTES,
+        config: { access: needs('catalog:review') },
+        schema: schema('Migrate an already-approved catalog (supervisor): the entries are published directly, keeping their codes and publish dates; audited as catalog.import'),
+      },
+      async (req) => run(req, req.query as Static<typeof ImportQuery>, true),
+    );
+  });
+
+  app.get(
+    '/catalog/export',
+    {
+      config: { access: needs('catalog:read') },
+      schema: {
+        tags,
+        summary: 'Export the published catalog: the import template as XLSX, JSON, or DCAT-AP 3 JSON-LD for harvesters (streamed)',
+        description: 'docs/dcat.md has the DCAT-AP mapping; the XLSX re-imports with POST /catalog/imports/published.',
+        querystring: Type.Object({ format: Type.Optional(literals(EXPORT_FORMATS, { description: 'json (default), xlsx or dcat' })) }, { additionalProperties: false }),
+        produces: Object.values(EXPORT_CONTENT_TYPES).map((t) => t.split(';')[0]!),
+        response: { 200: Type.Unknown({ description: 'The file, streamed' }), ...ERROR_RESPONSES },
+      },
+    },
+    async (req, reply) => sendExport(reply, req.query.format ?? 'json', `${req.protocol}://${req.host}`),
+  );
+
+  async function sendExport(reply: FastifyReply, format: (typeof EXPORT_FORMATS)[number], baseUrl: string): Promise<FastifyReply> {
+    const source = await exportSource(catalog);
+    const now = new Date();
+    const name = { xlsx: 'catalog.xlsx', json: 'catalog.json', dcat: 'catalog.jsonld' }[format];
+    reply.header('content-type', EXPORT_CONTENT_TYPES[format]).header('content-disposition', `attachment; filename="${name}"`);
+    if (format === 'xlsx') {
+      const out = new PassThrough();
+      writeXlsx(out, source).catch((e: unknown) => out.destroy(e as Error));
+      return reply.send(out);
+    }
+    return reply.send(Readable.from(format === 'json' ? jsonChunks(source, now) : dcatChunks(source, baseUrl, now)));
+  }
 
   app.get(
     '/catalog/extension-fields',

@@ -283,3 +283,37 @@ export const ExtensionField = Type.Object({
 export type ExtensionField = Static<typeof ExtensionField>;
 
 export const LangQuery = Type.Optional(Type.String({ maxLength: 35, description: 'BCP 47 tag of the language wanted; text falls back to Chinese' }));
+
+export const ImportQuery = Type.Object(
+  {
+    format: Type.Optional(literals(['xlsx', 'csv'] as const, { description: 'Taken from the content type, and checked against the bytes, when omitted' })),
+    agency: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Provider (agency code or id) of rows whose 提供方 is empty; default: your own agency' })),
+    partial: Type.Optional(Type.Boolean({ description: 'Import the good resources even if others fail (default: nothing is imported if any row fails)' })),
+    dryRun: Type.Optional(Type.Boolean({ description: 'Check every row, write nothing' })),
+    fileName: Type.Optional(Type.String({ maxLength: 200, description: 'The file name, for the report and the audit trail' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ImportProblemView = Type.Object({
+  row: Type.Integer({ description: 'Spreadsheet row number; the header is row 1' }),
+  column: Type.String({ description: 'The column header, e.g. 共享类型, 资源名称@ug' }),
+  value: Type.Optional(Type.String()),
+  rule: Type.String({ description: 'e.g. enum, required, legalBasis.missing, unique, header.missing' }),
+  message: Type.String(),
+  messageZh: Type.String(),
+});
+
+export const ImportReportView = Type.Object({
+  importId: Uuid,
+  outcome: literals(['imported', 'partial', 'rejected', 'checked'] as const, { description: 'imported: everything; partial: the good resources (partial option); rejected: nothing was written; checked: dry run' }),
+  mode: literals(['draft', 'publish'] as const),
+  format: literals(['xlsx', 'csv'] as const),
+  encoding: Nullable(literals(['utf-8', 'gb18030'] as const)),
+  rows: Type.Integer({ description: 'Data rows read (without the header)' }),
+  resources: Type.Integer(),
+  imported: Type.Integer(),
+  failedResources: Type.Integer(),
+  entries: Type.Array(Type.Object({ row: Type.Integer(), entryId: Uuid, resourceCode: Nullable(Type.String()), nameZh: Type.String() })),
+  errors: Type.Array(ImportProblemView),
+});
