@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAgency } from './agency.js';
 import { registerAudit } from './audit.js';
 import { registerBackup } from './backup.js';
+import { registerCatalog } from './catalog.js';
 import { EXIT } from './exit-codes.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
@@ -33,6 +34,7 @@ registerUser(program);
 registerToken(program);
 registerAudit(program);
 registerBackup(program);
+registerCatalog(program);
 
 // Subcommands report usage errors through the same path.
 for (const c of program.commands) {

@@ -5,6 +5,12 @@ import { blobDirOf, createBackup, readBackupKey } from '../modules/backup/backup
 import type { S3Options } from '../modules/backup/s3-options.js';
 import { openBackupLocation } from '../modules/backup/target.js';
 import type { AgencyCreate } from '../modules/agencies/schemas.js';
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { dcatChunks, exportSource, jsonChunks, writeXlsx, type ExportFormat } from '../modules/catalog/export.js';
+import { importCatalogFile, type ImportProgress } from '../modules/catalog/import-file.js';
+import type { ImportFormat } from '../modules/catalog/import-reader.js';
 import { cliContext, type RequestContext } from './actor.js';
 import type { Platform } from './platform.js';
 
@@ -48,6 +54,26 @@ export interface AuditArchiveInput {
   readonly before: string;
   /** Absolute path of the archive file to create. */
   readonly out: string;
+}
+
+export interface CatalogImportInput {
+  /** Absolute path of the file; through the admin socket, a path on the server's machine. */
+  readonly file: string;
+  readonly format?: ImportFormat;
+  readonly agency?: string;
+  readonly partial?: boolean;
+  readonly publish?: boolean;
+  readonly dryRun?: boolean;
+  /** In-process only: a function does not cross the admin socket (JSON drops it), so no progress there. */
+  readonly onProgress?: (p: ImportProgress) => void;
+}
+
+export interface CatalogExportInput {
+  readonly format: ExportFormat;
+  /** Absolute path of the file to write. */
+  readonly out: string;
+  /** The platform's public address, for the DCAT identifiers. */
+  readonly baseUrl: string;
 }
 
 /** The largest export the CLI writes in one file. */
@@ -139,6 +165,34 @@ export const ADMIN_OPERATIONS = {
     const { agency, from, to, ...rest } = input;
     const agencyId = agency ? await agencyIdOf(p, agency) : undefined;
     return p.audit.exportCsv(ctx, { ...rest, agencyId, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined }, AUDIT_EXPORT_MAX);
+  },
+  /** Imports a catalog file as the local administrator (docs/catalog-import.md); the report is the result. */
+  async catalogImport(p: Platform, ctx: RequestContext, input: CatalogImportInput) {
+    const { file, ...options } = input;
+    return importCatalogFile(p.catalog, p.agencies, ctx, { path: file }, { ...options, fileName: file.split('/').pop() });
+  },
+  /** Writes the published catalog to `out` as XLSX (the import template), JSON or DCAT-AP JSON-LD. */
+  async catalogExport(p: Platform, ctx: RequestContext, input: CatalogExportInput) {
+    const source = await exportSource(p.catalog);
+    let count = 0;
+    const counted = (async function* () {
+      for await (const e of source.entries) {
+        count++;
+        yield e;
+      }
+    })();
+    const counting = { ...source, entries: counted };
+    const out = createWriteStream(input.out);
+    if (input.format === 'xlsx') {
+      const finished = new Promise<void>((resolve, reject) => out.on('finish', () => resolve()).on('error', reject));
+      await writeXlsx(out, counting);
+      await finished;
+    } else {
+      const now = p.now();
+      await pipeline(Readable.from(input.format === 'json' ? jsonChunks(counting, now) : dcatChunks(counting, input.baseUrl, now)), out);
+    }
+    await p.audit.record(ctx, { action: 'catalog.export', targetType: 'catalog', details: { format: input.format, count, out: input.out } });
+    return { format: input.format, out: input.out, count };
   },
   /**
    * Writes a backup to `out`: a file on this process's machine, or an object `s3://bucket/key`
