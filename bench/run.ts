@@ -7,13 +7,14 @@ import { parseArgs } from 'node:util';
 import { redactUrl } from '../src/db/database.js';
 import { agencyGet } from './agency-get.js';
 import { auditChain } from './audit.js';
+import { catalogImport } from './catalog-import.js';
 import { errorLine, serverVersion } from './bench-database.js';
 import type { Benchmark, BenchResult, BenchSettings } from './benchmark.js';
 import { exchangeWhoami } from './exchange-whoami.js';
 import { Teardown } from './teardown.js';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami];
+const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami, catalogImport];
 
 /**
  * Seconds of load per side: `--quick` (6 s measured) must finish, build included, well under

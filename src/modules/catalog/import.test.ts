@@ -173,6 +173,19 @@ describe('what a good file creates', () => {
   });
 });
 
+describe('the example files under docs/', () => {
+  it('check without a single error, the XLSX and its CSV twin alike', async () => {
+    await t.platform.agencies.create(t.cli, agencyInput(11, { code: 'HY-GA', nameZh: '衡阳市公安局（示例）' }));
+    await t.platform.agencies.create(t.cli, agencyInput(12, { code: 'HY-SCJG', nameZh: '衡阳市市场监督管理局（示例）' }));
+    await t.platform.agencies.create(t.cli, agencyInput(13, { code: 'HY-ZRZY', nameZh: '衡阳市自然资源和规划局' }));
+    for (const file of ['docs/catalog-import-example.xlsx', 'docs/catalog-import-example.csv']) {
+      const r = await importCatalogFile(t.platform.catalog, t.platform.agencies, t.cli, { path: file }, { dryRun: true });
+      expect(r.errors, file).toEqual([]);
+      expect(r).toMatchObject({ outcome: 'checked', rows: 12, resources: 4 });
+    }
+  });
+});
+
 describe('migrating an approved catalog (publish)', () => {
   it('publishes with the codes and dates of the file, checks codes against the file and the catalog, and a cataloger may not', async () => {
     const rows = [
