@@ -125,9 +125,13 @@ describe('refusals', () => {
     let err = await refused(catalog.create(cli, { agencyId: '00000000-0000-4000-8000-000000000000', content: tableContent() }), 'GS_ERR_CATALOG_PROVIDER_INVALID');
     expect(err.fields?.[0]).toMatchObject({ field: 'body.agencyId', rule: 'activeAgency' });
     const gone = await t.platform.agencies.create(t.cli, agencyInput(3));
+    // A draft made before its agency was deactivated cannot be submitted afterwards.
+    const early = await catalog.create(cli, { agencyId: gone.id, content: tableContent() });
     await t.platform.agencies.deactivate(t.cli, gone.id, '撤并');
     err = await refused(catalog.create(cli, { agencyId: gone.id, content: tableContent() }), 'GS_ERR_CATALOG_PROVIDER_INVALID');
     expect(err.messageZh).toContain('单位已停用');
+    err = await refused(catalog.submit(cli, early.id), 'GS_ERR_CATALOG_PROVIDER_INVALID');
+    expect(err.fields?.[0]).toMatchObject({ field: 'provider', rule: 'activeAgency' });
   });
 
   it('names every badly typed data item at once', async () => {

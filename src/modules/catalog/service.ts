@@ -215,7 +215,7 @@ export class CatalogService {
       const byCode = await this.#store.entryByCode(idOrCode, executor);
       row = byCode && forUpdate ? await this.#store.entryById(byCode.id, executor, true) : byCode;
     }
-    if (!row || (row.publishedVersion === null && row.resourceCode === null && !this.#seesDrafts(actor, row.agencyId))) {
+    if (!row || (row.resourceCode === null && !this.#seesDrafts(actor, row.agencyId))) {
       throw new GsError('GS_ERR_CATALOG_ENTRY_NOT_FOUND', { id: idOrCode });
     }
     return row;
@@ -227,11 +227,12 @@ export class CatalogService {
     return v;
   }
 
-  async #provider(agencyId: string, executor: Db): Promise<void> {
+  /** `field`: where the provider comes from — the request's agencyId, or the stored entry's provider. */
+  async #provider(agencyId: string, executor: Db, field = 'body.agencyId'): Promise<void> {
     await this.agencies.requireActive(agencyId, executor).catch((e: unknown) => {
       if (e instanceof GsError && (e.code === 'GS_ERR_AGENCY_NOT_FOUND' || e.code === 'GS_ERR_AGENCY_INACTIVE')) {
         const [reason, reasonZh] = e.code === 'GS_ERR_AGENCY_NOT_FOUND' ? ['no such agency', '单位不存在'] : ['the agency is deactivated', '单位已停用'];
-        throw new GsError('GS_ERR_CATALOG_PROVIDER_INVALID', { agencyId, reason, reasonZh }, [{ field: 'body.agencyId', rule: 'activeAgency', message: reason, messageZh: reasonZh }]);
+        throw new GsError('GS_ERR_CATALOG_PROVIDER_INVALID', { agencyId, reason, reasonZh }, [{ field, rule: 'activeAgency', message: reason, messageZh: reasonZh }]);
       }
       throw e;
     });
@@ -326,7 +327,7 @@ export class CatalogService {
       checkVersion(expectedVersion, entry.version);
       const open = await this.#open(entry, 'submit', trx);
       if (open.row.state === 'submitted') throw stateError(entry.id, 'submitted', 'submit');
-      await this.#provider(entry.agencyId, trx);
+      await this.#provider(entry.agencyId, trx, 'provider');
       this.#refuseBlocking(entry, open.row.number, await this.#findings(open.content, entry, trx));
       await this.#store.setVersion(entry.id, open.row.number, { state: 'submitted', submittedBy: ctx.actor.name, submittedAt: now }, now, trx);
       await this.#store.updateEntry(entry.id, {}, now, trx);
@@ -551,7 +552,7 @@ export class CatalogService {
       const entry = await this.#require(ctx.actor, id, trx, true);
       checkVersion(input.expectedVersion, entry.version);
       const open = await this.#submitted(entry, 'publish', trx);
-      await this.#provider(entry.agencyId, trx);
+      await this.#provider(entry.agencyId, trx, 'provider');
       // Findings again: a related entry may have been withdrawn, a required extension declared.
       this.#refuseBlocking(entry, open.row.number, await this.#findings(open.content, entry, trx));
       if (open.content.shareType === 'none' && input.confirmLegalBasis !== true) {
