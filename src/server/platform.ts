@@ -54,6 +54,7 @@ export class Platform {
       hashAlgorithm: config.auditHashAlgorithm,
       checkpointEvents: config.auditCheckpointEvents,
       now,
+      copyOutBinary: database.copyOutBinary,
     });
     this.regions = new RegionService(db);
     this.agencies = new AgencyService(db, this.audit, this.regions, now);
