@@ -76,9 +76,9 @@ export function canonicalJsonbValue(text: string, at: number[]): string | null {
       at[0] = i + 2;
       return '{}';
     }
-    // Members kept sorted by key as they come (insertion sort: objects here have few keys).
+    // Members kept sorted by key as they come (insertion: objects here have few keys).
     const keys: string[] = [];
-    const members: string[] = [];
+    const values: string[] = [];
     let k = i + 1;
     for (;;) {
       if (text.charCodeAt(k) !== 0x22) return null;
@@ -89,21 +89,40 @@ export function canonicalJsonbValue(text: string, at: number[]): string | null {
       const v = canonicalJsonbValue(text, at);
       if (v === null) return null;
       let p = keys.length;
-      while (p > 0 && keys[p - 1]! > key) p--;
+      keys.push(key);
+      values.push(v);
+      while (p > 0 && keys[p - 1]! > key) {
+        keys[p] = keys[p - 1]!;
+        values[p] = values[p - 1]!;
+        p--;
+      }
       if (p > 0 && keys[p - 1] === key) return null;
-      keys.splice(p, 0, key);
-      members.splice(p, 0, `"${key}":${v}`);
+      keys[p] = key;
+      values[p] = v;
       k = at[0]!;
       const d = text.charCodeAt(k);
       if (d === 0x7d) {
         at[0] = k + 1;
-        return `{${members.join(',')}}`;
+        let out = `{"${keys[0]!}":${values[0]!}`;
+        for (let m = 1; m < keys.length; m++) out += `,"${keys[m]!}":${values[m]!}`;
+        return `${out}}`;
       }
       if (d !== 0x2c || text.charCodeAt(k + 1) !== 0x20) return null;
       k += 2;
     }
   }
-  let j = i;
+  // A short integer JavaScript writes back as it is; any other number as JSON.stringify writes it.
+  let j = c === 0x2d ? i + 1 : i;
+  const first = j;
+  for (; j < text.length; j++) {
+    const d = text.charCodeAt(j);
+    if (d < 0x30 || d > 0x39) break;
+  }
+  const e = text.charCodeAt(j);
+  if (j > first && j - first <= 15 && (e === 0x2c || e === 0x5d || e === 0x7d || j === text.length) && (text.charCodeAt(first) !== 0x30 || j - first === 1) && !(c === 0x2d && j - first === 1 && text.charCodeAt(first) === 0x30)) {
+    at[0] = j;
+    return text.slice(i, j);
+  }
   for (; j < text.length; j++) {
     const d = text.charCodeAt(j);
     if (d === 0x2c || d === 0x5d || d === 0x7d) break;
@@ -111,14 +130,6 @@ export function canonicalJsonbValue(text: string, at: number[]): string | null {
   at[0] = j;
   const token = text.slice(i, j);
   if (token === 'true' || token === 'false' || token === 'null') return token;
-  // A short integer JavaScript writes back as it is; any other number as JSON.stringify writes it.
-  let digits = token.charCodeAt(0) === 0x2d ? 1 : 0;
-  const first = digits;
-  for (; digits < token.length; digits++) {
-    const d = token.charCodeAt(digits);
-    if (d < 0x30 || d > 0x39) break;
-  }
-  if (digits === token.length && digits > first && digits - first <= 15 && (token.charCodeAt(first) !== 0x30 || digits - first === 1) && token !== '-0') return token;
   if (!/^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/.test(token)) return null;
   const v = Number(token);
   return Number.isFinite(v) ? JSON.stringify(v) : null;
