@@ -70,8 +70,8 @@ describe('dates', () => {
 
   it('refuses an instant without an offset (it would be read in some machine zone) or out of range', () => {
     for (const bad of ['2026-05-01T00:30:00', '2026-05-01T25:00:00+08:00', '2026-05-01T10:61+08:00', '2026-05-01T10:00+24:00', 'yesterday', '2026-02-30T10:00:00Z']) {
-      const e = refusedWith(() => parseDateOrInstant(bad, 'query.from'), 'GS_ERR_CALENDAR_DATE_INVALID');
-      expect(e.params.field).toBe('query.from');
+      const e = refusedWith(() => parseDateOrInstant(bad, 'querystring.from'), 'GS_ERR_CALENDAR_DATE_INVALID');
+      expect(e.params.field).toBe('querystring.from');
     }
   });
 
