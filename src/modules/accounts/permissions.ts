@@ -42,14 +42,17 @@ export const PERMISSIONS = [
   'certificate:read',
   'certificate:apply',
   'certificate:manage',
+  'calendar:read',
+  'calendar:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read'];
+// Reading the working-day calendar (deadlines, which days are worked) goes with reading the directory.
+const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read', 'calendar:read'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  operator: [...DIRECTORY, 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage'],
-  securityAdmin: ['region:read', 'agency:read', 'user:read', 'user:roles', 'token:manage'],
+  operator: [...DIRECTORY, 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage'],
+  securityAdmin: ['region:read', 'agency:read', 'calendar:read', 'user:read', 'user:roles', 'token:manage'],
   // The auditor reads the audit trail and nothing else.
   auditor: ['audit:read'],
   supervisor: DIRECTORY,
