@@ -242,6 +242,19 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   },
   'GET /api/v1/agencies/:id/history': async () => ({ url: `${V1}/agencies/${home.id}/history` }),
 
+  'GET /api/v1/calendar/coverage': async () => ({ url: `${V1}/calendar/coverage` }),
+  'GET /api/v1/calendar/deadline': async () => ({ url: `${V1}/calendar/deadline?from=2026-12-01&days=15` }),
+  'GET /api/v1/calendar/working-days': async () => ({ url: `${V1}/calendar/working-days?from=2026-09-30&to=2026-10-20` }),
+  'GET /api/v1/calendar/years/:year': async () => ({ url: `${V1}/calendar/years/2026` }),
+  // A year of its own: replacing it again and again changes nothing the other samples read.
+  'PUT /api/v1/calendar/years/:year': async () => ({ url: `${V1}/calendar/years/2031`, payload: { days: [{ date: '2031-01-01', kind: 'holiday', name: '元旦' }], source: 'role matrix' } }),
+  'GET /api/v1/calendar/days/:date': async () => ({ url: `${V1}/calendar/days/2026-02-14` }),
+  'PUT /api/v1/calendar/days/:date': async () => ({ url: `${V1}/calendar/days/2032-05-03`, payload: { kind: 'holiday', name: '试验假日' } }),
+  'DELETE /api/v1/calendar/days/:date': async () => {
+    await t.platform.calendar.setDay(t.cli, '2032-05-04', { kind: 'holiday', name: '试验假日' });
+    return { url: `${V1}/calendar/days/2032-05-04` };
+  },
+
   'GET /api/v1/regions': async () => ({ url: `${V1}/regions?parentCode=430000&limit=5` }),
   'GET /api/v1/regions/:code': async () => ({ url: `${V1}/regions/430400` }),
 

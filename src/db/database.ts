@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { GsError } from '../lib/errors.js';
+import { copyOutBinary, type BinaryRow } from './copy-binary.js';
 import { SerialisedPGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 import { TYPE_PARSERS } from './type-parsers.js';
@@ -18,6 +19,11 @@ export interface DatabaseHandle {
   readonly kind: DatabaseKind;
   /** Where the data is, safe to print (no password). */
   readonly location: string;
+  /**
+   * PostgreSQL server only: the rows of a SELECT with every value as the raw bytes the server
+   * sends (copy-binary.ts), for readers of large results that want bytes rather than strings.
+   */
+  readonly copyOutBinary?: (select: string) => Promise<BinaryRow[]>;
   close(): Promise<void>;
 }
 
@@ -81,7 +87,7 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
     await db.destroy().catch(() => undefined);
     throw new GsError('GS_ERR_DB_UNAVAILABLE', { reason: `${redactUrl(url)}: ${reason(e)}` }, undefined, { cause: e });
   }
-  return { db, kind: 'postgres', location: redactUrl(url), close: () => db.destroy() };
+  return { db, kind: 'postgres', location: redactUrl(url), copyOutBinary: (select) => copyOutBinary(pool, select), close: () => db.destroy() };
 }
 
 async function openPGlite(dir: string | undefined): Promise<DatabaseHandle> {

@@ -235,6 +235,32 @@ export interface PkiServerCertificatesTable {
   createdAt: Timestamp;
 }
 
+/** `date` columns come back as 'YYYY-MM-DD' strings (type-parsers.ts), never as Date. */
+export interface CalendarDaysTable {
+  date: string;
+  kind: string;
+  name: string;
+  source: string;
+  changedBy: string;
+  changedAt: Timestamp;
+  requestId: string | null;
+}
+
+export interface CalendarYearsTable {
+  year: number;
+  arrangement: string | null;
+  nationalRevision: string | null;
+  source: string | null;
+  loadedBy: string | null;
+  loadedAt: Date | null;
+  operatorEditedAt: Date | null;
+}
+
+export interface CalendarStateTable {
+  singleton: Generated<boolean>;
+  version: number;
+}
+
 export interface CatalogExtensionFieldsTable {
   key: string;
   labelZh: string;
@@ -394,6 +420,9 @@ export interface Database {
   certificates: CertificatesTable;
   pkiServerCertificates: PkiServerCertificatesTable;
   nodes: NodesTable;
+  calendarDays: CalendarDaysTable;
+  calendarYears: CalendarYearsTable;
+  calendarState: CalendarStateTable;
   catalogExtensionFields: CatalogExtensionFieldsTable;
   catalogEntries: CatalogEntriesTable;
   catalogVersions: CatalogVersionsTable;

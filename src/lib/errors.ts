@@ -105,6 +105,16 @@ export const ERRORS = {
   GS_ERR_AGENCY_HAS_ACTIVE_CHILDREN: { status: 409, message: 'Agency {id} still has {count} active subordinate agencies', messageZh: '单位 {id} 仍有 {count} 个启用的下级单位' },
   GS_ERR_AGENCY_LANGUAGE_TAG: { status: 400, message: 'Name language tag {tag} is not a valid BCP 47 tag (Chinese goes in nameZh)', messageZh: '名称语言标记 {tag} 不是合法的 BCP 47 标记（中文名称填写在 nameZh）' },
 
+  // working-day calendar (工作日历)
+  GS_ERR_CALENDAR_DATE_INVALID: { status: 400, message: '{field} {value} is not a usable date: {reason}', messageZh: '{field} 的值 {value} 不是可用的日期：{reasonZh}' },
+  GS_ERR_CALENDAR_YEAR_INVALID: { status: 400, message: 'Year {year} is outside the calendar ({min}–{max})', messageZh: '年份 {year} 超出日历范围（{min}–{max}）' },
+  GS_ERR_CALENDAR_DAYS_INVALID: { status: 400, message: 'The number of working days {days} is invalid: it must be a whole number from 0 to {max}', messageZh: '工作日天数 {days} 不合法：应为 0 到 {max} 之间的整数' },
+  GS_ERR_CALENDAR_RANGE_INVALID: { status: 400, message: 'The end date {to} is before the start date {from}', messageZh: '结束日期 {to} 早于起始日期 {from}' },
+  GS_ERR_CALENDAR_DAY_NOT_FOUND: { status: 404, message: 'The calendar has no entry for {date}; it is an ordinary day (weekends off)', messageZh: '日历中没有 {date} 的条目，该日按普通日期处理（周末休息）' },
+  GS_ERR_CALENDAR_ENTRY_INVALID: { status: 400, message: 'Calendar day {date} cannot be set ({field}): {reason}', messageZh: '无法设置日历日期 {date}（{field}）：{reasonZh}' },
+  GS_ERR_CALENDAR_IMPORT_INVALID: { status: 400, message: 'The arrangement for {year} was not imported and nothing was changed: {count} bad entries; the first is entry {index} ({date}, {field}): {reason}', messageZh: '{year} 年的放假安排未导入，日历未作任何改动：共有 {count} 个错误条目，第一个为第 {index} 条（{date}，{field}）：{reasonZh}' },
+  GS_ERR_CALENDAR_FILE: { status: 400, message: 'Cannot use the calendar file {path}: {reason}', messageZh: '无法使用日历文件 {path}：{reasonZh}' },
+
   // business systems
   GS_ERR_SYSTEM_NOT_FOUND: { status: 404, message: 'No business system {id}', messageZh: '接入系统 {id} 不存在' },
   GS_ERR_SYSTEM_NAME_TAKEN: { status: 409, message: 'Agency already has a business system named {name}', messageZh: '本单位已有名为 {name} 的接入系统' },

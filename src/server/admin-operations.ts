@@ -1,5 +1,6 @@
 import { GsError } from '../lib/errors.js';
 import { isUuid } from '../lib/secrets.js';
+import { chinaDateOf, formatChinaInstant, parseDateOrInstant, yearOf } from '../lib/working-calendar.js';
 import { isRole, PERMISSIONS, type Role } from '../modules/accounts/permissions.js';
 import { blobDirOf, createBackup, readBackupKey } from '../modules/backup/backup.js';
 import type { S3Options } from '../modules/backup/s3-options.js';
@@ -108,6 +109,27 @@ export const ADMIN_OPERATIONS = {
   },
   async agencyShow(p: Platform, _ctx: RequestContext, input: { idOrCode: string }) {
     return isUuid(input.idOrCode) ? p.agencies.get(input.idOrCode) : p.agencies.getByCode(input.idOrCode);
+  },
+  /** A year of the working-day calendar; by default the current year in China. */
+  async calendarList(p: Platform, _ctx: RequestContext, input: { year?: number }) {
+    return p.calendar.year(input.year ?? yearOf(chinaDateOf(p.now())));
+  },
+  async calendarSet(p: Platform, ctx: RequestContext, input: { date: string; kind: string; name: string }) {
+    return p.calendar.setDay(ctx, input.date, { kind: input.kind, name: input.name });
+  },
+  async calendarClear(p: Platform, ctx: RequestContext, input: { date: string }) {
+    return p.calendar.clearDay(ctx, input.date);
+  },
+  /** The CLI reads the file; its entries arrive as they are written and are checked by the service. */
+  async calendarImport(p: Platform, ctx: RequestContext, input: { year: number; days: readonly unknown[]; source?: string }) {
+    return p.calendar.importYear(ctx, input.year, { days: input.days, source: input.source });
+  },
+  async calendarDeadline(p: Platform, _ctx: RequestContext, input: { from: string; days: number }) {
+    const d = await p.calendar.deadline(parseDateOrInstant(input.from, 'from'), input.days);
+    return { ...d, dueAt: formatChinaInstant(d.dueAt) };
+  },
+  async calendarBetween(p: Platform, _ctx: RequestContext, input: { from: string; to: string }) {
+    return p.calendar.workingDaysBetween(parseDateOrInstant(input.from, 'from'), parseDateOrInstant(input.to, 'to'));
   },
   async userAdd(p: Platform, ctx: RequestContext, input: UserAddInput) {
     const agencyId = input.agency ? await agencyIdOf(p, input.agency) : null;

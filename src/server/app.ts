@@ -11,6 +11,7 @@ import { GsError } from '../lib/errors.js';
 import { accountRoutes } from '../modules/accounts/routes.js';
 import { agencyRoutes } from '../modules/agencies/routes.js';
 import { auditRoutes } from '../modules/audit/routes.js';
+import { calendarRoutes } from '../modules/calendar/routes.js';
 import { catalogRoutes } from '../modules/catalog/routes.js';
 import { demandRoutes } from '../modules/demands/routes.js';
 import { nodeRoutes } from '../modules/nodes/routes.js';
@@ -219,6 +220,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await accountRoutes(v1, platform);
       await agencyRoutes(v1, platform);
       await regionRoutes(v1, platform);
+      await calendarRoutes(v1, platform);
       await systemRoutes(v1, platform);
       await nodeRoutes(v1, platform);
       await pkiRoutes(v1, platform);

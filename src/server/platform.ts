@@ -6,8 +6,8 @@ import { AccountService } from '../modules/accounts/service.js';
 import type { Role } from '../modules/accounts/permissions.js';
 import { AgencyService } from '../modules/agencies/service.js';
 import { AuditService } from '../modules/audit/service.js';
+import { CalendarService, type CalendarSyncResult } from '../modules/calendar/service.js';
 import { CatalogService } from '../modules/catalog/service.js';
-import { weekdayCalendar } from '../modules/catalog/weekday-calendar.js';
 import { DemandService } from '../modules/demands/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
 import { NodeService } from '../modules/nodes/service.js';
@@ -19,6 +19,8 @@ import type { Config } from './config.js';
 
 export interface BootstrapResult {
   readonly regionsLoaded: number;
+  /** The shipped State Council holiday arrangements loaded, or left alone because an operator owns the year. */
+  readonly calendar: CalendarSyncResult;
   readonly createdAdmins: readonly { readonly username: string; readonly role: Role; readonly password: string }[];
 }
 
@@ -34,6 +36,8 @@ const BOOTSTRAP_LOCK_KEY = 0x676f7673;
 export class Platform {
   readonly audit: AuditService;
   readonly regions: RegionService;
+  /** The working-day calendar: deadlines in working days for every module. */
+  readonly calendar: CalendarService;
   readonly agencies: AgencyService;
   readonly accounts: AccountService;
   readonly systems: SystemService;
@@ -59,14 +63,16 @@ export class Platform {
       hashAlgorithm: config.auditHashAlgorithm,
       checkpointEvents: config.auditCheckpointEvents,
       now,
+      copyOutBinary: database.copyOutBinary,
     });
     this.regions = new RegionService(db);
+    this.calendar = new CalendarService(db, this.audit, now);
     this.agencies = new AgencyService(db, this.audit, this.regions, now);
     this.accounts = new AccountService(db, this.audit, this.agencies, config, keys, now);
     this.systems = new SystemService(db, this.audit, this.agencies, now);
     this.nodes = new NodeService(db, this.audit, this.agencies, now);
     this.pki = new PkiService(db, this.audit, keys, this.systems, this.nodes, this.agencies, this.accounts, config, now);
-    this.catalog = new CatalogService(db, this.audit, this.agencies, weekdayCalendar, now);
+    this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now);
     this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
   }
 
@@ -118,14 +124,15 @@ export class Platform {
   }
 
   /**
-   * Makes an empty platform usable, idempotently: loads the GB/T 2260 regions and creates the
-   * first operator, security admin and auditor. Several servers starting at once on one
+   * Makes an empty platform usable, idempotently: loads the GB/T 2260 regions and the shipped
+   * national holiday arrangements, and creates the first operator, security admin and auditor. Several servers starting at once on one
    * PostgreSQL serialise here on an advisory lock, so only one of them creates the accounts.
    */
   async bootstrap(): Promise<BootstrapResult> {
     const result = await this.db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}, 2)`.execute(trx);
       const regionsLoaded = await this.regions.syncPackaged(trx);
+      const calendar = await this.calendar.syncNational(systemContext(), trx);
       const createdAdmins = await this.accounts.ensureInitialAdmins(systemContext(), trx);
       await this.accounts.sealStoredTotpSecrets(trx);
       await this.pki.ensureAuthority(trx);
@@ -134,7 +141,7 @@ export class Platform {
         .values({ key: INITIALISED_KEY, value: JSON.stringify(new Date().toISOString()) })
         .onConflict((oc) => oc.column('key').doNothing())
         .execute();
-      return { regionsLoaded, createdAdmins };
+      return { regionsLoaded, calendar, createdAdmins };
     });
     // Chains the audit events of a database from before the hash chain, creates the signing key.
     await this.audit.prepare();

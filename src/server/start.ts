@@ -73,6 +73,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     // whose one-time passwords nobody would see.
     const bootstrap = await platform.bootstrap();
     if (bootstrap.regionsLoaded > 0) logger.info({ regions: bootstrap.regionsLoaded }, 'GB/T 2260 regions loaded');
+    for (const y of bootstrap.calendar.loaded) logger.info({ year: y.year, days: y.days, keptOperatorDays: y.keptOperatorDays }, 'national holiday arrangement loaded into the working-day calendar');
+    for (const y of bootstrap.calendar.skipped) logger.warn({ year: y.year, revision: y.revision }, `shipped national holiday arrangement not applied: ${y.reason} (docs/calendar.md)`);
     options.onBootstrap?.(bootstrap);
     const caAlgorithm = await platform.pki.authorityAlgorithm();
     if (caAlgorithm !== config.caKeyAlgorithm) {

@@ -42,6 +42,8 @@ export const PERMISSIONS = [
   'certificate:read',
   'certificate:apply',
   'certificate:manage',
+  'calendar:read',
+  'calendar:manage',
   'catalog:read',
   'catalog:edit',
   'catalog:review',
@@ -51,13 +53,14 @@ export const PERMISSIONS = [
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read'];
+// Reading the working-day calendar (deadlines, which days are worked) goes with reading the directory.
+const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read', 'calendar:read'];
 /** Every signed-in account reads the published catalog, except the auditor (三权分立: the audit trail only). */
 const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage'],
-  securityAdmin: ['region:read', 'agency:read', 'catalog:read', 'user:read', 'user:roles', 'token:manage'],
+  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage'],
+  securityAdmin: ['region:read', 'agency:read', 'calendar:read', 'catalog:read', 'user:read', 'user:roles', 'token:manage'],
   // The auditor reads the audit trail and nothing else.
   auditor: ['audit:read'],
   // The supervisor reviews catalog entries of every agency (000 §13, 003 三(二)) and edits none.

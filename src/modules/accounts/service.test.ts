@@ -76,7 +76,7 @@ describe('initial administrators', () => {
   it('ensureInitialAdmins is idempotent: a second run creates nobody', async () => {
     const before = await t.platform.db.selectFrom('users').select('id').execute();
     const again = await t.platform.bootstrap();
-    expect(again).toEqual({ regionsLoaded: 0, createdAdmins: [] });
+    expect(again).toEqual({ regionsLoaded: 0, calendar: { loaded: [], skipped: [] }, createdAdmins: [] });
     const direct = await t.platform.db.transaction().execute((trx) => accounts.ensureInitialAdmins(systemContext(), trx));
     expect(direct).toEqual([]);
     const after = await t.platform.db.selectFrom('users').select('id').execute();

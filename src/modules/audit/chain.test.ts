@@ -1,7 +1,8 @@
 import { hash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { archiveSignatureValid, canonicalJson, eventHash, generateSigningKey, privateKeyFromDer, publicKeyFromPem, serialiseEvent, signArchive, type ChainedEvent } from './chain.js';
-import { checkPage } from './verify-hashing.js';
+import { randomJson } from './test-json.js';
+import { canonicalJsonbText, checkPage } from './verify-hashing.js';
 
 const event: ChainedEvent = {
   seq: 42,
@@ -55,23 +56,6 @@ function referenceCanonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${referenceCanonicalJson(obj[k])}`).join(',')}}`;
 }
 
-/** A deterministic pseudo-random JSON value with awkward keys and strings. */
-function randomJson(seed: number, depth = 0): unknown {
-  let x = seed;
-  const next = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
-  const texts = ['', 'a', 'B', 'é', '审计', '😀', '\u2028', '\n\t"\\', '\u0001', 'Z', 'aa', '_', '10', '2', '__proto__x', 'ｆ'];
-  const pick = () => texts[Math.floor(next() * texts.length)]!;
-  const kind = depth > 3 ? Math.floor(next() * 4) : Math.floor(next() * 6);
-  if (kind === 0) return null;
-  if (kind === 1) return next() < 0.5;
-  if (kind === 2) return [0, -0, 1.5, 1e21, -3, 2 ** 53, 0.1][Math.floor(next() * 7)];
-  if (kind === 3) return pick() + pick();
-  if (kind === 4) return Array.from({ length: Math.floor(next() * 4) }, (_, i) => randomJson(seed * 31 + i, depth + 1));
-  const obj: Record<string, unknown> = {};
-  for (let i = 0; i < Math.floor(next() * 6); i++) obj[pick() + pick()] = randomJson(seed * 17 + i, depth + 1);
-  return obj;
-}
-
 describe('canonicalJson (the fast implementation)', () => {
   it('equals the rules as first written, on many awkward values', () => {
     for (let seed = 1; seed < 3000; seed++) {
@@ -83,8 +67,24 @@ describe('canonicalJson (the fast implementation)', () => {
   });
 });
 
+describe('canonicalJsonbText (details as jsonb writes them, without parsing)', () => {
+  it('drops jsonb\'s spaces, sorts keys by UTF-16 code units and writes numbers as JavaScript does', () => {
+    expect(canonicalJsonbText('{"b": 1, "aa": [1, 2, {"y": true, "x": null}], "审计": "é 😀"}')).toBe('{"aa":[1,2,{"x":null,"y":true}],"b":1,"审计":"é 😀"}');
+    expect(canonicalJsonbText('[1.50, 0.1, 1000000000000000000000, -7, 0, 123456789012345678]')).toBe('[1.5,0.1,1e+21,-7,0,123456789012345680]');
+    expect(canonicalJsonbText('"plain"')).toBe('"plain"');
+    expect(canonicalJsonbText('{}')).toBe('{}');
+    expect(canonicalJsonbText('[]')).toBe('[]');
+  });
+
+  it('declines (null) whatever it does not expect, so the caller parses instead', () => {
+    for (const text of ['{"a": "x\\"y"}', '{"a":1}', '{"a": 1,"b": 2}', '[1,2]', '{"a": 1, "a": 2}', '{"a": 01}', '{"a": 1.}', '{"a": 0x10}', '{"a": 1} ', '{"a" : 1}', '{"a": tru}', '']) {
+      expect(canonicalJsonbText(text), text).toBeNull();
+    }
+  });
+});
+
 describe('page checking (verify-hashing.ts)', () => {
-  const digest = (alg: string, data: string) => hash(alg, data, 'hex');
+  const digest = (alg: string, data: Uint8Array) => hash(alg, data, 'hex');
   /** A page line as the database renders it (store.ts VERIFY_LINE); jsonb text has spaces after , and :. */
   const line = (e: ChainedEvent & { hash: unknown }, over: { alg?: unknown; prev?: unknown } = {}) =>
     `${e.seq}\t${JSON.stringify([over.alg ?? e.hashAlg, e.hash, over.prev ?? e.prevHash, e.at, e.actorType, e.actorId, e.actorAgencyId, e.actorName, e.action, e.targetType, e.targetId, e.outcome, e.requestId, e.ip])}` +
@@ -101,14 +101,14 @@ describe('page checking (verify-hashing.ts)', () => {
 
   it('recomputes each event from its line, links them, and returns the hashes asked for', () => {
     const events = chain(6);
-    const r = checkPage(events.map((e) => line(e)).join(''), 42, [44, 47], canonicalJson, digest);
+    const r = checkPage(Buffer.from(events.map((e) => line(e)).join('')), 42, [44, 47], canonicalJson, canonicalJsonbText, digest);
     expect(r).toEqual({ checked: 6, firstPrev: '0'.repeat(64), lastHash: events[5]!.hash, failure: null, hashes: { 44: events[2]!.hash, 47: events[5]!.hash } });
   });
 
   it('names the first problem as the reference would: missing, not chained, unknown algorithm, link, hash', () => {
     const events = chain(6);
     const page = (f: (e: (typeof events)[number], i: number) => string | null) => events.map((e, i) => f(e, i) ?? '').join('');
-    const check = (text: string) => checkPage(text, 42, [], canonicalJson, digest).failure;
+    const check = (text: string) => checkPage(Buffer.from(text), 42, [], canonicalJson, canonicalJsonbText, digest).failure;
     expect(check(page((e, i) => (i === 2 ? null : line(e))))).toEqual({ seq: 44, kind: 'missing', found: 45 });
     expect(check(page((e, i) => line(i === 3 ? { ...e, hash: null } : e)))).toEqual({ seq: 45, kind: 'unchained' });
     expect(check(page((e, i) => line(e, i === 1 ? { alg: 'md5' } : {})))).toEqual({ seq: 43, kind: 'algorithm', found: 'md5' });

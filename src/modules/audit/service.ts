@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { BinaryRow } from '../../db/copy-binary.js';
 import type { Db } from '../../db/database.js';
 import { GsError } from '../../lib/errors.js';
 import type { RequestContext } from '../../server/actor.js';
@@ -61,6 +62,8 @@ export interface AuditServiceOptions {
    * field in order, as chain.ts states the rules (the fast path's fallback, and its yardstick in tests).
    */
   readonly verifyMethod?: 'fast' | 'reference' | undefined;
+  /** The PostgreSQL server's raw-bytes reader (DatabaseHandle.copyOutBinary): verification pages arrive as bytes. */
+  readonly copyOutBinary?: ((select: string) => Promise<BinaryRow[]>) | undefined;
 }
 
 /**
@@ -134,7 +137,7 @@ interface Signer {
 }
 
 /** Sequence numbers per page read by `verify`: one text, one thread's batch. */
-const VERIFY_PAGE = 10_000;
+const VERIFY_PAGE = 5_000;
 /** Events per page read by `archive`. */
 const ARCHIVE_PAGE = 5_000;
 
@@ -189,7 +192,7 @@ export class AuditService {
 
   constructor(db: Db, options: AuditServiceOptions) {
     this.#db = db;
-    this.#store = new AuditStore(db);
+    this.#store = new AuditStore(db, options.copyOutBinary);
     this.#options = options;
   }
 
@@ -408,7 +411,7 @@ export class AuditService {
       const last = Math.min(after + VERIFY_PAGE, head);
       next = last;
       const want = checkpoints.filter((c) => c.seq > after && c.seq <= last).map((c) => c.seq);
-      const result = this.#store.readVerifyPage(this.#db, after, last).then(async (page) => ({ events: page.events, result: await checker.check(page.text, after + 1, want) }));
+      const result = this.#store.readVerifyPage(this.#db, after, last).then(async (page) => ({ events: page.events, result: await checker.check(page.bytes, after + 1, want) }));
       // A page abandoned at a problem must not become an unhandled rejection.
       result.catch(() => undefined);
       pages.push({ after, last, result });

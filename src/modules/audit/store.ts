@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { BinaryRow } from '../../db/copy-binary.js';
 import type { Db } from '../../db/database.js';
 import { canonicalTimestamp, eventHash, GENESIS_HASH, type AuditEventFields, type AuditHashAlgorithm } from './chain.js';
 
@@ -45,10 +46,10 @@ export interface StoredChainRow extends AuditEventFields {
   readonly details: unknown;
 }
 
-/** Events of a seq range as the fast verifier reads them: how many, and their lines as one text. */
+/** Events of a seq range as the fast verifier reads them: how many, and their lines as UTF-8 bytes. */
 export interface VerifyPage {
   readonly events: number;
-  readonly text: string;
+  readonly bytes: Buffer;
 }
 
 /** One archive file the chain's oldest events were moved to (migration 0006). */
@@ -112,7 +113,8 @@ const INSERT_CHUNK = 5_000;
  * The stored timestamp with its microseconds, as the hash covers it. Functions are named with
  * their schema so a search_path set by whoever can change the role cannot slip in look-alikes.
  */
-const AT_TEXT = sql<string>`pg_catalog.to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const AT_TEXT_SQL = `pg_catalog.to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const AT_TEXT = sql<string>`${sql.raw(AT_TEXT_SQL)}`;
 
 /**
  * One event as one line of a verification page (verify-hashing.ts): seq, a JSON array of
@@ -123,15 +125,31 @@ const AT_TEXT = sql<string>`pg_catalog.to_char(at at time zone 'UTC', 'YYYY-MM-D
  * verifier re-checks an event that fails this way by the field-by-field reference path before
  * reporting it.
  */
-const VERIFY_LINE = sql<string>`seq || E'\t' || pg_catalog.array_to_json(array[hash_alg, hash, prev_hash, ${AT_TEXT}, actor_type, actor_id::text, actor_agency_id::text,
+const VERIFY_LINE = `seq || E'\t' || pg_catalog.array_to_json(array[hash_alg, hash, prev_hash, ${AT_TEXT_SQL}, actor_type, actor_id::text, actor_agency_id::text,
   actor_name, action, target_type, target_id, outcome, request_id, ip])::text || E'\t' || coalesce(details::text, 'null') || E'\n'`;
+
+/** The page of events with `afterSeq` < seq <= `lastSeq`: how many, and their lines in seq order as one text. */
+function verifyPageSql(afterSeq: number, lastSeq: number): string {
+  // COPY takes no parameters: the bounds are written in, so they must be integers.
+  if (!Number.isSafeInteger(afterSeq) || !Number.isSafeInteger(lastSeq)) throw new RangeError(`verification page bounds ${afterSeq}…${lastSeq} are not integers`);
+  return `select count(*) as events, string_agg(line, '' order by seq) as text
+    from (select seq, ${VERIFY_LINE} as line from audit_events where seq > ${afterSeq} and seq <= ${lastSeq}) p`;
+}
 
 const ARCHIVE_COLUMNS = `first_seq as "firstSeq", last_seq as "lastSeq", first_prev_hash as "firstPrevHash", last_hash as "lastHash", events,
   first_at as "firstAt", last_at as "lastAt", cut_off as "cutOff", content_sha256 as "contentSha256", file_sha256 as "fileSha256", file_name as "fileName",
   key_id as "keyId", signature, archived_at as "archivedAt", archived_by as "archivedBy"`;
 
 export class AuditStore {
-  constructor(private readonly db: Db) {}
+  /**
+   * `copyOutBinary`: the PostgreSQL server's raw-bytes reader (database.ts), with which
+   * verification pages arrive as the UTF-8 bytes they are hashed as; without it (PGlite) they
+   * come as text and are encoded here.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly copyOutBinary?: (select: string) => Promise<BinaryRow[]>,
+  ) {}
 
   /** Takes the audit lock until the end of `trx`. */
   async lock(trx: Db): Promise<void> {
@@ -218,14 +236,21 @@ export class AuditStore {
   }
 
   /**
-   * The events with `afterSeq` < seq <= `lastSeq` as one text, one line each in seq order
-   * (VERIFY_LINE): one value to decode and to hand to a thread, however many events.
+   * The events with `afterSeq` < seq <= `lastSeq` as one value, one line each in seq order
+   * (VERIFY_LINE), as its UTF-8 bytes: the verifier copies the hashed middle of each line as it
+   * came, so on the server the page is read through binary COPY and nothing is decoded to a
+   * string and encoded again but the details.
    */
   async readVerifyPage(executor: Db, afterSeq: number, lastSeq: number): Promise<VerifyPage> {
-    const r = await sql<{ events: number; text: string | null }>`select count(*) as events, string_agg(line, '' order by seq) as text
-      from (select seq, ${VERIFY_LINE} as line from audit_events where seq > ${afterSeq} and seq <= ${lastSeq}) p`.execute(executor.withoutPlugins());
+    if (this.copyOutBinary && !executor.isTransaction) {
+      const [row] = await this.copyOutBinary(verifyPageSql(afterSeq, lastSeq));
+      const events = row?.[0];
+      if (!events || events.length !== 8) throw new Error('verification page: the event count did not arrive as int8');
+      return { events: Number(events.readBigInt64BE(0)), bytes: row[1] ?? Buffer.alloc(0) };
+    }
+    const r = await sql<{ events: number; text: string | null }>`${sql.raw(verifyPageSql(afterSeq, lastSeq))}`.execute(executor.withoutPlugins());
     const row = r.rows[0];
-    return { events: row?.events ?? 0, text: row?.text ?? '' };
+    return { events: row?.events ?? 0, bytes: Buffer.from(row?.text ?? '', 'utf8') };
   }
 
   /** The lowest and highest sequence numbers in the table (undefined when it is empty). */

@@ -84,8 +84,3 @@ export const RESOURCE_CODE_PATTERN = '^[123][0-9]{5}[0-9]{0,6}/[0-9]{6}$';
 export function resourceCode(classification: string, sequence: number): string {
   return `${classification}/${String(sequence).padStart(6, '0')}`;
 }
-
-/** The date in China (Asia/Shanghai) of an instant: publish dates and deadlines are local dates. */
-export function chinaDate(at: Date): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
-}

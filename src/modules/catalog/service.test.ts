@@ -356,10 +356,11 @@ describe('withdrawal and the change feed', () => {
 describe('revision deadlines (003 三(三))', () => {
   it('sets a deadline 15 working days after a change of law, lists it overdue once passed, and clears it on the next publication', async () => {
     const p = await publishNew();
-    // 2026-06-01 is a Monday: 15 working days later is Monday 2026-06-22 (weekends only in this calendar).
+    // From Monday 2026-06-01 (not counted): 14 working days to Monday 22 June, skipping the
+    // Dragon Boat Festival on Friday 19 June (端午节, 19–21 June), so the 15th is Tuesday 23 June.
     const noted = await catalog.recordRevisionNotice(cataloger, p.id, { cause: 'law', occurredOn: '2026-06-01', note: '《企业信息公示暂行条例》修订' });
     expect(noted.revisionDue).toMatchObject({ cause: 'law', occurredOn: '2026-06-01', note: '《企业信息公示暂行条例》修订' });
-    expect(noted.revisionDue?.dueOn).toBe('2026-06-22');
+    expect(noted.revisionDue?.dueOn).toBe('2026-06-23');
     expect(noted.revisionDue?.overdue).toBe(true);
     expect((await catalog.revisionDeadlines(supervisor.actor, true)).map((e) => e.id)).toContain(p.id);
     expect((await catalog.revisionDeadlines(otherViewer.actor, false)).map((e) => e.id)).not.toContain(p.id);
@@ -370,7 +371,7 @@ describe('revision deadlines (003 三(三))', () => {
     expect(republished.revisionDue).toBeNull();
     expect((await catalog.revisionDeadlines(supervisor.actor, false)).map((e) => e.id)).not.toContain(p.id);
     const publishEvent = (await catalog.history(cataloger.actor, p.id)).at(-1);
-    expect(publishEvent?.details.revisionDueOnCleared).toBe('2026-06-22');
+    expect(publishEvent?.details.revisionDueOnCleared).toBe('2026-06-23');
   });
 
   it('refuses a revision notice on an entry that is not published', async () => {

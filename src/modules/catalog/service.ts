@@ -3,10 +3,11 @@ import { GsError } from '../../lib/errors.js';
 import { isChineseTag, normaliseLanguageTag } from '../../lib/language-tag.js';
 import { checkVersion } from '../../lib/records.js';
 import { isUuid, newId } from '../../lib/secrets.js';
+import { chinaDateOf } from '../../lib/working-calendar.js';
 import type { Actor, RequestContext } from '../../server/actor.js';
 import type { AuditService } from '../audit/service.js';
 import { blocking, conformanceFindings, type Finding } from './conformance.js';
-import { chinaDate, classificationCode, RESOURCE_CODE_PATTERN, resourceCode, type DataItem, type EntryContent } from './content.js';
+import { classificationCode, RESOURCE_CODE_PATTERN, resourceCode, type DataItem, type EntryContent } from './content.js';
 import { diffContent, type FieldChange } from './diff.js';
 import { extensionProblem, isCalendarDate, normaliseContent, type ExtensionDeclaration } from './normalise.js';
 import { Value } from 'typebox/value';
@@ -33,10 +34,10 @@ export interface ProviderLookup {
   requireActive(id: string, executor?: Db): Promise<unknown>;
 }
 
-/** Working days (weekends, public holidays, make-up working days): the calendar module provides it. */
+/** What the catalog needs of the working-day calendar (CalendarService: weekends, public holidays, 调休). */
 export interface WorkingDayCalendar {
-  /** The date `days` working days after `from` (both YYYY-MM-DD, China's dates). */
-  addWorkingDays(from: string, days: number, executor?: Db): Promise<string>;
+  /** The deadline of `days` working days for something that happened on `received` (YYYY-MM-DD, China time; that day not counted). */
+  deadline(received: string, days: number, executor?: Db): Promise<{ readonly dueDate: string; readonly provisional: boolean }>;
 }
 
 /** A published entry as other modules read it: the version in force and its typed data items. */
@@ -372,7 +373,7 @@ export class CatalogService {
     if (options.publish) this.#checkReviewer(ctx.actor);
     else if (ctx.actor.type !== 'cli' && ctx.actor.type !== 'system' && !ctx.actor.permissions.has('catalog:edit')) throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: 'catalog:edit' });
     const declarations = await this.#declarations(this.db);
-    const today = chinaDate(this.now());
+    const today = chinaDateOf(this.now());
     const problems: CandidateProblem[][] = candidates.map(() => []);
     const contents: (EntryContent | null)[] = candidates.map(() => null);
     const agencyState = new Map<string, CandidateProblem | null>();
@@ -516,7 +517,7 @@ export class CatalogService {
           return {
             entry: { id, agencyId: c.agencyId, createdBy: ctx.actor.name, status: 'published' as const, resourceCode: code, publishedVersion: 1, openVersion: null },
             content,
-            version: { state: 'published' as const, publishDate: c.publishDate ?? chinaDate(now), submittedBy: ctx.actor.name, submittedAt: now, reviewedBy: ctx.actor.name, reviewedAt: now, reviewComment: `import ${options.importId}`, ...confirmed },
+            version: { state: 'published' as const, publishDate: c.publishDate ?? chinaDateOf(now), submittedBy: ctx.actor.name, submittedAt: now, reviewedBy: ctx.actor.name, reviewedAt: now, reviewComment: `import ${options.importId}`, ...confirmed },
           };
         });
         await this.#store.insertImported(rows, now, trx);
@@ -623,7 +624,7 @@ export class CatalogService {
     await this.#store.setVersion(
       entry.id,
       version.row.number,
-      { state: 'published', publishDate: chinaDate(now), reviewedBy: ctx.actor.name, reviewedAt: now, reviewComment: comment, ...confirmed },
+      { state: 'published', publishDate: chinaDateOf(now), reviewedBy: ctx.actor.name, reviewedAt: now, reviewComment: comment, ...confirmed },
       now,
       trx,
     );
@@ -680,9 +681,11 @@ export class CatalogService {
       const entry = await this.#require(ctx.actor, id, trx, true);
       this.#checkEditor(ctx.actor, entry.agencyId);
       if (entry.status !== 'published') throw stateError(entry.id, entry.status as EntryStatus, 'record a revision notice');
-      const dueOn = await this.calendar.addWorkingDays(input.occurredOn, REVISION_WORKING_DAYS, trx);
+      const deadline = await this.calendar.deadline(input.occurredOn, REVISION_WORKING_DAYS, trx);
+      const dueOn = deadline.dueDate;
       await this.#store.updateEntry(entry.id, { revisionCause: input.cause, revisionOccurredOn: input.occurredOn, revisionNote: input.note, revisionDueOn: dueOn }, now, trx);
-      await this.#event(ctx, entry.id, entry.publishedVersion, 'catalog.record-revision-notice', now, trx, input.note, { cause: input.cause, occurredOn: input.occurredOn, dueOn });
+      // provisional: the calendar does not know that year's holiday arrangement yet (weekends only).
+      await this.#event(ctx, entry.id, entry.publishedVersion, 'catalog.record-revision-notice', now, trx, input.note, { cause: input.cause, occurredOn: input.occurredOn, dueOn, provisional: deadline.provisional });
       return entry.id;
     });
     return this.get(ctx.actor, entryId, lang);
@@ -690,8 +693,8 @@ export class CatalogService {
 
   /** Entries with a revision deadline (only overdue ones with `overdue`); agency users see their own. */
   async revisionDeadlines(actor: Actor, overdue: boolean, lang?: string): Promise<EntryView[]> {
-    const today = chinaDate(this.now());
-    const yesterday = chinaDate(new Date(Date.parse(`${today}T12:00:00+08:00`) - 86_400_000));
+    const today = chinaDateOf(this.now());
+    const yesterday = chinaDateOf(new Date(Date.parse(`${today}T12:00:00+08:00`) - 86_400_000));
     const everyAgency = this.#seesAll(actor);
     if (!everyAgency && !actor.agencyId) return [];
     const rows = await this.#store.revisionsDue(overdue ? yesterday : undefined, everyAgency ? undefined : (actor.agencyId ?? undefined));
@@ -735,7 +738,7 @@ export class CatalogService {
     const published = await load(entry.publishedVersion);
     const pending = this.#seesDrafts(actor, entry.agencyId) ? await load(entry.openVersion) : null;
     const provider = await this.agencies.get(entry.agencyId, lang);
-    const today = chinaDate(this.now());
+    const today = chinaDateOf(this.now());
     return {
       id: entry.id,
       resourceCode: entry.resourceCode,

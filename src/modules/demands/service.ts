@@ -2,9 +2,9 @@ import type { Db } from '../../db/database.js';
 import { GsError } from '../../lib/errors.js';
 import { checkVersion } from '../../lib/records.js';
 import { isUuid, newId } from '../../lib/secrets.js';
+import { chinaDateOf } from '../../lib/working-calendar.js';
 import type { Actor, RequestContext } from '../../server/actor.js';
 import type { AuditService } from '../audit/service.js';
-import { chinaDate } from '../catalog/content.js';
 import type { CatalogService, ProviderLookup } from '../catalog/service.js';
 import type { AnswerKind, Demand, DemandAnswer, DemandCreate, DemandRoute, DemandStatus } from './schemas.js';
 import { DemandStore, type DemandQuery, type DemandRow } from './store.js';
@@ -149,7 +149,7 @@ export class DemandService {
       }
       case 'promise':
         if (!input.promisedBy) throw bad('promisedBy', 'required', 'give the day by which it will be cataloged', '请填写承诺编目完成日期');
-        if (input.promisedBy <= chinaDate(now)) throw bad('promisedBy', 'future', 'the promised day must be after today', '承诺日期须晚于今天');
+        if (input.promisedBy <= chinaDateOf(now)) throw bad('promisedBy', 'future', 'the promised day must be after today', '承诺日期须晚于今天');
         return { answerKind: kind, answerEntryId: null, answerResourceCode: null, answerPromisedBy: input.promisedBy, answerReason: reason };
       case 'refusal':
         // 国发〔2016〕51号: a refusal gives its reasons.
