@@ -45,7 +45,7 @@ export interface FacetCount {
   readonly names: Readonly<Record<string, string>> | null;
 }
 
-export type RankedRow = SearchRow & { readonly rank: number; readonly total: number };
+export type RankedRow = SearchRow & { readonly rank: number };
 
 const COLUMNS = sql.raw(`entry_id as "entryId", resource_code as "resourceCode", version_number as "versionNumber", agency_id as "agencyId",
   agency_code as "agencyCode", agency_name_zh as "agencyNameZh", agency_names as "agencyNames", region_code as "regionCode",
@@ -96,44 +96,101 @@ export class CatalogSearchStore {
         update_cycle = excluded.update_cycle, publish_date = excluded.publish_date, document = excluded.document`.execute(trx.withoutPlugins());
   }
 
+  /** Many rows in one statement (column arrays through unnest): rebuilding the index, loading a catalog. */
+  async upsertMany(rows: readonly { readonly row: SearchRow; readonly document: string }[], trx: Db): Promise<void> {
+    if (rows.length === 0) return;
+    const col = <T>(pick: (r: SearchRow) => T): T[] => rows.map((x) => pick(x.row));
+    const json = (pick: (r: SearchRow) => Readonly<Record<string, string>>): string[] => rows.map((x) => JSON.stringify(pick(x.row)));
+    await sql`insert into catalog_search (entry_id, resource_code, version_number, agency_id, agency_code, agency_name_zh, agency_names, region_code,
+        classification_code, name_zh, names, abstract_zh, abstracts, share_type, share_methods, format_type, update_cycle, publish_date, document)
+      select u.entry_id, u.resource_code, u.version_number, u.agency_id, u.agency_code, u.agency_name_zh, u.agency_names::jsonb, u.region_code,
+        u.classification_code, u.name_zh, u.names::jsonb, u.abstract_zh, u.abstracts::jsonb, u.share_type,
+        case when u.share_methods = '' then '{}'::text[] else string_to_array(u.share_methods, ',') end, u.format_type, u.update_cycle, u.publish_date, u.document::tsvector
+      from unnest(${col((r) => r.entryId)}::uuid[], ${col((r) => r.resourceCode)}::text[], ${col((r) => r.versionNumber)}::int[], ${col((r) => r.agencyId)}::uuid[],
+        ${col((r) => r.agencyCode)}::text[], ${col((r) => r.agencyNameZh)}::text[], ${json((r) => r.agencyNames)}::text[], ${col((r) => r.regionCode)}::text[],
+        ${col((r) => r.classificationCode)}::text[], ${col((r) => r.nameZh)}::text[], ${json((r) => r.names)}::text[], ${col((r) => r.abstractZh)}::text[],
+        ${json((r) => r.abstracts)}::text[], ${col((r) => r.shareType)}::text[], ${col((r) => r.shareMethods.join(','))}::text[], ${col((r) => r.formatType)}::text[],
+        ${col((r) => r.updateCycle)}::text[], ${col((r) => r.publishDate)}::date[], ${rows.map((x) => x.document)}::text[])
+        as u(entry_id, resource_code, version_number, agency_id, agency_code, agency_name_zh, agency_names, region_code, classification_code, name_zh, names,
+          abstract_zh, abstracts, share_type, share_methods, format_type, update_cycle, publish_date, document)
+      on conflict (entry_id) do update set resource_code = excluded.resource_code, version_number = excluded.version_number, agency_id = excluded.agency_id,
+        agency_code = excluded.agency_code, agency_name_zh = excluded.agency_name_zh, agency_names = excluded.agency_names, region_code = excluded.region_code,
+        classification_code = excluded.classification_code, name_zh = excluded.name_zh, names = excluded.names, abstract_zh = excluded.abstract_zh,
+        abstracts = excluded.abstracts, share_type = excluded.share_type, share_methods = excluded.share_methods, format_type = excluded.format_type,
+        update_cycle = excluded.update_cycle, publish_date = excluded.publish_date, document = excluded.document`.execute(trx.withoutPlugins());
+  }
+
   async remove(entryId: string, trx: Db): Promise<void> {
     await sql`delete from catalog_search where entry_id = ${entryId}`.execute(trx.withoutPlugins());
   }
 
   /**
-   * One page of hits, best first (by rank, then newest), each with the number of all hits. Without
-   * a query, newest first. Ranking weighs name over abstract over data items over provider.
+   * One page of hits, best first (by rank, then newest); without a query, newest first. Ranking
+   * weighs name over abstract over data items over provider. The ranking sorts only ids and ranks
+   * (a top-N sort); the page's 20-odd rows are read afterwards.
    */
   async search(tsquery: string | null, filters: SearchFilters, offset: number, limit: number): Promise<RankedRow[]> {
     const rank = tsquery === null ? sql`0::real` : sql`ts_rank(document, ${tsquery}::tsquery)`;
-    const r = await sql<RankedRow>`select ${COLUMNS}, ${rank} as rank, count(*) over () as total
-      from catalog_search where ${where(tsquery, filters)}
-      order by rank desc, publish_date desc, entry_id
-      offset ${offset} limit ${limit}`.execute(this.db.withoutPlugins());
+    const r = await sql<RankedRow>`select ${COLUMNS}, t.rank
+      from (select entry_id, publish_date as p, ${rank} as rank from catalog_search where ${where(tsquery, filters)}
+            order by rank desc, p desc, entry_id offset ${offset} limit ${limit}) t
+      join catalog_search using (entry_id)
+      order by t.rank desc, t.p desc, entry_id`.execute(this.db.withoutPlugins());
     return r.rows;
   }
 
-  /** How many of all hits fall under each value of each facet (the most frequent values). */
-  async facets(tsquery: string | null, filters: SearchFilters, classificationDigits: number): Promise<FacetCount[]> {
-    const r = await sql<FacetCount>`with hits as materialized (
-        select agency_id, agency_code, agency_name_zh, agency_names, region_code, classification_code, share_type, share_methods, format_type, update_cycle
-        from catalog_search where ${where(tsquery, filters)}
-      ), counted as (
-        select 'provider' as facet, agency_id::text as value, count(*) as count, min(agency_code) as code, min(agency_name_zh) as name_zh, (array_agg(agency_names))[1] as names
-          from hits group by agency_id
-        union all select 'region', region_code, count(*), null, null, null from hits group by region_code
-        union all select 'classification', left(classification_code, ${classificationDigits}), count(*), null, null, null from hits group by 2
-        union all select 'shareType', share_type, count(*), null, null, null from hits group by share_type
-        union all select 'shareMethod', m, count(*), null, null, null from hits, unnest(share_methods) as m group by m
-        union all select 'format', format_type, count(*), null, null, null from hits where format_type is not null group by format_type
-        union all select 'updateCycle', update_cycle, count(*), null, null, null from hits where update_cycle is not null group by update_cycle
-      )
-      select facet, value, count, code, name_zh as "nameZh", names from (
-        select *, row_number() over (partition by facet order by count desc, value) as n from counted
-      ) ranked
-      where n <= ${FACET_VALUES}
-      order by facet, count desc, value`.execute(this.db.withoutPlugins());
-    return r.rows;
+  /**
+   * How many of all hits fall under each value of each facet, and how many hits there are: one
+   * pass over the hits (grouping sets; share methods, an array, as three filtered counts).
+   */
+  async facets(tsquery: string | null, filters: SearchFilters, classificationDigits: number): Promise<{ total: number; counts: FacetCount[] }> {
+    const r = await sql<{ g: number; agency: string | null; region: string | null; cls: string | null; shareType: string | null; formatType: string | null; updateCycle: string | null; count: number; tables: number; apis: number; files: number }>`
+      select grouping(agency_id, region_code, cls, share_type, format_type, update_cycle) as g, agency_id::text as agency, region_code as region, cls,
+        share_type as "shareType", format_type as "formatType", update_cycle as "updateCycle", count(*) as count,
+        count(*) filter (where share_methods @> '{table}') as tables, count(*) filter (where share_methods @> '{api}') as apis,
+        count(*) filter (where share_methods @> '{file}') as files
+      from (select agency_id, region_code, left(classification_code, ${classificationDigits}) as cls, share_type, share_methods, format_type, update_cycle
+            from catalog_search where ${where(tsquery, filters)}) hits
+      group by grouping sets ((agency_id), (region_code), (cls), (share_type), (format_type), (update_cycle), ())`.execute(this.db.withoutPlugins());
+    const counts: FacetCount[] = [];
+    let total = 0;
+    const add = (facet: string, value: string | null, count: number) => {
+      if (value !== null && count > 0) counts.push({ facet, value, count, code: null, nameZh: null, names: null });
+    };
+    for (const row of r.rows) {
+      // grouping(): a bit set for each column NOT grouped by in this row's set, first column highest.
+      if (row.g === 0b111111) {
+        total = row.count;
+        add('shareMethod', 'table', row.tables);
+        add('shareMethod', 'api', row.apis);
+        add('shareMethod', 'file', row.files);
+      } else if (row.g === 0b011111) add('provider', row.agency, row.count);
+      else if (row.g === 0b101111) add('region', row.region, row.count);
+      else if (row.g === 0b110111) add('classification', row.cls, row.count);
+      else if (row.g === 0b111011) add('shareType', row.shareType, row.count);
+      else if (row.g === 0b111101) add('format', row.formatType, row.count);
+      else if (row.g === 0b111110) add('updateCycle', row.updateCycle, row.count);
+    }
+    const kept: FacetCount[] = [];
+    const byFacet = new Map<string, FacetCount[]>();
+    for (const c of counts) byFacet.set(c.facet, [...(byFacet.get(c.facet) ?? []), c]);
+    for (const list of byFacet.values()) kept.push(...list.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1)).slice(0, FACET_VALUES));
+    // The providers' names, from one indexed row each.
+    const ids = kept.filter((c) => c.facet === 'provider').map((c) => c.value);
+    if (ids.length > 0) {
+      const labels = await sql<{ id: string; code: string; nameZh: string; names: Record<string, string> }>`select i.id::text as id, s.agency_code as code,
+          s.agency_name_zh as "nameZh", s.agency_names as names
+        from unnest(${ids}::uuid[]) as i(id) cross join lateral (select agency_code, agency_name_zh, agency_names from catalog_search where agency_id = i.id limit 1) s`.execute(
+        this.db.withoutPlugins(),
+      );
+      const byId = new Map(labels.rows.map((l) => [l.id, l]));
+      for (let k = 0; k < kept.length; k++) {
+        const c = kept[k]!;
+        const l = c.facet === 'provider' ? byId.get(c.value) : undefined;
+        if (l) kept[k] = { ...c, code: l.code, nameZh: l.nameZh, names: l.names };
+      }
+    }
+    return { total, counts: kept };
   }
 
   /** The number of hits alone (a page past the last has no row to carry it). */

@@ -149,6 +149,20 @@ describe('catalog search', () => {
     expect(await search.indexed()).toBe(3);
   });
 
+  it('rebuilds from published entries in one statement (indexMany) to the same answers', async () => {
+    const before = await find('登记');
+    const again = await Promise.all(
+      [entries.people!, entries.companies!, entries.land!].map(async (e) => {
+        const p = await t.platform.catalog.getPublished(e.resourceCode!);
+        const a = await t.platform.agencies.get(p.provider.id);
+        return { entryId: p.entryId, resourceCode: p.resourceCode, version: p.version, content: p.content, publishDate: p.publishDate, provider: { id: a.id, code: a.code, nameZh: a.nameZh, names: a.names ?? {}, regionCode: a.regionCode } };
+      }),
+    );
+    await t.platform.db.transaction().execute((trx) => search.indexMany(again, trx));
+    expect(await search.indexed()).toBe(3);
+    expect(await find('登记')).toEqual(before);
+  });
+
   it('answers over HTTP for every signed-in reader, and refuses bad parameters with a located 400', async () => {
     const viewer = await userWithRoles(t, 'search.viewer', ['viewer'], market.id);
     const ok = await t.app.inject({ method: 'GET', url: `/api/v1/catalog/search?q=${encodeURIComponent('人口')}&shareType=conditional&lang=en`, headers: viewer.headers });

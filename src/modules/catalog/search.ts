@@ -1,7 +1,7 @@
 import type { Db } from '../../db/database.js';
 import { isChineseTag, normaliseLanguageTag } from '../../lib/language-tag.js';
 import { classificationCode, type EntryContent } from './content.js';
-import { CatalogSearchStore, type FacetCount, type RankedRow, type SearchFilters } from './search-store.js';
+import { CatalogSearchStore, type FacetCount, type RankedRow, type SearchFilters, type SearchRow } from './search-store.js';
 import { highlight, parseQuery, tsvectorLiteral, type HighlightSegment } from './search-text.js';
 import type { FormatType, ShareMethod, ShareType, UpdateCycle } from './vocabulary.js';
 
@@ -107,6 +107,16 @@ export class CatalogSearch {
 
   /** Puts the entry's version in force into the index (inside the publishing transaction). */
   async index(entry: SearchableEntry, trx: Db): Promise<void> {
+    const { row, document } = this.#indexRow(entry);
+    await this.#store.upsert(row, document, trx);
+  }
+
+  /** Many entries in one statement (rebuilding the index, loading a catalog). */
+  async indexMany(entries: readonly SearchableEntry[], trx: Db): Promise<void> {
+    await this.#store.upsertMany(entries.map((e) => this.#indexRow(e)), trx);
+  }
+
+  #indexRow(entry: SearchableEntry): { row: SearchRow; document: string } {
     const c = entry.content;
     const languages = (zh: string | null, texts: Readonly<Record<string, string>>) => [...(zh ? [zh] : []), ...Object.values(texts)];
     const document = tsvectorLiteral([
@@ -115,8 +125,9 @@ export class CatalogSearch {
       { weight: 'C', texts: c.dataItems.flatMap((d) => languages(d.nameZh, d.names)) },
       { weight: 'D', texts: [...languages(entry.provider.nameZh, entry.provider.names), entry.provider.code], exact: [entry.provider.code] },
     ]);
-    await this.#store.upsert(
-      {
+    return {
+      document,
+      row: {
         entryId: entry.entryId,
         resourceCode: entry.resourceCode,
         versionNumber: entry.version,
@@ -136,9 +147,7 @@ export class CatalogSearch {
         updateCycle: c.updateCycle,
         publishDate: entry.publishDate,
       },
-      document,
-      trx,
-    );
+    };
   }
 
   /** Takes a withdrawn entry out of the index (inside the withdrawing transaction). */
@@ -157,15 +166,17 @@ export class CatalogSearch {
     // The classification facet goes one level below the filter: 类 → 项 → 目.
     const deepest = Math.max(0, ...(query.classificationPrefixes ?? []).map((p) => p.length));
     const classificationDigits = deepest === 0 ? 1 : deepest === 1 ? 3 : 6;
-    const [rows, facetRows] = await Promise.all([
+    // The page and the counts are two scans, run side by side on the server.
+    const [rows, facetRows, total] = await Promise.all([
       this.#store.search(tsquery, query, query.offset, query.limit),
       query.facets === false ? Promise.resolve(null) : this.#store.facets(tsquery, query, classificationDigits),
+      query.facets === false ? this.#store.total(tsquery, query) : Promise.resolve(null),
     ]);
     return {
-      total: rows[0]?.total ?? (query.offset > 0 ? await this.#store.total(tsquery, query) : 0),
+      total: total ?? facetRows?.total ?? 0,
       terms: [...parsed.terms],
       items: rows.map((r) => this.#hit(r, parsed.terms, lang)),
-      facets: facetRows ? this.#facets(facetRows, lang) : null,
+      facets: facetRows ? this.#facets(facetRows.counts, lang) : null,
     };
   }
 
