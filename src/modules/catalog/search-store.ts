@@ -140,27 +140,38 @@ export class CatalogSearchStore {
   }
 
   /**
-   * How many of all hits fall under each value of each facet, and how many hits there are: one
-   * pass over the hits (grouping sets; share methods, an array, as three filtered counts).
+   * A page of hits with the facet counts and the number of hits, from one pass over the hits: they
+   * are ranked and gathered once (with only the columns ranking and counting need), the page is
+   * the top of them, the counts are grouping sets over them (share methods, an array, as three
+   * filtered counts); the page's rows and the providers' names are read afterwards by key.
    */
-  async facets(tsquery: string | null, filters: SearchFilters, classificationDigits: number): Promise<{ total: number; counts: FacetCount[] }> {
-    const r = await sql<{ g: number; agency: string | null; region: string | null; cls: string | null; shareType: string | null; formatType: string | null; updateCycle: string | null; count: number; tables: number; apis: number; files: number }>`
-      select grouping(agency_id, region_code, cls, share_type, format_type, update_cycle) as g, agency_id::text as agency, region_code as region, cls,
-        share_type as "shareType", format_type as "formatType", update_cycle as "updateCycle", count(*) as count,
-        count(*) filter (where share_methods @> '{table}') as tables, count(*) filter (where share_methods @> '{api}') as apis,
-        count(*) filter (where share_methods @> '{file}') as files
-      from (select agency_id, region_code, left(classification_code, ${classificationDigits}) as cls, share_type, share_methods, format_type, update_cycle
-            from catalog_search where ${where(tsquery, filters)}) hits
-      group by grouping sets ((agency_id), (region_code), (cls), (share_type), (format_type), (update_cycle), ())`.execute(this.db.withoutPlugins());
+  async searchWithFacets(tsquery: string | null, filters: SearchFilters, offset: number, limit: number, classificationDigits: number): Promise<{ rows: RankedRow[]; total: number; counts: FacetCount[] }> {
+    const rank = tsquery === null ? sql`0::real` : sql`ts_rank(document, ${tsquery}::tsquery)`;
+    const r = await sql<{ kind: 'page' | 'facet'; id: string | null; rank: number | null; g: number | null; agency: string | null; region: string | null; cls: string | null; shareType: string | null; formatType: string | null; updateCycle: string | null; count: number | null; tables: number | null; apis: number | null; files: number | null }>`
+      with hits as materialized (
+        select entry_id, publish_date, ${rank} as rank, agency_id, region_code, left(classification_code, ${classificationDigits}) as cls, share_type, share_methods,
+          format_type, update_cycle
+        from catalog_search where ${where(tsquery, filters)}
+      )
+      select * from (select 'page' as kind, entry_id::text as id, rank, null::int as g, null as agency, null as region, null as cls, null as "shareType",
+          null as "formatType", null as "updateCycle", null::bigint as count, null::bigint as tables, null::bigint as apis, null::bigint as files
+        from hits order by rank desc, publish_date desc, entry_id offset ${offset} limit ${limit}) page
+      union all
+      select 'facet', null, null, grouping(agency_id, region_code, cls, share_type, format_type, update_cycle), agency_id::text, region_code, cls, share_type,
+        format_type, update_cycle, count(*), count(*) filter (where share_methods @> '{table}'), count(*) filter (where share_methods @> '{api}'),
+        count(*) filter (where share_methods @> '{file}')
+      from hits group by grouping sets ((agency_id), (region_code), (cls), (share_type), (format_type), (update_cycle), ())`.execute(this.db.withoutPlugins());
+    const order = r.rows.filter((x) => x.kind === 'page').map((x) => ({ id: x.id!, rank: x.rank ?? 0 }));
     const counts: FacetCount[] = [];
     let total = 0;
-    const add = (facet: string, value: string | null, count: number) => {
-      if (value !== null && count > 0) counts.push({ facet, value, count, code: null, nameZh: null, names: null });
+    const add = (facet: string, value: string | null, count: number | null) => {
+      if (value !== null && count) counts.push({ facet, value, count, code: null, nameZh: null, names: null });
     };
     for (const row of r.rows) {
-      // grouping(): a bit set for each column NOT grouped by in this row's set, first column highest.
+      if (row.kind !== 'facet') continue;
+      // grouping(): a bit for each column NOT grouped by in this row's set, the first column highest.
       if (row.g === 0b111111) {
-        total = row.count;
+        total = row.count ?? 0;
         add('shareMethod', 'table', row.tables);
         add('shareMethod', 'api', row.apis);
         add('shareMethod', 'file', row.files);
@@ -171,26 +182,34 @@ export class CatalogSearchStore {
       else if (row.g === 0b111101) add('format', row.formatType, row.count);
       else if (row.g === 0b111110) add('updateCycle', row.updateCycle, row.count);
     }
-    const kept: FacetCount[] = [];
     const byFacet = new Map<string, FacetCount[]>();
     for (const c of counts) byFacet.set(c.facet, [...(byFacet.get(c.facet) ?? []), c]);
-    for (const list of byFacet.values()) kept.push(...list.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1)).slice(0, FACET_VALUES));
-    // The providers' names, from one indexed row each.
-    const ids = kept.filter((c) => c.facet === 'provider').map((c) => c.value);
-    if (ids.length > 0) {
-      const labels = await sql<{ id: string; code: string; nameZh: string; names: Record<string, string> }>`select i.id::text as id, s.agency_code as code,
-          s.agency_name_zh as "nameZh", s.agency_names as names
-        from unnest(${ids}::uuid[]) as i(id) cross join lateral (select agency_code, agency_name_zh, agency_names from catalog_search where agency_id = i.id limit 1) s`.execute(
-        this.db.withoutPlugins(),
-      );
-      const byId = new Map(labels.rows.map((l) => [l.id, l]));
-      for (let k = 0; k < kept.length; k++) {
-        const c = kept[k]!;
-        const l = c.facet === 'provider' ? byId.get(c.value) : undefined;
-        if (l) kept[k] = { ...c, code: l.code, nameZh: l.nameZh, names: l.names };
-      }
-    }
-    return { total, counts: kept };
+    const kept = [...byFacet.values()].flatMap((list) => list.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1)).slice(0, FACET_VALUES));
+    const providerIds = kept.filter((c) => c.facet === 'provider').map((c) => c.value);
+    const [rows, labels] = await Promise.all([this.#rows(order), this.#providerLabels(providerIds)]);
+    return { rows, total, counts: kept.map((c) => (c.facet === 'provider' && labels.has(c.value) ? { ...c, ...labels.get(c.value)! } : c)) };
+  }
+
+  /** The index rows of a page, in its order, with their ranks. */
+  async #rows(order: readonly { readonly id: string; readonly rank: number }[]): Promise<RankedRow[]> {
+    if (order.length === 0) return [];
+    const r = await sql<SearchRow>`select ${COLUMNS} from catalog_search where entry_id = any(${order.map((o) => o.id)}::uuid[])`.execute(this.db.withoutPlugins());
+    const byId = new Map(r.rows.map((row) => [row.entryId, row]));
+    return order.flatMap((o) => {
+      const row = byId.get(o.id);
+      return row ? [{ ...row, rank: o.rank }] : [];
+    });
+  }
+
+  /** Each provider's code and names, from one of its indexed rows. */
+  async #providerLabels(ids: readonly string[]): Promise<Map<string, { code: string; nameZh: string; names: Record<string, string> }>> {
+    if (ids.length === 0) return new Map();
+    const r = await sql<{ id: string; code: string; nameZh: string; names: Record<string, string> }>`select i.id::text as id, s.agency_code as code,
+        s.agency_name_zh as "nameZh", s.agency_names as names
+      from unnest(${ids as string[]}::uuid[]) as i(id) cross join lateral (select agency_code, agency_name_zh, agency_names from catalog_search where agency_id = i.id limit 1) s`.execute(
+      this.db.withoutPlugins(),
+    );
+    return new Map(r.rows.map((l) => [l.id, { code: l.code, nameZh: l.nameZh, names: l.names }]));
   }
 
   /** The number of hits alone (a page past the last has no row to carry it). */

@@ -166,18 +166,12 @@ export class CatalogSearch {
     // The classification facet goes one level below the filter: 类 → 项 → 目.
     const deepest = Math.max(0, ...(query.classificationPrefixes ?? []).map((p) => p.length));
     const classificationDigits = deepest === 0 ? 1 : deepest === 1 ? 3 : 6;
-    // The page and the counts are two scans, run side by side on the server.
-    const [rows, facetRows, total] = await Promise.all([
-      this.#store.search(tsquery, query, query.offset, query.limit),
-      query.facets === false ? Promise.resolve(null) : this.#store.facets(tsquery, query, classificationDigits),
-      query.facets === false ? this.#store.total(tsquery, query) : Promise.resolve(null),
-    ]);
-    return {
-      total: total ?? facetRows?.total ?? 0,
-      terms: [...parsed.terms],
-      items: rows.map((r) => this.#hit(r, parsed.terms, lang)),
-      facets: facetRows ? this.#facets(facetRows.counts, lang) : null,
-    };
+    if (query.facets === false) {
+      const [rows, total] = await Promise.all([this.#store.search(tsquery, query, query.offset, query.limit), this.#store.total(tsquery, query)]);
+      return { total, terms: [...parsed.terms], items: rows.map((r) => this.#hit(r, parsed.terms, lang)), facets: null };
+    }
+    const found = await this.#store.searchWithFacets(tsquery, query, query.offset, query.limit, classificationDigits);
+    return { total: found.total, terms: [...parsed.terms], items: found.rows.map((r) => this.#hit(r, parsed.terms, lang)), facets: this.#facets(found.counts, lang) };
   }
 
   #hit(r: RankedRow, terms: readonly string[], lang: string | undefined): SearchHit {
