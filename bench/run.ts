@@ -9,11 +9,12 @@ import { agencyGet } from './agency-get.js';
 import { auditChain } from './audit.js';
 import { errorLine, serverVersion } from './bench-database.js';
 import type { Benchmark, BenchResult, BenchSettings } from './benchmark.js';
+import { catalogSearch } from './catalog-search.js';
 import { exchangeWhoami } from './exchange-whoami.js';
 import { Teardown } from './teardown.js';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami];
+const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami, catalogSearch];
 
 /**
  * Seconds of load per side: `--quick` (6 s measured) must finish, build included, well under
