@@ -296,6 +296,7 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'GET /api/v1/audit/agency-events': async () => ({ url: `${V1}/audit/agency-events?limit=5` }),
 
   'GET /api/v1/catalog/entries': async () => ({ url: `${V1}/catalog/entries?limit=5` }),
+  'GET /api/v1/catalog/search': async () => ({ url: `${V1}/catalog/search?q=${encodeURIComponent('企业 登记')}&shareType=conditional&limit=5` }),
   // Catalogers create for their own (the home) agency.
   'POST /api/v1/catalog/entries': async () => ({ url: `${V1}/catalog/entries`, payload: { content: catalogContent() } }),
   'GET /api/v1/catalog/entries/:id': async () => ({ url: `${V1}/catalog/entries/${(await freshEntry('published')).id}?lang=ug` }),

@@ -13,6 +13,7 @@ import { agencyRoutes } from '../modules/agencies/routes.js';
 import { auditRoutes } from '../modules/audit/routes.js';
 import { calendarRoutes } from '../modules/calendar/routes.js';
 import { catalogRoutes } from '../modules/catalog/routes.js';
+import { catalogSearchRoutes } from '../modules/catalog/search-routes.js';
 import { demandRoutes } from '../modules/demands/routes.js';
 import { nodeRoutes } from '../modules/nodes/routes.js';
 import { pkiRoutes } from '../modules/pki/routes.js';
@@ -226,6 +227,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await pkiRoutes(v1, platform);
       await auditRoutes(v1, platform);
       await catalogRoutes(v1, platform);
+      await catalogSearchRoutes(v1, platform);
       await demandRoutes(v1, platform);
     },
     { prefix: API_PREFIX },

@@ -7,6 +7,7 @@ import type { Role } from '../modules/accounts/permissions.js';
 import { AgencyService } from '../modules/agencies/service.js';
 import { AuditService } from '../modules/audit/service.js';
 import { CalendarService, type CalendarSyncResult } from '../modules/calendar/service.js';
+import { CatalogSearch } from '../modules/catalog/search.js';
 import { CatalogService } from '../modules/catalog/service.js';
 import { DemandService } from '../modules/demands/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
@@ -44,6 +45,7 @@ export class Platform {
   readonly nodes: NodeService;
   readonly pki: PkiService;
   readonly catalog: CatalogService;
+  readonly catalogSearch: CatalogSearch;
   readonly demands: DemandService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
@@ -72,7 +74,8 @@ export class Platform {
     this.systems = new SystemService(db, this.audit, this.agencies, now);
     this.nodes = new NodeService(db, this.audit, this.agencies, now);
     this.pki = new PkiService(db, this.audit, keys, this.systems, this.nodes, this.agencies, this.accounts, config, now);
-    this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now);
+    this.catalogSearch = new CatalogSearch(db);
+    this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now, this.catalogSearch);
     this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
   }
 

@@ -206,6 +206,9 @@ describe('migrating an approved catalog (publish)', () => {
     expect(notShared.map((n) => [n.nameZh, n.confirmedBy])).toEqual([['不予共享', 'zhao.supervisor']]);
     const feed = await t.platform.catalog.changes(0, 100);
     expect(feed.slice(-4).map((c) => c.resourceCode)).toEqual(r.entries.map((e) => e.resourceCode));
+    // Searchable at once, as a supervisor's publication is.
+    const found = await t.platform.catalogSearch.search({ q: '迁移二', offset: 0, limit: 10, facets: false });
+    expect(found.items.map((h) => h.resourceCode)).toEqual(['301002/000008']);
     const history = await t.platform.catalog.history(supervisor.actor, one.entryId);
     expect(history.map((h) => h.action)).toEqual(['catalog.create', 'catalog.publish']);
     expect(history[1]?.details).toMatchObject({ migrated: true, importId: r.importId });

@@ -6,6 +6,7 @@ import { isUuid, newId } from '../../lib/secrets.js';
 import { chinaDateOf } from '../../lib/working-calendar.js';
 import type { Actor, RequestContext } from '../../server/actor.js';
 import type { AuditService } from '../audit/service.js';
+import type { IndexedProvider, SearchableEntry } from './search.js';
 import { blocking, conformanceFindings, type Finding } from './conformance.js';
 import { classificationCode, RESOURCE_CODE_PATTERN, resourceCode, type DataItem, type EntryContent } from './content.js';
 import { diffContent, type FieldChange } from './diff.js';
@@ -31,7 +32,15 @@ import {
 export interface ProviderLookup {
   get(id: string, lang?: string): Promise<{ readonly id: string; readonly code: string; readonly name: string }>;
   /** Throws GS_ERR_AGENCY_NOT_FOUND / GS_ERR_AGENCY_INACTIVE. */
-  requireActive(id: string, executor?: Db): Promise<unknown>;
+  requireActive(id: string, executor?: Db): Promise<IndexedProvider>;
+}
+
+/** The search index (search.ts), kept in step with publications inside their transactions. */
+export interface CatalogIndex {
+  index(entry: SearchableEntry, trx: Db): Promise<void>;
+  /** Many at once: an import publishing a migrated catalog. */
+  indexMany(entries: readonly SearchableEntry[], trx: Db): Promise<void>;
+  remove(entryId: string, trx: Db): Promise<void>;
 }
 
 /** What the catalog needs of the working-day calendar (CalendarService: weekends, public holidays, 调休). */
@@ -181,6 +190,8 @@ export class CatalogService {
     private readonly agencies: ProviderLookup,
     private readonly calendar: WorkingDayCalendar,
     private readonly now: () => Date = () => new Date(),
+    /** The search index; none in tests that build the service alone. */
+    private readonly search: CatalogIndex | null = null,
   ) {
     this.#store = new CatalogStore(db);
   }
@@ -521,6 +532,18 @@ export class CatalogService {
           };
         });
         await this.#store.insertImported(rows, now, trx);
+        if (options.publish && this.search) {
+          // As #publish does: a published entry is searchable from the same transaction on.
+          const providers = new Map<string, IndexedProvider>();
+          for (const i of chunk) {
+            const id = candidates[i]!.agencyId;
+            if (!providers.has(id)) providers.set(id, await this.agencies.requireActive(id, trx));
+          }
+          await this.search.indexMany(
+            chunk.map((i) => ({ entryId: written[i]!.entryId, resourceCode: written[i]!.resourceCode!, version: 1, provider: providers.get(candidates[i]!.agencyId)!, content: contents[i]!, publishDate: candidates[i]!.publishDate ?? chinaDateOf(now) })),
+            trx,
+          );
+        }
         if (options.publish) {
           await this.#store.insertChanges(
             chunk.map((i, k) => ({ seq: firstSeq + at + k, kind: 'published' as const, entryId: written[i]!.entryId, resourceCode: written[i]!.resourceCode!, versionNumber: 1, at: now, reason: null })),
@@ -605,7 +628,7 @@ export class CatalogService {
 
   /**
    * THE place where a version comes into force. Everything that must follow a publication in the
-   * same transaction goes here: the resource code, the change feed, (later) the search index.
+   * same transaction goes here: the resource code, the search index, the change feed.
    */
   async #publish(ctx: RequestContext, trx: Db, entry: EntryRow, version: StoredVersion, now: Date, comment: string | null): Promise<void> {
     let code = entry.resourceCode;
@@ -645,6 +668,10 @@ export class CatalogService {
       now,
       trx,
     );
+    if (this.search) {
+      const provider = await this.agencies.requireActive(entry.agencyId, trx);
+      await this.search.index({ entryId: entry.id, resourceCode: code, version: version.row.number, provider, content: version.content, publishDate: chinaDateOf(now) }, trx);
+    }
     const seq = await this.#store.allocateFeedSeq(trx);
     await this.#store.insertChange({ seq, kind: 'published', entryId: entry.id, resourceCode: code, versionNumber: version.row.number, at: now, reason: null }, trx);
     await this.#event(ctx, entry.id, version.row.number, 'catalog.publish', now, trx, comment, {
@@ -660,6 +687,7 @@ export class CatalogService {
     if (entry.openVersion !== null) await this.#store.setVersion(entry.id, entry.openVersion, { state: 'discarded' }, now, trx);
     if (entry.publishedVersion !== null) await this.#store.setVersion(entry.id, entry.publishedVersion, { state: 'withdrawn' }, now, trx);
     await this.#store.updateEntry(entry.id, { status: 'withdrawn', openVersion: null, withdrawnAt: now, withdrawalReason: reason, revisionCause: null, revisionOccurredOn: null, revisionNote: null, revisionDueOn: null }, now, trx);
+    await this.search?.remove(entry.id, trx);
     let feedSeq: number | null = null;
     // An entry never published was never in the feed: its withdrawal is nobody else's business.
     if (entry.publishedVersion !== null && entry.resourceCode !== null) {
