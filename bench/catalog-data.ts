@@ -1,4 +1,7 @@
+import { usccCheckCharacter } from '../src/lib/uscc.js';
 import type { DataItemInput, EntryContentInput } from '../src/modules/catalog/schemas.js';
+import type { RequestContext } from '../src/server/actor.js';
+import type { Platform } from '../src/server/platform.js';
 import { DATA_ITEM_FORMAT_ZH, DATA_TYPE_ZH, formatCell, SHARE_METHOD_ZH, SHARE_TYPE_ZH, TEMPLATE_COLUMNS, UPDATE_CYCLE_ZH, type ColumnKey } from '../src/modules/catalog/import-template.js';
 import type { ShareMethod, ShareType, UpdateCycle } from '../src/modules/catalog/vocabulary.js';
 
@@ -87,6 +90,23 @@ const QUALIFIERS = ['', '', '', '（历史）', '（2018年以来）', '统计',
 /** Every agency the generator names (city departments and those of each county and district). */
 export function benchAgencies(): BenchAgency[] {
   return AREAS.flatMap(([area, areaCode, region]) => DEPARTMENTS.map((d) => ({ code: `${areaCode}-${d.code}`, nameZh: `${area}${d.name}`, regionCode: region })));
+}
+
+/** A valid USCC (机关 category 11, Hengyang) for the n-th generated agency. */
+function benchUscc(n: number): string {
+  const first17 = `11430400${String(n).padStart(9, '0')}`;
+  return first17 + usccCheckCharacter(first17)!;
+}
+
+/** Registers the generator's agencies on a platform; their ids by code. */
+export async function registerBenchAgencies(platform: Platform, ctx: RequestContext): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  let n = 0;
+  for (const a of benchAgencies()) {
+    const created = await platform.agencies.create(ctx, { code: a.code, nameZh: a.nameZh, uscc: benchUscc(++n), regionCode: a.regionCode, level: a.regionCode === '430400' ? 'prefecture' : 'county' });
+    ids.set(a.code, created.id);
+  }
+  return ids;
 }
 
 /** A small deterministic generator (mulberry32). */

@@ -5,7 +5,6 @@ import ExcelJS from 'exceljs';
 import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
-import { usccCheckCharacter } from '../src/lib/uscc.js';
 import { PERMISSIONS } from '../src/modules/accounts/permissions.js';
 import { importCatalogFile } from '../src/modules/catalog/import-file.js';
 import { openSheet } from '../src/modules/catalog/import-reader.js';
@@ -14,7 +13,7 @@ import { loadConfig } from '../src/server/config.js';
 import { Platform } from '../src/server/platform.js';
 import { createBenchDatabase } from './bench-database.js';
 import { compared, type Benchmark, type BenchResult } from './benchmark.js';
-import { benchAgencies, generateCatalogEntries, templateHeader, templateRowsOf } from './catalog-data.js';
+import { benchAgencies, generateCatalogEntries, registerBenchAgencies, templateHeader, templateRowsOf } from './catalog-data.js';
 
 const FULL = 100_000;
 const QUICK = 10_000;
@@ -39,19 +38,12 @@ async function writeWorkbook(path: string, count: number): Promise<{ rows: numbe
   return { rows, bytes: statSync(path).size };
 }
 
-function uscc(n: number): string {
-  const first17 = `11430400${String(n).padStart(9, '0')}`;
-  return first17 + usccCheckCharacter(first17)!;
-}
-
 /** A migrated, bootstrapped platform on the database with the generator's agencies. */
 async function preparedPlatform(handle: DatabaseHandle, databaseUrl: string | undefined): Promise<Platform> {
   await migrate(handle.db);
   const platform = Platform.fromDatabase(handle, loadConfig({ env: {}, overrides: { logLevel: 'silent', ...(databaseUrl ? { databaseUrl } : {}) } }));
   await platform.bootstrap();
-  const cli = cliContext('bench', new Set(PERMISSIONS));
-  let n = 0;
-  for (const a of benchAgencies()) await platform.agencies.create(cli, { code: a.code, nameZh: a.nameZh, uscc: uscc(++n), regionCode: a.regionCode, level: a.regionCode === '430400' ? 'prefecture' : 'county' });
+  await registerBenchAgencies(platform, cliContext('bench', new Set(PERMISSIONS)));
   return platform;
 }
 
