@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { sql, type Insertable } from 'kysely';
-import { openDatabase, type DatabaseHandle, type Db } from '../src/db/database.js';
-import { migrate } from '../src/db/migrate.js';
+import type { DatabaseHandle, Db } from '../src/db/database.js';
 import type { AuditEventsTable } from '../src/db/schema.js';
 import { PERMISSIONS } from '../src/modules/accounts/permissions.js';
 import type { AuditEntry } from '../src/modules/audit/service.js';
@@ -10,7 +9,7 @@ import { checkingThreads } from '../src/modules/audit/verify-hashing.js';
 import type { RequestContext } from '../src/server/actor.js';
 import { loadConfig } from '../src/server/config.js';
 import { Platform } from '../src/server/platform.js';
-import { createBenchDatabase } from './bench-database.js';
+import { onBothDatabases } from './bench-database.js';
 import { compared, type Benchmark, type BenchResult, type BenchSettings } from './benchmark.js';
 
 /** Events per append call (one transaction): the batched path of `recordMany`. */
@@ -154,24 +153,14 @@ export const auditChain: Benchmark = {
   name: 'audit',
   description: DESCRIPTION,
   async run(s) {
-    const database = await createBenchDatabase(s.serverUrl);
-    s.teardown.add(`drop database ${database.name}`, () => database.drop());
-    const pgHandle = await openDatabase({ kind: 'postgres', url: database.url, poolSize: POOL_SIZE });
-    s.teardown.add('close the PostgreSQL pool', () => pgHandle.close());
-    await migrate(pgHandle.db);
-    const onPostgres = await measure(pgHandle, s, 'postgres');
-
-    const liteHandle = await openDatabase({ kind: 'pglite', dir: undefined });
-    s.teardown.add('close PGlite', () => liteHandle.close());
-    await migrate(liteHandle.db);
-    const onPGlite = await measure(liteHandle, s, 'pglite');
+    const { database, postgres: onPostgres, pglite: onPGlite } = await onBothDatabases(s, POOL_SIZE, (handle, label) => measure(handle, s, label));
 
     const side = (f: SideFigures) => ({ events: f.events, checkpoints: f.checkpoints, appendEventsPerSecond: Math.round(f.append), plainInsertRowsPerSecond: Math.round(f.appendBaseline), verifyEventsPerSecond: Math.round(f.verify), plainScanRowsPerSecond: Math.round(f.scan) });
     return {
       results: [...results('audit.postgres', onPostgres), ...results('audit.pglite', onPGlite)],
       setup: {
         description: DESCRIPTION,
-        database: database.name,
+        database,
         poolSize: POOL_SIZE,
         batch: BATCH,
         checkpointEvents: 1000,

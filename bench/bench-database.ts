@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { openDatabase, type DatabaseHandle } from '../src/db/database.js';
+import { migrate } from '../src/db/migrate.js';
+import type { BenchSettings } from './benchmark.js';
 
 export interface BenchDatabase {
   readonly name: string;
@@ -51,4 +54,22 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
         await c.query(`drop database if exists ${name} with (force)`);
       }),
   };
+}
+
+/**
+ * Runs `measure` on a fresh, migrated database on the PostgreSQL server (a pool of `poolSize`),
+ * then on a fresh, migrated in-memory PGlite. What it opens is registered for teardown.
+ */
+export async function onBothDatabases<T>(s: BenchSettings, poolSize: number, measure: (handle: DatabaseHandle, label: 'postgres' | 'pglite') => Promise<T>): Promise<{ readonly database: string; readonly postgres: T; readonly pglite: T }> {
+  const database = await createBenchDatabase(s.serverUrl);
+  s.teardown.add(`drop database ${database.name}`, () => database.drop());
+  const pgHandle = await openDatabase({ kind: 'postgres', url: database.url, poolSize });
+  s.teardown.add('close the PostgreSQL pool', () => pgHandle.close());
+  await migrate(pgHandle.db);
+  const postgres = await measure(pgHandle, 'postgres');
+  const liteHandle = await openDatabase({ kind: 'pglite', dir: undefined });
+  s.teardown.add('close PGlite', () => liteHandle.close());
+  await migrate(liteHandle.db);
+  const pglite = await measure(liteHandle, 'pglite');
+  return { database: database.name, postgres, pglite };
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { openDatabase, type DatabaseHandle } from '../src/db/database.js';
-import { migrate } from '../src/db/migrate.js';
+import type { DatabaseHandle } from '../src/db/database.js';
 import { classificationCode, resourceCode } from '../src/modules/catalog/content.js';
 import { normaliseContent } from '../src/modules/catalog/normalise.js';
 import { parseQuery } from '../src/modules/catalog/search-text.js';
@@ -9,7 +8,7 @@ import type { CatalogSearch, SearchableEntry, SearchQuery } from '../src/modules
 import { cliContext } from '../src/server/actor.js';
 import { loadConfig } from '../src/server/config.js';
 import { Platform } from '../src/server/platform.js';
-import { createBenchDatabase } from './bench-database.js';
+import { onBothDatabases } from './bench-database.js';
 import { benchAgencies, generateCatalogEntries, registerBenchAgencies } from './catalog-data.js';
 import { compared, type Benchmark, type BenchResult, type BenchSettings } from './benchmark.js';
 import { PERMISSIONS } from '../src/modules/accounts/permissions.js';
@@ -136,23 +135,13 @@ export const catalogSearch: Benchmark = {
   name: 'catalog-search',
   description: DESCRIPTION,
   async run(s) {
-    const database = await createBenchDatabase(s.serverUrl);
-    s.teardown.add(`drop database ${database.name}`, () => database.drop());
-    const pgHandle = await openDatabase({ kind: 'postgres', url: database.url, poolSize: POOL_SIZE });
-    s.teardown.add('close the PostgreSQL pool', () => pgHandle.close());
-    await migrate(pgHandle.db);
-    const onPostgres = await measure(pgHandle, s, 'postgres');
-
-    const liteHandle = await openDatabase({ kind: 'pglite', dir: undefined });
-    s.teardown.add('close PGlite', () => liteHandle.close());
-    await migrate(liteHandle.db);
-    const onPGlite = await measure(liteHandle, s, 'pglite');
+    const { database, postgres: onPostgres, pglite: onPGlite } = await onBothDatabases(s, POOL_SIZE, (handle, label) => measure(handle, s, label));
     const side = (m: Record<string, Latencies>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { p50Ms: Number(v.p50.toFixed(2)), p95Ms: Number(v.p95.toFixed(2)), queries: v.queries, meanHits: Math.round(v.meanHits) }]));
     return {
       results: [...results('catalog-search.postgres', onPostgres), ...results('catalog-search.pglite', onPGlite)],
       setup: {
         description: DESCRIPTION,
-        database: database.name,
+        database,
         entries: ENTRIES,
         agencies: benchAgencies().length,
         oneWordQueries: ONE_WORD,
