@@ -36,3 +36,14 @@ export function isChineseTag(tag: string): boolean {
   if (normalised === undefined) return false;
   return normalised === 'zh' || normalised.startsWith('zh-');
 }
+
+/**
+ * The text in `lang` from `texts` (keyed by canonical BCP 47 tag: the exact tag, then its
+ * language subtag), else the Chinese text: what every multilingual name and abstract shows.
+ */
+export function localisedText(zh: string, texts: Readonly<Record<string, string>>, lang: string | undefined): string {
+  if (!lang) return zh;
+  const tag = normaliseLanguageTag(lang);
+  if (!tag || isChineseTag(tag)) return zh;
+  return texts[tag] ?? texts[tag.split('-')[0]!] ?? zh;
+}

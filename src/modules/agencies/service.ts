@@ -1,7 +1,7 @@
 import type { Db } from '../../db/database.js';
 import type { ContactRow } from '../../db/schema.js';
 import { GsError, type FieldProblem } from '../../lib/errors.js';
-import { isChineseTag, normaliseLanguageTag } from '../../lib/language-tag.js';
+import { isChineseTag, localisedText, normaliseLanguageTag } from '../../lib/language-tag.js';
 import { checkVersion, stripUndefined } from '../../lib/records.js';
 import { isUuid, newId } from '../../lib/secrets.js';
 import { checkUscc } from '../../lib/uscc.js';
@@ -205,19 +205,11 @@ function normaliseNames(names: Record<string, string>): Record<string, string> {
   return out;
 }
 
-/** The name in `lang` (exact tag, then its language subtag), else Chinese. */
-export function localisedName(nameZh: string, names: Record<string, string>, lang: string | undefined): string {
-  if (!lang) return nameZh;
-  const tag = normaliseLanguageTag(lang);
-  if (!tag || isChineseTag(tag)) return nameZh;
-  return names[tag] ?? names[tag.split('-')[0]!] ?? nameZh;
-}
-
 export function toAgency(r: AgencyRow, lang?: string): Agency {
   return {
     id: r.id,
     code: r.code,
-    name: localisedName(r.nameZh, r.names, lang),
+    name: localisedText(r.nameZh, r.names, lang),
     nameZh: r.nameZh,
     names: r.names,
     uscc: r.uscc,

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/database.js';
-import { isChineseTag, normaliseLanguageTag } from '../../lib/language-tag.js';
+import { localisedText } from '../../lib/language-tag.js';
 import { classificationCode, type EntryContent } from './content.js';
 import { CatalogSearchStore, type FacetCount, type RankedRow, type SearchFilters, type SearchRow } from './search-store.js';
 import { highlight, parseQuery, tsvectorLiteral, type HighlightSegment } from './search-text.js';
@@ -78,13 +78,6 @@ export interface SearchResult {
   readonly terms: string[];
   readonly items: SearchHit[];
   readonly facets: Record<SearchFacet, FacetValue[]> | null;
-}
-
-function localised(zh: string, texts: Readonly<Record<string, string>>, lang: string | undefined): string {
-  if (!lang) return zh;
-  const tag = normaliseLanguageTag(lang);
-  if (!tag || isChineseTag(tag)) return zh;
-  return texts[tag] ?? texts[tag.split('-')[0]!] ?? zh;
 }
 
 /** An abstract is returned whole up to this many characters, else cut around the first match. */
@@ -175,8 +168,8 @@ export class CatalogSearch {
   }
 
   #hit(r: RankedRow, terms: readonly string[], lang: string | undefined): SearchHit {
-    const name = localised(r.nameZh, r.names, lang);
-    const abstractText = r.abstractZh === null ? null : localised(r.abstractZh, r.abstracts, lang);
+    const name = localisedText(r.nameZh, r.names, lang);
+    const abstractText = r.abstractZh === null ? null : localisedText(r.abstractZh, r.abstracts, lang);
     const abstract = abstractText === null ? null : excerpt(abstractText, terms);
     return {
       entryId: r.entryId,
@@ -184,7 +177,7 @@ export class CatalogSearch {
       version: r.versionNumber,
       name,
       abstract,
-      provider: { id: r.agencyId, code: r.agencyCode, name: localised(r.agencyNameZh, r.agencyNames, lang) },
+      provider: { id: r.agencyId, code: r.agencyCode, name: localisedText(r.agencyNameZh, r.agencyNames, lang) },
       regionCode: r.regionCode,
       classificationCode: r.classificationCode,
       // The index holds only what the catalog's vocabularies allow (written from validated content).
@@ -203,7 +196,7 @@ export class CatalogSearch {
     for (const r of rows) {
       const list = out[r.facet as SearchFacet];
       if (!list) continue;
-      list.push(r.facet === 'provider' && r.nameZh !== null ? { value: r.value, count: r.count, label: localised(r.nameZh, r.names ?? {}, lang), code: r.code ?? undefined } : { value: r.value, count: r.count });
+      list.push(r.facet === 'provider' && r.nameZh !== null ? { value: r.value, count: r.count, label: localisedText(r.nameZh, r.names ?? {}, lang), code: r.code ?? undefined } : { value: r.value, count: r.count });
     }
     return out;
   }

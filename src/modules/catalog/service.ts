@@ -1,6 +1,6 @@
 import type { Db } from '../../db/database.js';
 import { GsError } from '../../lib/errors.js';
-import { isChineseTag, normaliseLanguageTag } from '../../lib/language-tag.js';
+import { localisedText } from '../../lib/language-tag.js';
 import { checkVersion } from '../../lib/records.js';
 import { isUuid, newId } from '../../lib/secrets.js';
 import { chinaDateOf } from '../../lib/working-calendar.js';
@@ -161,13 +161,6 @@ export function sqlTypeOf(d: DataItem): string {
     case 'boolean':
       return 'boolean';
   }
-}
-
-function localised(zh: string, texts: Readonly<Record<string, string>>, lang: string | undefined): string {
-  if (!lang) return zh;
-  const tag = normaliseLanguageTag(lang);
-  if (!tag || isChineseTag(tag)) return zh;
-  return texts[tag] ?? texts[tag.split('-')[0]!] ?? zh;
 }
 
 function stateError(id: string, state: VersionState | EntryStatus, action: StateAction): GsError {
@@ -853,7 +846,7 @@ export class CatalogService {
         return {
           entryId: r.entryId,
           resourceCode: r.resourceCode,
-          name: localised(r.nameZh, r.names, lang),
+          name: localisedText(r.nameZh, r.names, lang),
           nameZh: r.nameZh,
           provider: { id: p.id, code: p.code, name: p.name },
           legalBasis: { law: r.legalBasisLaw ?? '', article: r.legalBasisArticle ?? '' },
@@ -971,14 +964,14 @@ export function versionView(v: StoredVersion, lang: string | undefined, findings
     number: r.number,
     state: r.state as VersionState,
     classification: c.classification ? { ...c.classification, code: classificationCode(c.classification) } : null,
-    name: localised(c.nameZh, c.names, lang),
+    name: localisedText(c.nameZh, c.names, lang),
     nameZh: c.nameZh,
     names: { ...c.names },
-    abstract: c.abstractZh === null ? null : localised(c.abstractZh, c.abstracts, lang),
+    abstract: c.abstractZh === null ? null : localisedText(c.abstractZh, c.abstracts, lang),
     abstractZh: c.abstractZh,
     abstracts: { ...c.abstracts },
     format: c.format ? { type: c.format.type, typeZh: FORMAT_TYPE_ZH[c.format.type], subtype: c.format.subtype } : null,
-    dataItems: c.dataItems.map((d) => ({ ...d, names: { ...d.names }, name: localised(d.nameZh, d.names, lang), sqlType: sqlTypeOf(d) })),
+    dataItems: c.dataItems.map((d) => ({ ...d, names: { ...d.names }, name: localisedText(d.nameZh, d.names, lang), sqlType: sqlTypeOf(d) })),
     shareType: c.shareType,
     shareCondition: c.shareCondition,
     legalBasis: c.legalBasis ? { ...c.legalBasis } : null,
