@@ -403,6 +403,94 @@ export interface DemandsTable {
   updatedAt: Timestamp;
 }
 
+export interface ShareRequestsTable {
+  id: string;
+  number: Generated<number>;
+  consumerAgencyId: string;
+  consumerSystemId: string;
+  entryId: string;
+  resourceCode: string;
+  entryVersion: number;
+  providerAgencyId: string;
+  shareType: string;
+  items: string[];
+  purposeBusiness: string;
+  purposeBasis: string;
+  dataUsers: string;
+  shareMethod: string;
+  validUntil: string;
+  expectedVolume: string | null;
+  frequency: string | null;
+  renewsGrantId: string | null;
+  status: string;
+  dueOn: string | null;
+  reviewDaysLeft: number | null;
+  remindedAt: Date | null;
+  escalatedAt: Date | null;
+  reviewStartedAt: Date | null;
+  infoRequest: string | null;
+  infoRequestedAt: Date | null;
+  decision: string | null;
+  decisionComment: string | null;
+  refusalLaw: string | null;
+  refusalArticle: string | null;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  disputeReason: string | null;
+  disputedBy: string | null;
+  disputedAt: Date | null;
+  arbitrationOutcome: string | null;
+  arbitrationComment: string | null;
+  arbitratedBy: string | null;
+  arbitratedAt: Date | null;
+  grantId: string | null;
+  version: Generated<number>;
+  createdBy: string;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
+export interface ShareRequestEventsTable {
+  id: Generated<number>;
+  requestId: string;
+  at: Date;
+  actor: string;
+  action: string;
+  statusFrom: string | null;
+  statusTo: string | null;
+  comment: string | null;
+  details: Json<Record<string, unknown>>;
+}
+
+export interface GrantsTable {
+  id: string;
+  requestId: string;
+  consumerAgencyId: string;
+  consumerSystemId: string;
+  entryId: string;
+  resourceCode: string;
+  providerAgencyId: string;
+  shareMethod: string;
+  items: string[];
+  rowFilter: Json<readonly { readonly item: string; readonly op: string; readonly values: readonly string[] }[]>;
+  masking: Json<Readonly<Record<string, string>>>;
+  ratePerMinute: number | null;
+  volumePerDay: number | null;
+  purpose: string;
+  conditions: string | null;
+  validFrom: Date;
+  validUntil: string;
+  status: string;
+  statusReason: string | null;
+  statusChangedBy: string | null;
+  statusChangedAt: Date | null;
+  expiryRemindedAt: Date | null;
+  version: Generated<number>;
+  createdBy: string;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -432,4 +520,7 @@ export interface Database {
   catalogChanges: CatalogChangesTable;
   catalogEvents: CatalogEventsTable;
   demands: DemandsTable;
+  shareRequests: ShareRequestsTable;
+  shareRequestEvents: ShareRequestEventsTable;
+  grants: GrantsTable;
 }
