@@ -160,6 +160,60 @@ async function freshDemand(state: 'open' | 'routed'): Promise<string> {
   return (await t.platform.demands.route(t.cli, d.id, { providerAgencyId: home.id })).id;
 }
 
+/** Another agency with a published resource of each share type and an active business system. */
+let away: { agency: Agency; conditional: string; unconditional: string; systemId: string } | undefined;
+async function awayAgency(): Promise<NonNullable<typeof away>> {
+  if (away) return away;
+  const agency = await freshAgency();
+  const publish = async (over: Parameters<typeof catalogContent>[0]) => {
+    const e = await t.platform.catalog.create(t.cli, { agencyId: agency.id, content: catalogContent(over) });
+    await t.platform.catalog.submit(t.cli, e.id);
+    return (await t.platform.catalog.publish(t.cli, e.id, {})).resourceCode!;
+  };
+  const conditional = await publish({});
+  const unconditional = await publish({ shareType: 'unconditional', shareCondition: undefined, classification: { category: '3', group: '01', subgroup: '005' } });
+  const systemId = (await t.platform.systems.register(t.cli, { agencyId: agency.id, name: '外单位系统', purpose: '测试', ownerContact: { name: '张三' } })).id;
+  away = { agency, conditional, unconditional, systemId };
+  return away;
+}
+
+const REQUEST_ASK = { items: ['企业名称'], purpose: { business: '行政许可核验', basis: '三定方案' }, dataUsers: '窗口人员', validUntil: '2099-12-31' };
+
+/**
+ * A share request in the given state. consumer: filed by the home agency (its requesters act
+ * on it) for another agency's resource; provider: filed by another agency for a home resource.
+ */
+async function freshRequest(side: 'consumer' | 'provider', state: 'review' | 'conformance' | 'infoRequested' | 'refused' | 'disputed'): Promise<string> {
+  const a = await awayAgency();
+  const input =
+    side === 'consumer'
+      ? { ...REQUEST_ASK, resource: a.conditional, systemId: (await freshSystem('active')).id, consumerAgencyId: home.id, shareMethod: 'pull' as const }
+      : { ...REQUEST_ASK, resource: (await freshEntry('published')).id, systemId: a.systemId, consumerAgencyId: a.agency.id, shareMethod: 'pull' as const };
+  const requests = t.platform.requests;
+  const r = await requests.file(t.cli, input);
+  if (state === 'conformance') return r.id;
+  await requests.conformance(t.cli, r.id, { conforms: true });
+  if (state === 'infoRequested') await requests.askInfo(t.cli, r.id, { question: '请补充依据' });
+  if (state === 'refused' || state === 'disputed') await requests.refuse(t.cli, r.id, { reason: '测试', legalBasis: { law: '某条例', article: '第一条' } });
+  if (state === 'disputed') await requests.dispute(t.cli, r.id, { reason: '有异议' });
+  return r.id;
+}
+
+/** A grant of an unconditional resource: held by the home agency (consumer) or given by it (provider). */
+async function freshGrant(side: 'consumer' | 'provider', status: 'active' | 'suspended'): Promise<string> {
+  const a = await awayAgency();
+  let resource = a.unconditional;
+  if (side === 'provider') {
+    const e = await t.platform.catalog.create(t.cli, { agencyId: home.id, content: catalogContent({ shareType: 'unconditional', shareCondition: undefined }) });
+    await t.platform.catalog.submit(t.cli, e.id);
+    resource = (await t.platform.catalog.publish(t.cli, e.id, {})).resourceCode!;
+  }
+  const input = side === 'consumer' ? { resource, systemId: (await freshSystem('active')).id, consumerAgencyId: home.id } : { resource, systemId: a.systemId, consumerAgencyId: a.agency.id };
+  const r = await t.platform.requests.file(t.cli, { ...REQUEST_ASK, ...input, shareMethod: 'pull' });
+  if (status === 'suspended') await t.platform.grants.suspend(t.cli, r.grantId!, { reason: '测试' });
+  return r.grantId!;
+}
+
 // ---- one valid request per route, keyed by `METHOD pattern` -------------------------------------
 
 const V1 = '/api/v1';
@@ -326,6 +380,26 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'GET /api/v1/catalog/export': async () => ({ url: `${V1}/catalog/export?format=dcat` }),
   'GET /api/v1/catalog/extension-fields': async () => ({ url: `${V1}/catalog/extension-fields` }),
   'POST /api/v1/catalog/extension-fields': async () => ({ url: `${V1}/catalog/extension-fields`, payload: { key: `new${next()}`, labelZh: '新字段', labelEn: 'New field', type: 'integer' } }),
+  'GET /api/v1/share-requests': async () => ({ url: `${V1}/share-requests?limit=5&status=review&status=granted` }),
+  'POST /api/v1/share-requests': async () => ({ url: `${V1}/share-requests`, payload: { ...REQUEST_ASK, resource: (await awayAgency()).conditional, systemId: (await freshSystem('active')).id, shareMethod: 'pull' } }),
+  'GET /api/v1/share-requests/statistics': async () => ({ url: `${V1}/share-requests/statistics?from=2020-01-01` }),
+  'GET /api/v1/share-requests/:id': async () => ({ url: `${V1}/share-requests/${await freshRequest('consumer', 'review')}` }),
+  'GET /api/v1/share-requests/:id/history': async () => ({ url: `${V1}/share-requests/${await freshRequest('provider', 'review')}/history` }),
+  'POST /api/v1/share-requests/:id/conformance': async () => ({ url: `${V1}/share-requests/${await freshRequest('consumer', 'conformance')}/conformance`, payload: { conforms: true } }),
+  'POST /api/v1/share-requests/:id/approve': async () => ({ url: `${V1}/share-requests/${await freshRequest('provider', 'review')}/approve`, payload: { comment: '同意' } }),
+  'POST /api/v1/share-requests/:id/refuse': async () => ({ url: `${V1}/share-requests/${await freshRequest('provider', 'review')}/refuse`, payload: { reason: '不符合', legalBasis: { law: '某条例', article: '第一条' } } }),
+  'POST /api/v1/share-requests/:id/ask-info': async () => ({ url: `${V1}/share-requests/${await freshRequest('provider', 'review')}/ask-info`, payload: { question: '请补充依据' } }),
+  'POST /api/v1/share-requests/:id/reply': async () => ({ url: `${V1}/share-requests/${await freshRequest('consumer', 'infoRequested')}/reply`, payload: { answer: '已补充' } }),
+  'POST /api/v1/share-requests/:id/withdraw': async () => ({ url: `${V1}/share-requests/${await freshRequest('consumer', 'review')}/withdraw`, payload: { reason: '不再需要' } }),
+  'POST /api/v1/share-requests/:id/dispute': async () => ({ url: `${V1}/share-requests/${await freshRequest('consumer', 'refused')}/dispute`, payload: { reason: '有异议' } }),
+  'POST /api/v1/share-requests/:id/arbitrate': async () => ({ url: `${V1}/share-requests/${await freshRequest('consumer', 'disputed')}/arbitrate`, payload: { outcome: 'upheld', comment: '维持' } }),
+  'GET /api/v1/grants': async () => ({ url: `${V1}/grants?limit=5` }),
+  'GET /api/v1/grants/:id': async () => ({ url: `${V1}/grants/${await freshGrant('consumer', 'active')}` }),
+  'GET /api/v1/grants/:id/events': async () => ({ url: `${V1}/grants/${await freshGrant('provider', 'active')}/events` }),
+  'POST /api/v1/grants/:id/suspend': async () => ({ url: `${V1}/grants/${await freshGrant('provider', 'active')}/suspend`, payload: { reason: '核查' } }),
+  'POST /api/v1/grants/:id/reinstate': async () => ({ url: `${V1}/grants/${await freshGrant('provider', 'suspended')}/reinstate`, payload: { reason: '核查完毕' } }),
+  'POST /api/v1/grants/:id/revoke': async () => ({ url: `${V1}/grants/${await freshGrant('provider', 'active')}/revoke`, payload: { reason: '撤销' } }),
+  'POST /api/v1/grants/:id/renew': async () => ({ url: `${V1}/grants/${await freshGrant('consumer', 'active')}/renew`, payload: { validUntil: '2100-06-30' } }),
   'GET /api/v1/demands': async () => ({ url: `${V1}/demands?limit=5` }),
   'POST /api/v1/demands': async () => ({ url: `${V1}/demands`, payload: { title: '企业登记信息', purpose: '行政许可核验' } }),
   // Posted by the home agency: its own staff and the supervisor read it.
@@ -346,7 +420,8 @@ function promised(access: Access, caller: Caller): '2xx' | 401 | 403 {
 }
 
 beforeAll(async () => {
-  t = await createTestPlatform();
+  // With the supervisor's conformance check on, so that its route has requests to check.
+  t = await createTestPlatform({ requestConformanceCheck: true });
   const recorded = await appRecordingRoutes(t);
   app = recorded.app;
   routes.push(...recorded.routes);

@@ -410,6 +410,7 @@ export interface ShareRequestsTable {
   consumerSystemId: string;
   entryId: string;
   resourceCode: string;
+  resourceName: string;
   entryVersion: number;
   providerAgencyId: string;
   shareType: string;
@@ -491,6 +492,25 @@ export interface GrantsTable {
   updatedAt: Timestamp;
 }
 
+export interface GrantEventsTable {
+  id: Generated<number>;
+  grantId: string;
+  at: Date;
+  actor: string;
+  action: string;
+  statusFrom: string | null;
+  statusTo: string | null;
+  reason: string | null;
+  details: Json<Record<string, unknown>>;
+}
+
+export interface ShareRequestAttachmentsTable {
+  requestId: string;
+  attachmentId: string;
+  kind: string;
+  addedAt: Date;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -523,4 +543,6 @@ export interface Database {
   shareRequests: ShareRequestsTable;
   shareRequestEvents: ShareRequestEventsTable;
   grants: GrantsTable;
+  grantEvents: GrantEventsTable;
+  shareRequestAttachments: ShareRequestAttachmentsTable;
 }

@@ -164,6 +164,18 @@ export const ERRORS = {
   GS_ERR_DEMAND_AGENCY_INVALID: { status: 400, message: 'Agency {agencyId} cannot be used for a demand: {reason}', messageZh: '单位 {agencyId} 不能用于该需求：{reasonZh}' },
   GS_ERR_DEMAND_ANSWER_INVALID: { status: 400, message: 'The answer is invalid: {reason}', messageZh: '答复不合法：{reasonZh}' },
 
+  // share requests and grants (申请共享, 授权)
+  GS_ERR_SHARE_REQUEST_NOT_FOUND: { status: 404, message: 'No share request {id}', messageZh: '共享申请 {id} 不存在' },
+  GS_ERR_SHARE_REQUEST_INVALID: { status: 400, message: 'The share request is invalid: {reason}', messageZh: '共享申请不合法：{reasonZh}' },
+  GS_ERR_SHARE_REQUEST_NOT_SHAREABLE: { status: 400, message: 'Resource {resourceCode} is not shared (legal basis: {legalBasis}); it cannot be requested. Post the need in the demand catalog instead (POST /api/v1/demands)', messageZh: '资源 {resourceCode} 为不予共享类（依据：{legalBasis}），不能申请；如确有需要，请在需求目录中提出需求' },
+  GS_ERR_SHARE_REQUEST_ITEMS_UNKNOWN: { status: 400, message: 'Resource {resourceCode} has no data item {items}', messageZh: '资源 {resourceCode} 没有信息项 {items}' },
+  GS_ERR_SHARE_REQUEST_AGREEMENT_REQUIRED: { status: 400, message: 'The sensitive data items {items} need a signed security agreement attached (attachment kind securityAgreement)', messageZh: '所申请的信息项 {items} 涉及敏感信息，须附已签署的安全保密协议（附件类型 securityAgreement）' },
+  GS_ERR_SHARE_REQUEST_STATE: { status: 409, message: 'Share request {number} is {status}; cannot {action}', messageZh: '共享申请 {number} 当前为“{statusZh}”，不能{actionZh}' },
+  GS_ERR_SHARE_REQUEST_PENDING: { status: 409, message: 'Share request {number} for the same system, resource and method is still pending', messageZh: '同一接入系统、资源和共享方式的共享申请 {number} 尚在办理中' },
+  GS_ERR_SHARE_REQUEST_TERMS_INVALID: { status: 400, message: 'The grant terms are invalid: {reason}', messageZh: '授权条件不合法：{reasonZh}' },
+  GS_ERR_GRANT_NOT_FOUND: { status: 404, message: 'No grant {id}', messageZh: '授权 {id} 不存在' },
+  GS_ERR_GRANT_STATE: { status: 409, message: 'Grant {id} is {status}; cannot {action}', messageZh: '授权 {id} 当前为“{statusZh}”，不能{actionZh}' },
+
   // users and roles
   GS_ERR_USER_NOT_FOUND: { status: 404, message: 'No user {id}', messageZh: '用户 {id} 不存在' },
   GS_ERR_USER_NAME_TAKEN: { status: 409, message: 'User name {username} is already used', messageZh: '用户名 {username} 已被使用' },

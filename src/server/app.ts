@@ -15,6 +15,8 @@ import { calendarRoutes } from '../modules/calendar/routes.js';
 import { catalogRoutes } from '../modules/catalog/routes.js';
 import { catalogSearchRoutes } from '../modules/catalog/search-routes.js';
 import { demandRoutes } from '../modules/demands/routes.js';
+import { grantRoutes } from '../modules/grants/routes.js';
+import { shareRequestRoutes } from '../modules/requests/routes.js';
 import { nodeRoutes } from '../modules/nodes/routes.js';
 import { pkiRoutes } from '../modules/pki/routes.js';
 import { regionRoutes } from '../modules/regions/routes.js';
@@ -229,6 +231,8 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await catalogRoutes(v1, platform);
       await catalogSearchRoutes(v1, platform);
       await demandRoutes(v1, platform);
+      await shareRequestRoutes(v1, platform);
+      await grantRoutes(v1, platform);
     },
     { prefix: API_PREFIX },
   );

@@ -99,6 +99,13 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_BACKUP_S3_PATH_STYLE: 'false',
         GOVSHARE_BACKUP_S3_CA_FILE: '/etc/govshare/oss-ca.pem',
         GOVSHARE_BACKUP_S3_CREDENTIALS_FILE: '/etc/govshare/oss.credentials',
+        GOVSHARE_REQUEST_CONFORMANCE_CHECK: 'on',
+        GOVSHARE_REQUEST_CONFORMANCE_DAYS: '3',
+        GOVSHARE_REQUEST_REVIEW_DAYS: '5',
+        GOVSHARE_REQUEST_INFO_CLOCK: 'restart',
+        GOVSHARE_REQUEST_REMINDER_DAYS: '1',
+        GOVSHARE_GRANT_EXPIRY_REMINDER_DAYS: '14',
+        GOVSHARE_REQUEST_SWEEP_SECONDS: '300',
       },
     });
     expect(c).toEqual({
@@ -140,6 +147,13 @@ describe('loadConfig from the environment', () => {
       backupS3PathStyle: false,
       backupS3CaFile: '/etc/govshare/oss-ca.pem',
       backupS3CredentialsFile: '/etc/govshare/oss.credentials',
+      requestConformanceCheck: true,
+      requestConformanceDays: 3,
+      requestReviewDays: 5,
+      requestInfoClock: 'restart',
+      requestReminderDays: 1,
+      grantExpiryReminderDays: 14,
+      requestSweepSeconds: 300,
     });
   });
 

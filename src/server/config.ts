@@ -8,6 +8,7 @@ import { BACKUP_VERIFY_MODES, parseRetention, parseSchedule, type BackupVerifyMo
 import { CA_KEY_ALGORITHMS, type CaKeyAlgorithm } from '../modules/pki/certificate-authority.js';
 import { checkOneMasterKeySource } from '../modules/keys/key-ring.js';
 import { MASTER_PASSPHRASE_ENV, MasterPassphrase } from '../modules/keys/passphrase.js';
+import { INFO_CLOCKS, type InfoClock } from '../modules/requests/vocabulary.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -84,6 +85,20 @@ export interface Config {
   readonly auditCheckpointEvents: number;
   /** … and every this many seconds (when events were added), by each `serve` process. */
   readonly auditCheckpointSeconds: number;
+  /** Conditional share requests go through the supervisor's conformance check before the provider's review. */
+  readonly requestConformanceCheck: boolean;
+  /** Working days the supervisor has for the conformance check. */
+  readonly requestConformanceDays: number;
+  /** Working days the provider has to decide a conditional request (国发〔2016〕51号: 10). */
+  readonly requestReviewDays: number;
+  /** What the review deadline does while the provider waits for information it asked for. */
+  readonly requestInfoClock: InfoClock;
+  /** Reviewers are reminded this many working days before a deadline. */
+  readonly requestReminderDays: number;
+  /** Consumers are reminded this many days before a grant ends, to ask for renewal. */
+  readonly grantExpiryReminderDays: number;
+  /** How often each `serve` process looks for deadlines to remind, escalate, and grants to expire. */
+  readonly requestSweepSeconds: number;
 }
 
 interface KeySpec {
@@ -218,6 +233,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_AUDIT_HASH_ALGORITHM', file: 'auditHashAlgorithm', parse: auditHashAlgorithm },
   { env: 'GOVSHARE_AUDIT_CHECKPOINT_EVENTS', file: 'auditCheckpointEvents', parse: integer(1, 10_000_000) },
   { env: 'GOVSHARE_AUDIT_CHECKPOINT_SECONDS', file: 'auditCheckpointSeconds', parse: integer(1, 86_400) },
+  { env: 'GOVSHARE_REQUEST_CONFORMANCE_CHECK', file: 'requestConformanceCheck', parse: bool },
+  { env: 'GOVSHARE_REQUEST_CONFORMANCE_DAYS', file: 'requestConformanceDays', parse: integer(1, 60) },
+  { env: 'GOVSHARE_REQUEST_REVIEW_DAYS', file: 'requestReviewDays', parse: integer(1, 60) },
+  { env: 'GOVSHARE_REQUEST_INFO_CLOCK', file: 'requestInfoClock', parse: oneOf(INFO_CLOCKS) },
+  { env: 'GOVSHARE_REQUEST_REMINDER_DAYS', file: 'requestReminderDays', parse: integer(0, 30) },
+  { env: 'GOVSHARE_GRANT_EXPIRY_REMINDER_DAYS', file: 'grantExpiryReminderDays', parse: integer(0, 365) },
+  { env: 'GOVSHARE_REQUEST_SWEEP_SECONDS', file: 'requestSweepSeconds', parse: integer(5, 86_400) },
 ];
 
 export const DEFAULT_CONFIG: Config = {
@@ -259,6 +281,13 @@ export const DEFAULT_CONFIG: Config = {
   auditHashAlgorithm: 'sha256',
   auditCheckpointEvents: 1000,
   auditCheckpointSeconds: 60,
+  requestConformanceCheck: false,
+  requestConformanceDays: 2,
+  requestReviewDays: 10,
+  requestInfoClock: 'pause',
+  requestReminderDays: 2,
+  grantExpiryReminderDays: 30,
+  requestSweepSeconds: 60,
 };
 
 export interface ConfigSources {

@@ -10,12 +10,14 @@ import { CalendarService, type CalendarSyncResult } from '../modules/calendar/se
 import { CatalogSearch } from '../modules/catalog/search.js';
 import { CatalogService } from '../modules/catalog/service.js';
 import { DemandService } from '../modules/demands/service.js';
+import { GrantService } from '../modules/grants/service.js';
+import { ShareRequestService } from '../modules/requests/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
 import { NodeService } from '../modules/nodes/service.js';
 import { PkiService } from '../modules/pki/service.js';
 import { RegionService } from '../modules/regions/service.js';
 import { SystemService } from '../modules/systems/service.js';
-import { systemContext } from './actor.js';
+import { SYSTEM_ACTOR, systemContext } from './actor.js';
 import type { Config } from './config.js';
 
 export interface BootstrapResult {
@@ -47,6 +49,10 @@ export class Platform {
   readonly catalog: CatalogService;
   readonly catalogSearch: CatalogSearch;
   readonly demands: DemandService;
+  /** Share requests (申请共享): filing, review with deadlines, disputes, arbitration. */
+  readonly requests: ShareRequestService;
+  /** Grants (授权): what each consumer system may receive, and how. */
+  readonly grants: GrantService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -77,6 +83,30 @@ export class Platform {
     this.catalogSearch = new CatalogSearch(db);
     this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now, this.catalogSearch);
     this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
+    const systemLookup = { get: (id: string) => this.systems.get(SYSTEM_ACTOR, id) };
+    const notifier = { notify: async () => ({ recipients: 0 }) };
+    const attachments = { link: async () => [], linked: async () => [] };
+    this.grants = new GrantService(db, this.audit, this.agencies, { name: async (id) => (await systemLookup.get(id)).name }, notifier, now);
+    this.requests = new ShareRequestService(
+      db,
+      this.audit,
+      this.agencies,
+      systemLookup,
+      this.catalog,
+      this.calendar,
+      this.grants,
+      attachments,
+      notifier,
+      {
+        conformanceCheck: config.requestConformanceCheck,
+        conformanceDays: config.requestConformanceDays,
+        reviewDays: config.requestReviewDays,
+        infoClock: config.requestInfoClock,
+        reminderDays: config.requestReminderDays,
+        grantExpiryReminderDays: config.grantExpiryReminderDays,
+      },
+      now,
+    );
   }
 
   get db(): Db {

@@ -3,6 +3,7 @@ import { createSecureContext } from 'node:tls';
 import pino, { type Logger } from 'pino';
 import { GsError } from '../lib/errors.js';
 import { startBackupSchedule } from '../modules/backup/scheduler.js';
+import { startDeadlineSweep } from '../modules/requests/deadline-sweep.js';
 import { runAdminOperation } from './admin-operations.js';
 import { adminSocketPath, listenAdminSocket } from './admin-socket.js';
 import { buildApp, useConsoleCredentials, type GsApp } from './app.js';
@@ -110,6 +111,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     checkpoints.unref();
     // Scheduled backups (docs/backup.md). The last step that can fail: a failed start has none to stop.
     const backupSchedule = await startBackupSchedule(config, platform, logger);
+    // Share-request deadlines and grant ends (docs/requests.md).
+    const deadlineSweep = startDeadlineSweep(platform.requests, platform.grants, { seconds: config.requestSweepSeconds, grantExpiryReminderDays: config.grantExpiryReminderDays }, logger);
     platform.markReady();
     logger.info({ url: `${config.consoleTls ? 'https' : 'http'}://${config.host}:${config.port}`, database: platform.database.kind, location: platform.database.location }, 'govshare is serving');
     const runningApp = app;
@@ -128,6 +131,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           await Promise.all([runningApp.close(), runningExchange.close()]);
           await socket?.close();
           await backupSchedule.stop();
+          await deadlineSweep.stop();
           // The events of the last moments are signed before the process goes.
           await inFlight.then(checkpoint);
           await platform.close();

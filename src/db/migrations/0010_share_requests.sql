@@ -12,6 +12,7 @@ create table share_requests (
   consumer_system_id    uuid not null references business_systems (id),
   entry_id              uuid not null references catalog_entries (id),
   resource_code         text not null,
+  resource_name         text not null,
   -- The published version the request was filed against and its share type then.
   entry_version         integer not null,
   provider_agency_id    uuid not null references agencies (id),
@@ -54,7 +55,9 @@ create table share_requests (
   created_by            text not null,
   created_at            timestamptz not null default now(),
   updated_at            timestamptz not null default now(),
-  check ((status in ('conformance', 'review')) = (due_on is not null)),
+  -- A request waiting for information keeps its deadline only when the clock runs on (clock 'continue').
+  check (status not in ('conformance', 'review') or due_on is not null),
+  check (status in ('conformance', 'review', 'infoRequested') or due_on is null),
   check (decision is distinct from 'refused' or (decision_comment is not null and refusal_law is not null)),
   check ((status = 'granted') = (grant_id is not null) or status = 'disputed')
 );
@@ -113,8 +116,33 @@ create index grants_consumer_idx on grants (consumer_agency_id);
 create index grants_provider_idx on grants (provider_agency_id);
 create index grants_valid_until_idx on grants (valid_until) where status in ('active', 'suspended');
 
+-- What happened to a grant after it was issued: suspended, reinstated, revoked, expired, renewed.
+create table grant_events (
+  id           bigint generated always as identity primary key,
+  grant_id     uuid not null references grants (id),
+  at           timestamptz not null,
+  actor        text not null,
+  action       text not null,
+  status_from  text,
+  status_to    text,
+  reason       text,
+  details      jsonb not null default '{}'
+);
+create index grant_events_grant_idx on grant_events (grant_id, id);
+
+-- Files a request carries (the attachments module stores them): the signed security agreement
+-- (保密协议, 000 §22) and anything else the consumer adds.
+create table share_request_attachments (
+  request_id     uuid not null references share_requests (id),
+  attachment_id  uuid not null,
+  kind           text not null check (kind in ('securityAgreement', 'other')),
+  added_at       timestamptz not null,
+  primary key (request_id, attachment_id)
+);
+
 alter table share_requests add foreign key (renews_grant_id) references grants (id);
-alter table share_requests add foreign key (grant_id) references grants (id);
+-- Deferred: an unconditional request is filed granted, its grant inserted right after in the same transaction.
+alter table share_requests add foreign key (grant_id) references grants (id) deferrable initially deferred;
 
 -- Grant checks are cached in every serve process (src/modules/grants/check.ts). Whatever changes
 -- what a check answers — a grant, a business system's status, a resource's publication — says so

@@ -50,29 +50,39 @@ export const PERMISSIONS = [
   'catalog:configure',
   'demand:read',
   'demand:post',
+  'request:read',
+  'request:file',
+  'request:review',
+  'request:arbitrate',
+  'grant:read',
+  'grant:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 // Reading the working-day calendar (deadlines, which days are worked) goes with reading the directory.
 const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read', 'calendar:read'];
 /** Every signed-in account reads the published catalog, except the auditor (三权分立: the audit trail only). */
-const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read'];
+const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read', 'request:read', 'grant:read'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage'],
+  // The operator reads grants (why is a system refused?) but not the requests' purposes.
+  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'grant:read', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage'],
   securityAdmin: ['region:read', 'agency:read', 'calendar:read', 'catalog:read', 'user:read', 'user:roles', 'token:manage'],
   // The auditor reads the audit trail and nothing else.
   auditor: ['audit:read'],
   // The supervisor reviews catalog entries of every agency (000 §13, 003 三(二)) and edits none.
   // They also route the demand catalog's needs to the agency that holds the data (catalog:review).
-  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read'],
+  // They check requests for conformance, arbitrate disputes (000 §21) and may suspend or revoke any grant.
+  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read', 'request:read', 'request:arbitrate', 'grant:read', 'grant:manage'],
   // Agency users read the audit events of their own agency (000 §29); catalogers edit their own
   // agency's entries (the service checks the agency).
   // Catalogers answer demands routed to their agency (catalog:edit); catalogers and requesters post them.
   cataloger: [...AGENCY_USER, 'catalog:edit', 'demand:post'],
-  requester: [...AGENCY_USER, 'demand:post'],
-  reviewer: AGENCY_USER,
-  serviceAuthoriser: AGENCY_USER,
+  // Requesters file share requests for their agency; reviewers decide those made of its resources
+  // and, with the service authorisers (服务授权, 000 §29), suspend or revoke the grants it gave.
+  requester: [...AGENCY_USER, 'demand:post', 'request:file'],
+  reviewer: [...AGENCY_USER, 'request:review', 'grant:manage'],
+  serviceAuthoriser: [...AGENCY_USER, 'grant:manage'],
   viewer: AGENCY_USER,
   nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply'],
 };
