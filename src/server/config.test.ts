@@ -99,6 +99,13 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_BACKUP_S3_PATH_STYLE: 'false',
         GOVSHARE_BACKUP_S3_CA_FILE: '/etc/govshare/oss-ca.pem',
         GOVSHARE_BACKUP_S3_CREDENTIALS_FILE: '/etc/govshare/oss.credentials',
+        GOVSHARE_BLOB_STORE: 's3://govshare-files/hengyang/',
+        GOVSHARE_BLOB_S3_ENDPOINT: 'https://files.gov.example',
+        GOVSHARE_BLOB_S3_REGION: 'cn-south-1',
+        GOVSHARE_BLOB_S3_PATH_STYLE: 'false',
+        GOVSHARE_BLOB_S3_CA_FILE: '/etc/govshare/files-ca.pem',
+        GOVSHARE_BLOB_S3_CREDENTIALS_FILE: '/etc/govshare/files.credentials',
+        GOVSHARE_ATTACHMENT_MAX_BYTES: '1048576',
       },
     });
     expect(c).toEqual({
@@ -140,6 +147,13 @@ describe('loadConfig from the environment', () => {
       backupS3PathStyle: false,
       backupS3CaFile: '/etc/govshare/oss-ca.pem',
       backupS3CredentialsFile: '/etc/govshare/oss.credentials',
+      blobStore: 's3://govshare-files/hengyang/',
+      blobS3Endpoint: 'https://files.gov.example',
+      blobS3Region: 'cn-south-1',
+      blobS3PathStyle: false,
+      blobS3CaFile: '/etc/govshare/files-ca.pem',
+      blobS3CredentialsFile: '/etc/govshare/files.credentials',
+      attachmentMaxBytes: 1048576,
     });
   });
 
