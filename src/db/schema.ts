@@ -403,6 +403,25 @@ export interface DemandsTable {
   updatedAt: Timestamp;
 }
 
+export interface AttachmentsTable {
+  id: string;
+  sha256: string;
+  bytes: number;
+  fileName: string;
+  contentType: string;
+  agencyId: string | null;
+  uploadedBy: string;
+  createdAt: Timestamp;
+}
+
+export interface AttachmentLinksTable {
+  attachmentId: string;
+  ownerType: string;
+  ownerId: string;
+  readerAgencyIds: string[];
+  createdAt: Timestamp;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -432,4 +451,6 @@ export interface Database {
   catalogChanges: CatalogChangesTable;
   catalogEvents: CatalogEventsTable;
   demands: DemandsTable;
+  attachments: AttachmentsTable;
+  attachmentLinks: AttachmentLinksTable;
 }

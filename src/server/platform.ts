@@ -5,7 +5,9 @@ import { migrate, schemaStatus, type MigrationResult, type SchemaStatus } from '
 import { AccountService } from '../modules/accounts/service.js';
 import type { Role } from '../modules/accounts/permissions.js';
 import { AgencyService } from '../modules/agencies/service.js';
+import { AttachmentService } from '../modules/attachments/service.js';
 import { AuditService } from '../modules/audit/service.js';
+import { blobStoreOf, type BlobStore } from '../modules/blobs/blob-store.js';
 import { CalendarService, type CalendarSyncResult } from '../modules/calendar/service.js';
 import { CatalogSearch } from '../modules/catalog/search.js';
 import { CatalogService } from '../modules/catalog/service.js';
@@ -47,6 +49,9 @@ export class Platform {
   readonly catalog: CatalogService;
   readonly catalogSearch: CatalogSearch;
   readonly demands: DemandService;
+  /** Files by their SHA-256 (GOVSHARE_BLOB_STORE): attachments, and the exchange's file resources. */
+  readonly blobs: BlobStore;
+  readonly attachments: AttachmentService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -77,6 +82,8 @@ export class Platform {
     this.catalogSearch = new CatalogSearch(db);
     this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now, this.catalogSearch);
     this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
+    this.blobs = blobStoreOf(config, process.env);
+    this.attachments = new AttachmentService(db, this.audit, this.agencies, this.blobs, { maxBytes: config.attachmentMaxBytes }, now);
   }
 
   get db(): Db {
@@ -172,6 +179,7 @@ export class Platform {
 
   async close(): Promise<void> {
     try {
+      this.blobs.close();
       await this.database.close();
     } finally {
       this.lock?.release();

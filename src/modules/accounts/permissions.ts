@@ -50,13 +50,17 @@ export const PERMISSIONS = [
   'catalog:configure',
   'demand:read',
   'demand:post',
+  'attachment:read',
+  'attachment:upload',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 // Reading the working-day calendar (deadlines, which days are worked) goes with reading the directory.
 const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read', 'calendar:read'];
 /** Every signed-in account reads the published catalog, except the auditor (三权分立: the audit trail only). */
-const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read'];
+const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read', 'attachment:read'];
+/** Agency users who file share requests or answer them upload their attachments (the security agreement). */
+const ATTACHING: readonly Permission[] = ['attachment:upload'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage'],
@@ -65,13 +69,14 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   auditor: ['audit:read'],
   // The supervisor reviews catalog entries of every agency (000 §13, 003 三(二)) and edits none.
   // They also route the demand catalog's needs to the agency that holds the data (catalog:review).
-  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read'],
+  // They read every agency's attachments (a request's security agreement) when arbitrating.
+  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read', 'attachment:read'],
   // Agency users read the audit events of their own agency (000 §29); catalogers edit their own
   // agency's entries (the service checks the agency).
   // Catalogers answer demands routed to their agency (catalog:edit); catalogers and requesters post them.
-  cataloger: [...AGENCY_USER, 'catalog:edit', 'demand:post'],
-  requester: [...AGENCY_USER, 'demand:post'],
-  reviewer: AGENCY_USER,
+  cataloger: [...AGENCY_USER, ...ATTACHING, 'catalog:edit', 'demand:post'],
+  requester: [...AGENCY_USER, ...ATTACHING, 'demand:post'],
+  reviewer: [...AGENCY_USER, ...ATTACHING],
   serviceAuthoriser: AGENCY_USER,
   viewer: AGENCY_USER,
   nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply'],

@@ -7,7 +7,7 @@ import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caught, refused } from '../../../test/helpers/platform.js';
 import { startTestObjectStore, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, type TestObjectStore } from '../backup/test-object-store.js';
-import { openBlobStore, type BlobStore } from './blob-store.js';
+import { blobStoreOf, type BlobStore } from './blob-store.js';
 import { DirectoryBlobStore } from './directory-blob-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 
@@ -167,9 +167,9 @@ describe('the S3 blob store', () => {
 
   it('names the blob settings when credentials are missing, and opens from the configuration', async () => {
     const config = { dataDir: dir, blobStore: 's3://blobs/site-b/', blobS3Endpoint: objectStore.endpoint, blobS3Region: 'us-east-1', blobS3PathStyle: true, blobS3CaFile: undefined, blobS3CredentialsFile: undefined };
-    const e = await refused(openBlobStore(config, {}), 'GS_ERR_BLOB_STORE_CREDENTIALS');
+    const e = await refused((async () => blobStoreOf(config, {}))(), 'GS_ERR_BLOB_STORE_CREDENTIALS');
     expect(e.message).toContain('GOVSHARE_BLOB_S3_ACCESS_KEY_ID');
-    const store = await openBlobStore(config, { GOVSHARE_BLOB_S3_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID, GOVSHARE_BLOB_S3_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY });
+    const store = blobStoreOf(config, { GOVSHARE_BLOB_S3_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID, GOVSHARE_BLOB_S3_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY });
     try {
       expect(store.location).toBe('s3://blobs/site-b/');
       const { sha256: sha } = await store.put(body(Buffer.from('x')), { maxBytes: 10 });
@@ -177,7 +177,7 @@ describe('the S3 blob store', () => {
     } finally {
       store.close();
     }
-    const fallback = await openBlobStore({ ...config, blobStore: undefined }, {});
+    const fallback = blobStoreOf({ ...config, blobStore: undefined }, {});
     expect(fallback.location).toBe(join(dir, 'blobs'));
   });
 

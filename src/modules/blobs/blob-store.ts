@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { GsError, isGsError } from '../../lib/errors.js';
-import { s3OptionsOf, type S3Options, type S3Settings } from '../../lib/s3-options.js';
+import type { Readable } from 'node:stream';
+import { GsError } from '../../lib/errors.js';
+import { readS3Credentials, s3OptionsOf, type S3Options, type S3Settings } from '../../lib/s3-options.js';
 import type { Config } from '../../server/config.js';
 import { parseTarget } from '../backup/location.js';
+import { DirectoryBlobStore } from './directory-blob-store.js';
 
 /**
  * Content-addressed storage of files: a blob is named by the SHA-256 of its bytes. Invariants
@@ -28,12 +28,6 @@ export interface BlobStore {
   close(): void;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
-
-export function isSha256(text: string): boolean {
-  return SHA256.test(text);
-}
-
 /** The blob store's settings: `GOVSHARE_BLOB_S3_*` (docs/attachments.md). */
 export const BLOB_S3: S3Settings = {
   prefix: 'GOVSHARE_BLOB_S3',
@@ -55,80 +49,53 @@ export function blobDirectoryOf(config: BlobConfig): string | undefined {
 
 /**
  * The configured blob store: GOVSHARE_BLOB_STORE, a directory or `s3://bucket/prefix/` (checked
- * when the configuration is loaded), by default `<data directory>/blobs`.
+ * when the configuration is loaded), by default `<data directory>/blobs`. A bucket's credentials
+ * are checked here, so a process with unusable ones stops at start; the AWS SDK itself is loaded
+ * on first use (it takes a noticeable part of a second, and most commands never touch a blob).
  */
-export async function openBlobStore(config: BlobConfig, env: Readonly<Record<string, string | undefined>>): Promise<BlobStore> {
+export function blobStoreOf(config: BlobConfig, env: Readonly<Record<string, string | undefined>>): BlobStore {
   const where = parseTarget(config.blobStore ?? defaultBlobDir(config.dataDir));
-  if (where.kind === 'directory') {
-    const { DirectoryBlobStore } = await import('./directory-blob-store.js');
-    return new DirectoryBlobStore(where.dir);
-  }
+  if (where.kind === 'directory') return new DirectoryBlobStore(where.dir);
   const options: S3Options = s3OptionsOf(
     { endpoint: config.blobS3Endpoint, region: config.blobS3Region, pathStyle: config.blobS3PathStyle, caFile: config.blobS3CaFile, credentialsFile: config.blobS3CredentialsFile },
     BLOB_S3,
     env,
   );
-  // Loaded on first use: the AWS SDK takes a noticeable part of a second to load.
-  const { S3BlobStore } = await import('./s3-blob-store.js');
-  return new S3BlobStore(where, options);
+  readS3Credentials(options, BLOB_S3);
+  return new DeferredS3BlobStore(where, options);
 }
 
-/**
- * Passes `body` on while hashing and counting it; refuses (GS_ERR_BLOB_TOO_LARGE) the first chunk
- * that takes it past `maxBytes`, before that chunk goes anywhere.
- */
-export class Intake extends Transform {
-  readonly #hash = createHash('sha256');
-  bytes = 0;
+/** An S3BlobStore made on first use. */
+class DeferredS3BlobStore implements BlobStore {
+  readonly location: string;
+  #store: Promise<BlobStore> | undefined;
+  #loaded: BlobStore | undefined;
 
-  constructor(private readonly maxBytes: number) {
-    super();
+  constructor(
+    private readonly at: { readonly bucket: string; readonly prefix: string },
+    private readonly options: S3Options,
+  ) {
+    this.location = `s3://${at.bucket}/${at.prefix}`;
   }
 
-  /** Counts and hashes one chunk; throws when it passes the limit. */
-  count(chunk: Buffer): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) throw new GsError('GS_ERR_BLOB_TOO_LARGE', { limit: this.maxBytes });
-    this.#hash.update(chunk);
+  #get(): Promise<BlobStore> {
+    this.#store ??= import('./s3-blob-store.js').then(({ S3BlobStore }) => (this.#loaded = new S3BlobStore(this.at, this.options)));
+    return this.#store;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.count(chunk);
-    } catch (e) {
-      callback(e as Error);
-      return;
-    }
-    callback(null, chunk);
+  async put(body: Readable, options: { readonly maxBytes: number }): Promise<{ readonly sha256: string; readonly bytes: number }> {
+    return (await this.#get()).put(body, options);
   }
 
-  sha256(): string {
-    return this.#hash.digest('hex');
+  async open(sha256: string): Promise<Readable> {
+    return (await this.#get()).open(sha256);
   }
-}
 
-/**
- * The stored bytes on their way out, hashed as they pass; at the end, a SHA-256 other than the
- * blob's name fails the stream with GS_ERR_BLOB_CORRUPT instead of ending it, so a reader never
- * takes damaged content for the blob. (The bytes before the end have gone out already: a
- * download is cut short, with an error, rather than completed.)
- */
-export function verified(stored: Readable, sha256: string, location: string): Readable {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const check = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      callback(null, chunk);
-    },
-    flush(callback) {
-      const actual = hash.digest('hex');
-      if (actual === sha256) callback();
-      else callback(new GsError('GS_ERR_BLOB_CORRUPT', { sha256, location, reason: `${bytes} bytes read, SHA-256 ${actual}` }));
-    },
-  });
-  stored.on('error', (e) => check.destroy(isGsError(e) ? e : new GsError('GS_ERR_BLOB_STORE_FAILED', { location, reason: `reading ${sha256}: ${e.message}` })));
-  check.on('close', () => stored.destroy());
-  return stored.pipe(check);
+  async has(sha256: string): Promise<boolean> {
+    return (await this.#get()).has(sha256);
+  }
+
+  close(): void {
+    this.#loaded?.close();
+  }
 }

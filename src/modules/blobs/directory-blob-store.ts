@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GsError, isGsError } from '../../lib/errors.js';
-import { Intake, isSha256, verified, type BlobStore } from './blob-store.js';
+import type { BlobStore } from './blob-store.js';
+import { Intake, isSha256, verified } from './content.js';
 
 /** Where blobs are written before they have a name; on the same file system, so a rename is atomic. */
 const INCOMING = '.incoming';

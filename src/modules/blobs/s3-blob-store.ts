@@ -4,7 +4,8 @@ import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCom
 import { GsError, isGsError } from '../../lib/errors.js';
 import { createS3Client, describeS3Failure, isNoSuchKey, MIN_PART_SIZE, SourceFailed, uploadStream, UploadFailed } from '../../lib/s3-client.js';
 import type { S3Options } from '../../lib/s3-options.js';
-import { BLOB_S3, Intake, isSha256, verified, type BlobStore } from './blob-store.js';
+import { BLOB_S3, type BlobStore } from './blob-store.js';
+import { Intake, isSha256, verified } from './content.js';
 
 /** Parts of 8 MiB: an upload holds about two in memory; most attachments are a single PUT. */
 const PART_SIZE = 8 * 1024 * 1024;
