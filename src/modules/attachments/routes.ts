@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { Type } from 'typebox';
 import { GsError } from '../../lib/errors.js';
 import { needs } from '../../server/access.js';
@@ -37,8 +38,16 @@ export async function attachmentRoutes(app: GsApp, { attachments }: Platform): P
         },
       },
       async (req, reply) => {
-        const body = req.body as Readable | undefined;
-        if (!body || typeof body.pipe !== 'function') throw new GsError('GS_ERR_ATTACHMENT_INVALID', { reason: 'the request has no body', reasonZh: '请求没有内容' });
+        const source = req.body as IncomingMessage | undefined;
+        if (!source || typeof source.pipe !== 'function') throw new GsError('GS_ERR_ATTACHMENT_INVALID', { reason: 'the request has no body', reasonZh: '请求没有内容' });
+        // The blob store gets a stream of its own to stop (destroy) at the limit: destroying the
+        // request itself would reset the connection before the 413 could be sent.
+        const body = new PassThrough();
+        source.on('error', (e) => body.destroy(e));
+        source.on('close', () => {
+          if (!source.readableEnded) body.destroy(new Error('the client closed the connection before the upload was complete'));
+        });
+        source.pipe(body);
         const declared = Number(req.headers['content-length']);
         // Refused before a byte is read when the client says how much is coming.
         try {
@@ -48,7 +57,7 @@ export async function attachmentRoutes(app: GsApp, { attachments }: Platform): P
           return reply.status(201).send(view);
         } catch (e) {
           // What the client is still sending is not read: the connection ends with the refusal.
-          if (!body.readableEnded) reply.header('connection', 'close');
+          if (!source.readableEnded) reply.header('connection', 'close');
           throw e;
         }
       },
