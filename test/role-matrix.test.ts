@@ -4,6 +4,7 @@
  * new route without a sample request below fails here, and one without a declaration cannot even
  * be registered.
  */
+import { Readable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentStep, totpCode } from '../src/lib/totp.js';
@@ -214,6 +215,12 @@ async function freshGrant(side: 'consumer' | 'provider', status: 'active' | 'sus
   return r.grantId!;
 }
 
+/** An attachment uploaded by a requester of the home agency: its staff and the supervisor read it. */
+async function freshAttachment(): Promise<string> {
+  const ctx: RequestContext = { actor: { type: 'user', userId: null, name: 'matrix.requester', roles: ['requester'], agencyId: home.id, permissions: permissionsOf(['requester']) }, requestId: null, ip: null };
+  return (await t.platform.attachments.upload(ctx, { fileName: '保密协议.pdf', contentType: 'application/pdf', body: Readable.from([Buffer.from('%PDF-1.7 保密协议')]) })).id;
+}
+
 // ---- one valid request per route, keyed by `METHOD pattern` -------------------------------------
 
 const V1 = '/api/v1';
@@ -406,6 +413,9 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'GET /api/v1/demands/:id': async () => ({ url: `${V1}/demands/${await freshDemand('open')}` }),
   'POST /api/v1/demands/:id/route': async () => ({ url: `${V1}/demands/${await freshDemand('open')}/route`, payload: { providerAgencyId: home.id } }),
   'POST /api/v1/demands/:id/answer': async () => ({ url: `${V1}/demands/${await freshDemand('routed')}/answer`, payload: { kind: 'refusal', reason: '本单位未采集该信息' } }),
+  'POST /api/v1/attachments': async ({ me }) => ({ url: `${V1}/attachments?fileName=${encodeURIComponent('保密协议.pdf')}`, headers: { ...me.headers, 'content-type': 'application/pdf' }, payload: '%PDF-1.7 保密协议' }),
+  'GET /api/v1/attachments/:id': async () => ({ url: `${V1}/attachments/${await freshAttachment()}` }),
+  'GET /api/v1/attachments/:id/content': async () => ({ url: `${V1}/attachments/${await freshAttachment()}/content` }),
   'PATCH /api/v1/catalog/extension-fields/:key': async () => ({ url: `${V1}/catalog/extension-fields/${await freshExtensionField()}`, payload: { labelZh: '改名字段' } }),
 };
 

@@ -511,6 +511,25 @@ export interface ShareRequestAttachmentsTable {
   addedAt: Date;
 }
 
+export interface AttachmentsTable {
+  id: string;
+  sha256: string;
+  bytes: number;
+  fileName: string;
+  contentType: string;
+  agencyId: string | null;
+  uploadedBy: string;
+  createdAt: Timestamp;
+}
+
+export interface AttachmentLinksTable {
+  attachmentId: string;
+  ownerType: string;
+  ownerId: string;
+  readerAgencyIds: string[];
+  createdAt: Timestamp;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -545,4 +564,6 @@ export interface Database {
   grants: GrantsTable;
   grantEvents: GrantEventsTable;
   shareRequestAttachments: ShareRequestAttachmentsTable;
+  attachments: AttachmentsTable;
+  attachmentLinks: AttachmentLinksTable;
 }

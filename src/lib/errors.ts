@@ -175,6 +175,18 @@ export const ERRORS = {
   GS_ERR_SHARE_REQUEST_TERMS_INVALID: { status: 400, message: 'The grant terms are invalid: {reason}', messageZh: '授权条件不合法：{reasonZh}' },
   GS_ERR_GRANT_NOT_FOUND: { status: 404, message: 'No grant {id}', messageZh: '授权 {id} 不存在' },
   GS_ERR_GRANT_STATE: { status: 409, message: 'Grant {id} is {status}; cannot {action}', messageZh: '授权 {id} 当前为“{statusZh}”，不能{actionZh}' },
+  // blob store (files by their SHA-256: attachments, file resources)
+  GS_ERR_BLOB_NOT_FOUND: { status: 404, message: 'No blob {sha256} in the blob store {location}', messageZh: '文件存储 {location} 中没有内容 {sha256}' },
+  GS_ERR_BLOB_TOO_LARGE: { status: 413, message: 'The content is larger than the limit of {limit} bytes; nothing was stored', messageZh: '内容超过 {limit} 字节的上限，未保存' },
+  GS_ERR_BLOB_CORRUPT: { status: 500, message: 'Blob {sha256} in the blob store {location} is damaged: its content no longer has that SHA-256 ({reason}); restore it from a backup', messageZh: '文件存储 {location} 中的内容 {sha256} 已损坏：其内容的 SHA-256 已不一致（{reason}），请从备份恢复' },
+  GS_ERR_BLOB_STORE_FAILED: { status: 502, message: 'The blob store {location} failed: {reason}', messageZh: '文件存储 {location} 出错：{reason}' },
+  GS_ERR_BLOB_STORE_CREDENTIALS: { status: 500, message: 'No usable object-store credentials for the blob store: {reason}', messageZh: '没有可用的文件存储（对象存储）凭据：{reason}' },
+
+  // attachments (附件: e.g. the signed security agreement of a share request)
+  GS_ERR_ATTACHMENT_NOT_FOUND: { status: 404, message: 'No attachment {id}', messageZh: '附件 {id} 不存在' },
+  GS_ERR_ATTACHMENT_TOO_LARGE: { status: 413, message: 'The attachment is larger than the limit of {limit} bytes (GOVSHARE_ATTACHMENT_MAX_BYTES); nothing was stored', messageZh: '附件超过 {limit} 字节的上限（GOVSHARE_ATTACHMENT_MAX_BYTES），未保存' },
+  GS_ERR_ATTACHMENT_INVALID: { status: 400, message: 'The attachment cannot be accepted: {reason}', messageZh: '附件无法接收：{reasonZh}' },
+  GS_ERR_ATTACHMENT_NOT_LINKABLE: { status: 400, message: 'Attachment {id} does not exist or was not uploaded by your agency; upload it first', messageZh: '附件 {id} 不存在或不是本单位上传的，请先上传' },
 
   // users and roles
   GS_ERR_USER_NOT_FOUND: { status: 404, message: 'No user {id}', messageZh: '用户 {id} 不存在' },

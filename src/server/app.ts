@@ -10,6 +10,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import { GsError } from '../lib/errors.js';
 import { accountRoutes } from '../modules/accounts/routes.js';
 import { agencyRoutes } from '../modules/agencies/routes.js';
+import { attachmentRoutes } from '../modules/attachments/routes.js';
 import { auditRoutes } from '../modules/audit/routes.js';
 import { calendarRoutes } from '../modules/calendar/routes.js';
 import { catalogRoutes } from '../modules/catalog/routes.js';
@@ -233,6 +234,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await demandRoutes(v1, platform);
       await shareRequestRoutes(v1, platform);
       await grantRoutes(v1, platform);
+      await attachmentRoutes(v1, platform);
     },
     { prefix: API_PREFIX },
   );

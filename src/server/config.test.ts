@@ -106,6 +106,13 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_REQUEST_REMINDER_DAYS: '1',
         GOVSHARE_GRANT_EXPIRY_REMINDER_DAYS: '14',
         GOVSHARE_REQUEST_SWEEP_SECONDS: '300',
+        GOVSHARE_BLOB_STORE: 's3://govshare-files/hengyang/',
+        GOVSHARE_BLOB_S3_ENDPOINT: 'https://files.gov.example',
+        GOVSHARE_BLOB_S3_REGION: 'cn-south-1',
+        GOVSHARE_BLOB_S3_PATH_STYLE: 'false',
+        GOVSHARE_BLOB_S3_CA_FILE: '/etc/govshare/files-ca.pem',
+        GOVSHARE_BLOB_S3_CREDENTIALS_FILE: '/etc/govshare/files.credentials',
+        GOVSHARE_ATTACHMENT_MAX_BYTES: '1048576',
       },
     });
     expect(c).toEqual({
@@ -154,6 +161,13 @@ describe('loadConfig from the environment', () => {
       requestReminderDays: 1,
       grantExpiryReminderDays: 14,
       requestSweepSeconds: 300,
+      blobStore: 's3://govshare-files/hengyang/',
+      blobS3Endpoint: 'https://files.gov.example',
+      blobS3Region: 'cn-south-1',
+      blobS3PathStyle: false,
+      blobS3CaFile: '/etc/govshare/files-ca.pem',
+      blobS3CredentialsFile: '/etc/govshare/files.credentials',
+      attachmentMaxBytes: 1048576,
     });
   });
 

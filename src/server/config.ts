@@ -55,6 +55,16 @@ export interface Config {
   readonly backupS3CaFile: string | undefined;
   /** File (owner-only) with the access key id and secret; or the environment (docs/backup.md). */
   readonly backupS3CredentialsFile: string | undefined;
+  /** Where blobs (attachments, files) are kept: a directory or `s3://bucket/prefix/`; absent: `<dataDir>/blobs`. */
+  readonly blobStore: string | undefined;
+  /** S3-compatible object store for an `s3://` blob store; absent: AWS S3. As the backup's, separately. */
+  readonly blobS3Endpoint: string | undefined;
+  readonly blobS3Region: string;
+  readonly blobS3PathStyle: boolean;
+  readonly blobS3CaFile: string | undefined;
+  readonly blobS3CredentialsFile: string | undefined;
+  /** The largest attachment accepted (POST /attachments), in bytes. */
+  readonly attachmentMaxBytes: number;
   /** Connections each process keeps to the PostgreSQL server (the embedded database has one). */
   readonly dbPoolSize: number;
   readonly logLevel: LogLevel;
@@ -160,6 +170,7 @@ function databaseUrl(raw: unknown): string {
   return s;
 }
 
+/** A directory or `s3://bucket/prefix/` (backup target, blob store). */
 function backupTarget(raw: unknown): string {
   const t = text(raw);
   parseTarget(t);
@@ -216,6 +227,14 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_BACKUP_S3_PATH_STYLE', file: 'backupS3PathStyle', parse: bool },
   { env: 'GOVSHARE_BACKUP_S3_CA_FILE', file: 'backupS3CaFile', parse: text },
   { env: 'GOVSHARE_BACKUP_S3_CREDENTIALS_FILE', file: 'backupS3CredentialsFile', parse: text },
+  { env: 'GOVSHARE_BLOB_STORE', file: 'blobStore', parse: backupTarget },
+  { env: 'GOVSHARE_BLOB_S3_ENDPOINT', file: 'blobS3Endpoint', parse: s3Endpoint },
+  { env: 'GOVSHARE_BLOB_S3_REGION', file: 'blobS3Region', parse: text },
+  { env: 'GOVSHARE_BLOB_S3_PATH_STYLE', file: 'blobS3PathStyle', parse: bool },
+  { env: 'GOVSHARE_BLOB_S3_CA_FILE', file: 'blobS3CaFile', parse: text },
+  { env: 'GOVSHARE_BLOB_S3_CREDENTIALS_FILE', file: 'blobS3CredentialsFile', parse: text },
+  // At most 5 GiB: an object store copies an object of that size at most in one request.
+  { env: 'GOVSHARE_ATTACHMENT_MAX_BYTES', file: 'attachmentMaxBytes', parse: integer(1, 5 * 1024 * 1024 * 1024) },
   { env: 'GOVSHARE_DB_POOL_SIZE', file: 'dbPoolSize', parse: integer(1, 1000) },
   { env: 'GOVSHARE_LOG_LEVEL', file: 'logLevel', parse: oneOf(LOG_LEVELS) },
   { env: 'GOVSHARE_BODY_LIMIT', file: 'bodyLimitBytes', parse: integer(1024, 1024 * 1024 * 1024) },
@@ -264,6 +283,13 @@ export const DEFAULT_CONFIG: Config = {
   backupS3PathStyle: true,
   backupS3CaFile: undefined,
   backupS3CredentialsFile: undefined,
+  blobStore: undefined,
+  blobS3Endpoint: undefined,
+  blobS3Region: 'us-east-1',
+  blobS3PathStyle: true,
+  blobS3CaFile: undefined,
+  blobS3CredentialsFile: undefined,
+  attachmentMaxBytes: 20 * 1024 * 1024,
   dbPoolSize: 10,
   logLevel: 'info',
   bodyLimitBytes: 1024 * 1024,

@@ -5,7 +5,9 @@ import { migrate, schemaStatus, type MigrationResult, type SchemaStatus } from '
 import { AccountService } from '../modules/accounts/service.js';
 import type { Role } from '../modules/accounts/permissions.js';
 import { AgencyService } from '../modules/agencies/service.js';
+import { AttachmentService } from '../modules/attachments/service.js';
 import { AuditService } from '../modules/audit/service.js';
+import { blobStoreOf, type BlobStore } from '../modules/blobs/blob-store.js';
 import { CalendarService, type CalendarSyncResult } from '../modules/calendar/service.js';
 import { CatalogSearch } from '../modules/catalog/search.js';
 import { CatalogService } from '../modules/catalog/service.js';
@@ -53,6 +55,9 @@ export class Platform {
   readonly requests: ShareRequestService;
   /** Grants (授权): what each consumer system may receive, and how. */
   readonly grants: GrantService;
+  /** Files by their SHA-256 (GOVSHARE_BLOB_STORE): attachments, and the exchange's file resources. */
+  readonly blobs: BlobStore;
+  readonly attachments: AttachmentService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -85,7 +90,8 @@ export class Platform {
     this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
     const systemLookup = { get: (id: string) => this.systems.get(SYSTEM_ACTOR, id) };
     const notifier = { notify: async () => ({ recipients: 0 }) };
-    const attachments = { link: async () => [], linked: async () => [] };
+    this.blobs = blobStoreOf(config, process.env);
+    this.attachments = new AttachmentService(db, this.audit, this.agencies, this.blobs, { maxBytes: config.attachmentMaxBytes }, now);
     this.grants = new GrantService(db, this.audit, this.agencies, { name: async (id) => (await systemLookup.get(id)).name }, notifier, now);
     this.requests = new ShareRequestService(
       db,
@@ -95,7 +101,7 @@ export class Platform {
       this.catalog,
       this.calendar,
       this.grants,
-      attachments,
+      this.attachments,
       notifier,
       {
         conformanceCheck: config.requestConformanceCheck,
@@ -202,6 +208,7 @@ export class Platform {
 
   async close(): Promise<void> {
     try {
+      this.blobs.close();
       await this.database.close();
     } finally {
       this.lock?.release();

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { HTTPMethods, RouteOptions } from 'fastify';
 import pino from 'pino';
 import { expect } from 'vitest';
@@ -32,8 +35,10 @@ export interface TestPlatform {
 
 /** One migrated, bootstrapped platform and its HTTP app for a test file. */
 export async function createTestPlatform(overrides: Partial<Config> = {}): Promise<TestPlatform> {
+  // Blobs (attachments) go to a folder of this test's own, not the default data directory.
+  const blobDir = overrides.blobStore === undefined ? mkdtempSync(join(tmpdir(), 'govshare-test-blobs-')) : undefined;
   // Tests log in many times from one address; the throttle has its own test.
-  const config = loadConfig({ env: {}, overrides: { logLevel: 'silent', loginAttemptsPerMinute: 1_000_000, ...overrides } });
+  const config = loadConfig({ env: {}, overrides: { logLevel: 'silent', loginAttemptsPerMinute: 1_000_000, ...(blobDir ? { blobStore: blobDir } : {}), ...overrides } });
   const database = await createTestDatabase();
   const clock = new TestClock();
   const platform = Platform.fromDatabase(database, config, clock.now);
@@ -50,6 +55,7 @@ export async function createTestPlatform(overrides: Partial<Config> = {}): Promi
     close: async () => {
       await app.close();
       await platform.close();
+      if (blobDir) rmSync(blobDir, { recursive: true, force: true });
     },
   };
 }

@@ -56,13 +56,17 @@ export const PERMISSIONS = [
   'request:arbitrate',
   'grant:read',
   'grant:manage',
+  'attachment:read',
+  'attachment:upload',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 // Reading the working-day calendar (deadlines, which days are worked) goes with reading the directory.
 const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read', 'calendar:read'];
 /** Every signed-in account reads the published catalog, except the auditor (三权分立: the audit trail only). */
-const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read', 'request:read', 'grant:read'];
+const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read', 'request:read', 'grant:read', 'attachment:read'];
+/** Agency users who file share requests or answer them upload their attachments (the security agreement). */
+const ATTACHING: readonly Permission[] = ['attachment:upload'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   // The operator reads grants (why is a system refused?) but not the requests' purposes.
@@ -72,16 +76,17 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   auditor: ['audit:read'],
   // The supervisor reviews catalog entries of every agency (000 §13, 003 三(二)) and edits none.
   // They also route the demand catalog's needs to the agency that holds the data (catalog:review).
-  // They check requests for conformance, arbitrate disputes (000 §21) and may suspend or revoke any grant.
-  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read', 'request:read', 'request:arbitrate', 'grant:read', 'grant:manage'],
+  // They check requests for conformance, arbitrate disputes (000 §21) and may suspend or revoke any
+  // grant; they read every agency's attachments (a request's security agreement) when arbitrating.
+  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read', 'request:read', 'request:arbitrate', 'grant:read', 'grant:manage', 'attachment:read'],
   // Agency users read the audit events of their own agency (000 §29); catalogers edit their own
   // agency's entries (the service checks the agency).
   // Catalogers answer demands routed to their agency (catalog:edit); catalogers and requesters post them.
-  cataloger: [...AGENCY_USER, 'catalog:edit', 'demand:post'],
+  cataloger: [...AGENCY_USER, ...ATTACHING, 'catalog:edit', 'demand:post'],
   // Requesters file share requests for their agency; reviewers decide those made of its resources
   // and, with the service authorisers (服务授权, 000 §29), suspend or revoke the grants it gave.
-  requester: [...AGENCY_USER, 'demand:post', 'request:file'],
-  reviewer: [...AGENCY_USER, 'request:review', 'grant:manage'],
+  requester: [...AGENCY_USER, ...ATTACHING, 'demand:post', 'request:file'],
+  reviewer: [...AGENCY_USER, ...ATTACHING, 'request:review', 'grant:manage'],
   serviceAuthoriser: [...AGENCY_USER, 'grant:manage'],
   viewer: AGENCY_USER,
   nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply'],

@@ -36,8 +36,9 @@ export class AgencyService {
     return row;
   }
 
-  async get(id: string, lang?: string): Promise<Agency> {
-    return toAgency(await this.#require(id), lang);
+  /** `executor`: a caller's transaction (on PGlite's one connection, a read beside it would wait for it). */
+  async get(id: string, lang?: string, executor?: Db): Promise<Agency> {
+    return toAgency(await this.#require(id, executor), lang);
   }
 
   async getByCode(code: string, lang?: string): Promise<Agency> {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogContent } from '../../../test/helpers/catalog.js';
 import { agencyInput, createTestPlatform, refused, type TestPlatform } from '../../../test/helpers/platform.js';
@@ -120,6 +121,19 @@ describe('filing', () => {
     expect(e.messageZh).toContain('法定代表人身份证号');
     // Nothing of the refused requests was kept.
     expect(await requests.list(supervisor.actor, { limit: 500 })).toHaveLength(1);
+  });
+
+  it('takes a sensitive item with a signed security agreement, which the provider can then read', async () => {
+    const upload = (ctx: RequestContext) => t.platform.attachments.upload(ctx, { fileName: '安全保密协议.pdf', contentType: 'application/pdf', body: Readable.from([Buffer.from('%PDF-1.7 已签署')]) });
+    const foreign = await upload(as('requester', third.id, 'third.requester'));
+    await refused(requests.file(requester, ask({ items: ['企业名称', '法定代表人身份证号'], attachments: [{ id: foreign.id, kind: 'securityAgreement' }] })), 'GS_ERR_ATTACHMENT_NOT_LINKABLE');
+    const agreement = await upload(requester);
+    await refused(t.platform.attachments.get(reviewer.actor, agreement.id), 'GS_ERR_ATTACHMENT_NOT_FOUND');
+    const r = await requests.file(requester, ask({ items: ['企业名称', '法定代表人身份证号'], attachments: [{ id: agreement.id, kind: 'securityAgreement' }] }));
+    expect(r).toMatchObject({ status: 'review', sensitiveItems: ['法定代表人身份证号'], attachments: [{ id: agreement.id, kind: 'securityAgreement', fileName: '安全保密协议.pdf', sha256: agreement.sha256 }] });
+    expect((await t.platform.attachments.get(reviewer.actor, agreement.id)).id).toBe(agreement.id);
+    await refused(t.platform.attachments.get(thirdReviewer.actor, agreement.id), 'GS_ERR_ATTACHMENT_NOT_FOUND');
+    await requests.withdraw(requester, r.id, { reason: '测试完毕' });
   });
 
   it('sends a conditional request to the provider with a deadline of 10 working days across the National Day holiday and its make-up Saturday', async () => {
