@@ -50,22 +50,27 @@ export const PERMISSIONS = [
   'catalog:configure',
   'demand:read',
   'demand:post',
+  'notification:read',
+  'webhook:manage',
+  'notification:deliveries',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 // Reading the working-day calendar (deadlines, which days are worked) goes with reading the directory.
 const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read', 'calendar:read'];
 /** Every signed-in account reads the published catalog, except the auditor (三权分立: the audit trail only). */
-const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read'];
+const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read', 'notification:read'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage'],
-  securityAdmin: ['region:read', 'agency:read', 'calendar:read', 'catalog:read', 'user:read', 'user:roles', 'token:manage'],
-  // The auditor reads the audit trail and nothing else.
+  // The operator runs the notification deliveries: every agency's webhooks, the platform-level
+  // ones, the deliveries view and manual retries.
+  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage', 'notification:read', 'webhook:manage', 'notification:deliveries'],
+  securityAdmin: ['region:read', 'agency:read', 'calendar:read', 'catalog:read', 'user:read', 'user:roles', 'token:manage', 'notification:read'],
+  // The auditor reads the audit trail and nothing else (not even an inbox).
   auditor: ['audit:read'],
   // The supervisor reviews catalog entries of every agency (000 §13, 003 三(二)) and edits none.
   // They also route the demand catalog's needs to the agency that holds the data (catalog:review).
-  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read'],
+  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read', 'notification:read'],
   // Agency users read the audit events of their own agency (000 §29); catalogers edit their own
   // agency's entries (the service checks the agency).
   // Catalogers answer demands routed to their agency (catalog:edit); catalogers and requesters post them.
@@ -74,7 +79,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   reviewer: AGENCY_USER,
   serviceAuthoriser: AGENCY_USER,
   viewer: AGENCY_USER,
-  nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply'],
+  // The node admin also registers the agency's webhooks (its own agency's only: the service checks).
+  nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply', 'webhook:manage'],
 };
 
 export function isRole(value: string): value is Role {
