@@ -16,6 +16,7 @@ import { catalogRoutes } from '../modules/catalog/routes.js';
 import { catalogSearchRoutes } from '../modules/catalog/search-routes.js';
 import { demandRoutes } from '../modules/demands/routes.js';
 import { nodeRoutes } from '../modules/nodes/routes.js';
+import { notificationRoutes } from '../modules/notifications/routes.js';
 import { pkiRoutes } from '../modules/pki/routes.js';
 import { regionRoutes } from '../modules/regions/routes.js';
 import { systemRoutes } from '../modules/systems/routes.js';
@@ -229,6 +230,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await catalogRoutes(v1, platform);
       await catalogSearchRoutes(v1, platform);
       await demandRoutes(v1, platform);
+      await notificationRoutes(v1, platform);
     },
     { prefix: API_PREFIX },
   );

@@ -12,11 +12,14 @@ import { CatalogService } from '../modules/catalog/service.js';
 import { DemandService } from '../modules/demands/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
 import { NodeService } from '../modules/nodes/service.js';
+import { EmailSender } from '../modules/notifications/channels.js';
+import { NotificationService } from '../modules/notifications/service.js';
+import { DeliveryWorker } from '../modules/notifications/worker.js';
 import { PkiService } from '../modules/pki/service.js';
 import { RegionService } from '../modules/regions/service.js';
 import { SystemService } from '../modules/systems/service.js';
 import { systemContext } from './actor.js';
-import type { Config } from './config.js';
+import { parseRetryDelays, type Config } from './config.js';
 
 export interface BootstrapResult {
   readonly regionsLoaded: number;
@@ -47,6 +50,10 @@ export class Platform {
   readonly catalog: CatalogService;
   readonly catalogSearch: CatalogSearch;
   readonly demands: DemandService;
+  /** Inbox, e-mail and webhooks; other modules call `notify` inside their transactions. */
+  readonly notifications: NotificationService;
+  /** Sends the queued e-mail and webhook deliveries; `serve` starts it, tests call `runOnce`. */
+  readonly notificationDelivery: DeliveryWorker;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -77,6 +84,17 @@ export class Platform {
     this.catalogSearch = new CatalogSearch(db);
     this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now, this.catalogSearch);
     this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
+    this.notificationDelivery = new DeliveryWorker({
+      db,
+      keys,
+      email: config.smtpUrl && config.smtpFrom ? new EmailSender({ url: config.smtpUrl, from: config.smtpFrom, timeoutMs: config.deliveryTimeoutMs }) : null,
+      timeoutMs: config.deliveryTimeoutMs,
+      maxAttempts: config.deliveryMaxAttempts,
+      retryDelaysMs: parseRetryDelays(config.deliveryRetryDelays),
+      pollMs: config.deliveryPollMs,
+      now,
+    });
+    this.notifications = new NotificationService(db, this.audit, this.accounts, this.agencies, keys, { emailEnabled: config.smtpUrl !== undefined }, now, () => this.notificationDelivery.nudge());
   }
 
   get db(): Db {
@@ -172,6 +190,7 @@ export class Platform {
 
   async close(): Promise<void> {
     try {
+      await this.notificationDelivery.stop();
       await this.database.close();
     } finally {
       this.lock?.release();

@@ -110,6 +110,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     checkpoints.unref();
     // Scheduled backups (docs/backup.md). The last step that can fail: a failed start has none to stop.
     const backupSchedule = await startBackupSchedule(config, platform, logger);
+    // Notification e-mail and webhooks queued by this or any other process (docs/notifications.md).
+    platform.notificationDelivery.start(logger);
+    if (!config.smtpUrl) logger.info('notification e-mail is off (GOVSHARE_SMTP_URL is not set); the inbox and webhooks work');
     platform.markReady();
     logger.info({ url: `${config.consoleTls ? 'https' : 'http'}://${config.host}:${config.port}`, database: platform.database.kind, location: platform.database.location }, 'govshare is serving');
     const runningApp = app;
@@ -128,6 +131,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           await Promise.all([runningApp.close(), runningExchange.close()]);
           await socket?.close();
           await backupSchedule.stop();
+          await platform.notificationDelivery.stop();
           // The events of the last moments are signed before the process goes.
           await inFlight.then(checkpoint);
           await platform.close();
