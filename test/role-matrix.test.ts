@@ -221,6 +221,25 @@ async function freshAttachment(): Promise<string> {
   return (await t.platform.attachments.upload(ctx, { fileName: '保密协议.pdf', contentType: 'application/pdf', body: Readable.from([Buffer.from('%PDF-1.7 保密协议')]) })).id;
 }
 
+/** A webhook of the home agency (its node admin manages it, and the operator). */
+async function freshWebhook(): Promise<string> {
+  return (await t.platform.notifications.createWebhook(t.cli, { url: 'https://hooks.example.test/govshare', agencyId: home.id })).webhook.id;
+}
+
+/** A queued (never sent: no worker runs here) test delivery to a fresh webhook. */
+async function freshDelivery(): Promise<string> {
+  return (await t.platform.notifications.testWebhook(t.cli, await freshWebhook())).id;
+}
+
+/** A notification in the caller's own inbox. */
+async function ownNotification(userId: string): Promise<string> {
+  await t.platform.db.transaction().execute((trx) =>
+    t.platform.notifications.notify({ kind: 'grant.expiring', audience: [{ accountIds: [userId] }], subjectZh: '授权即将到期', subject: 'A grant expires soon', bodyZh: '授权将于 30 日后到期。', body: 'The grant expires in 30 days.', target: { type: 'grant', id: `g${next()}` } }, trx),
+  );
+  const actor = { type: 'user' as const, userId, name: 'matrix', roles: [], agencyId: null, permissions: new Set<never>() };
+  return (await t.platform.notifications.inbox(actor, { unread: true, limit: 1 })).items[0]!.id;
+}
+
 // ---- one valid request per route, keyed by `METHOD pattern` -------------------------------------
 
 const V1 = '/api/v1';
@@ -416,6 +435,23 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'POST /api/v1/attachments': async ({ me }) => ({ url: `${V1}/attachments?fileName=${encodeURIComponent('保密协议.pdf')}`, headers: { ...me.headers, 'content-type': 'application/pdf' }, payload: '%PDF-1.7 保密协议' }),
   'GET /api/v1/attachments/:id': async () => ({ url: `${V1}/attachments/${await freshAttachment()}` }),
   'GET /api/v1/attachments/:id/content': async () => ({ url: `${V1}/attachments/${await freshAttachment()}/content` }),
+  'GET /api/v1/notifications': async () => ({ url: `${V1}/notifications?unread=true&limit=5` }),
+  'GET /api/v1/notifications/unread-count': async () => ({ url: `${V1}/notifications/unread-count` }),
+  'POST /api/v1/notifications/:id/read': async ({ me }) => ({ url: `${V1}/notifications/${await ownNotification(me.userId)}/read` }),
+  'POST /api/v1/notifications/read-all': async () => ({ url: `${V1}/notifications/read-all` }),
+  'GET /api/v1/notifications/preferences': async () => ({ url: `${V1}/notifications/preferences` }),
+  'PUT /api/v1/notifications/preferences': async () => ({ url: `${V1}/notifications/preferences`, payload: { email: true } }),
+  'GET /api/v1/webhooks': async () => ({ url: `${V1}/webhooks?limit=5` }),
+  // A node admin registers for its own (home) agency; the operator, without agencyId, a platform-level one.
+  'POST /api/v1/webhooks': async () => ({ url: `${V1}/webhooks`, payload: { url: 'https://hooks.example.test/new', kinds: ['request.decided'] } }),
+  'GET /api/v1/webhooks/:id': async () => ({ url: `${V1}/webhooks/${await freshWebhook()}` }),
+  'PATCH /api/v1/webhooks/:id': async () => ({ url: `${V1}/webhooks/${await freshWebhook()}`, payload: { active: false } }),
+  'DELETE /api/v1/webhooks/:id': async () => ({ url: `${V1}/webhooks/${await freshWebhook()}` }),
+  'POST /api/v1/webhooks/:id/test': async () => ({ url: `${V1}/webhooks/${await freshWebhook()}/test` }),
+  'GET /api/v1/webhooks/:id/deliveries': async () => ({ url: `${V1}/webhooks/${await freshWebhook()}/deliveries` }),
+  'GET /api/v1/notification-deliveries': async () => ({ url: `${V1}/notification-deliveries?status=pending&channel=webhook&limit=5` }),
+  'GET /api/v1/notification-deliveries/:id': async () => ({ url: `${V1}/notification-deliveries/${await freshDelivery()}` }),
+  'POST /api/v1/notification-deliveries/:id/retry': async () => ({ url: `${V1}/notification-deliveries/${await freshDelivery()}/retry` }),
   'PATCH /api/v1/catalog/extension-fields/:key': async () => ({ url: `${V1}/catalog/extension-fields/${await freshExtensionField()}`, payload: { labelZh: '改名字段' } }),
 };
 

@@ -9,7 +9,9 @@ import type { Grant } from '../src/modules/grants/schemas.js';
 import { sweepOnce } from '../src/modules/requests/deadline-sweep.js';
 import type { HistoryEntry, ShareRequest, Statistics } from '../src/modules/requests/schemas.js';
 import { catalogContent } from './helpers/catalog.js';
+import type { Delivery, InboxItem } from '../src/modules/notifications/schemas.js';
 import { agencyInput, createTestPlatform, sessionCookie, STRONG_PASSWORD, userWithRoles, type TestPlatform } from './helpers/platform.js';
+import { deadUrl } from './helpers/receivers.js';
 
 let t: TestPlatform;
 let consumer: Agency;
@@ -44,7 +46,9 @@ const ASK = {
 };
 
 beforeAll(async () => {
-  t = await createTestPlatform();
+  // E-mail goes to a server that is not there, and the provider's webhook to a receiver that is
+  // not there: neither may hold up a decision.
+  t = await createTestPlatform({ smtpUrl: await deadUrl('smtp'), smtpFrom: 'govshare <noreply@example.gov.cn>', deliveryTimeoutMs: 500 });
   consumer = await t.platform.agencies.create(t.cli, agencyInput(21, { nameZh: '衡阳市行政审批服务局' }));
   provider = await t.platform.agencies.create(t.cli, agencyInput(22, { nameZh: '衡阳市市场监督管理局' }));
   const outsider = await t.platform.agencies.create(t.cli, agencyInput(23));
@@ -59,7 +63,10 @@ beforeAll(async () => {
   unconditional = await publish({ nameZh: '企业名录', shareType: 'unconditional', shareCondition: undefined, classification: { category: '3', group: '01', subgroup: '003' } });
   notShared = await publish({ nameZh: '稽查底稿', shareType: 'none', shareCondition: undefined, shareMethods: [], legalBasis: { law: '《市场监督管理行政处罚程序规定》', article: '第二十一条' }, classification: { category: '3', group: '01', subgroup: '004' } });
   headers.requester = (await userWithRoles(t, 'sq-requester', ['requester'], consumer.id)).headers;
-  headers.reviewer = (await userWithRoles(t, 'sq-reviewer', ['reviewer'], provider.id)).headers;
+  const reviewerAccount = await userWithRoles(t, 'sq-reviewer', ['reviewer'], provider.id);
+  headers.reviewer = reviewerAccount.headers;
+  await t.platform.accounts.update(t.cli, reviewerAccount.userId, { email: 'reviewer@amr.example.gov.cn' });
+  await t.platform.notifications.createWebhook(t.cli, { url: await deadUrl('http'), agencyId: provider.id });
   headers.supervisor = (await userWithRoles(t, 'sq-supervisor', ['supervisor'])).headers;
   headers.outsider = (await userWithRoles(t, 'sq-outsider', ['reviewer'], outsider.id)).headers;
 });
@@ -94,6 +101,9 @@ describe('share requests through the API', () => {
     expect(filed.body).toMatchObject({ status: 'review', statusZh: '待提供方审核', deadline: { stage: 'review', overdue: false } });
     const id = filed.body.id;
     expect((await call('outsider', 'GET', `/share-requests/${id}`)).body.code).toBe('GS_ERR_SHARE_REQUEST_NOT_FOUND');
+    // The provider's reviewer finds it in the inbox.
+    const inbox = await call<{ items: InboxItem[] }>('reviewer', 'GET', '/notifications?unread=true');
+    expect(inbox.body.items.filter((n) => n.target.id === id).map((n) => n.kind)).toEqual(['request.submitted']);
 
     // The provider narrows it; a second decision is a conflict.
     const narrowed = await call<ShareRequest>('reviewer', 'POST', `/share-requests/${id}/approve`, {
@@ -102,6 +112,14 @@ describe('share requests through the API', () => {
     });
     expect(narrowed.status, JSON.stringify(narrowed.body)).toBe(200);
     expect(narrowed.body).toMatchObject({ status: 'granted', decision: { kind: 'narrowed', by: 'sq-reviewer' } });
+    const told = await call<{ items: InboxItem[] }>('requester', 'GET', '/notifications');
+    expect(told.body.items.find((n) => n.target.id === id && n.kind === 'request.decided')?.subjectZh).toContain('缩小范围');
+    // The e-mail and the webhook of these notices failed and wait for their retry; the decisions stand.
+    await t.platform.notificationDelivery.runOnce();
+    const deliveries = (await t.platform.notifications.listDeliveries({ limit: 100 })).items as Delivery[];
+    expect(deliveries.map((d) => d.channel).sort()).toEqual(expect.arrayContaining(['email', 'webhook']));
+    for (const d of deliveries) expect(d).toMatchObject({ status: 'pending', attempts: 1, deliveredAt: null });
+    expect(deliveries.every((d) => d.lastError !== null)).toBe(true);
     const again = await call('reviewer', 'POST', `/share-requests/${id}/refuse`, { reason: '再议', legalBasis: { law: '某法', article: '第一条' } });
     expect([again.status, again.body.code]).toEqual([409, 'GS_ERR_SHARE_REQUEST_STATE']);
     const grant = await call<Grant>('requester', 'GET', `/grants/${narrowed.body.grantId}`);

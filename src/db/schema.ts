@@ -530,6 +530,80 @@ export interface AttachmentLinksTable {
   createdAt: Timestamp;
 }
 
+export interface NotificationsTable {
+  id: string;
+  kind: string;
+  subjectZh: string;
+  subject: string;
+  bodyZh: string;
+  body: string;
+  targetType: string;
+  targetId: string;
+  details: Json<Record<string, unknown>>;
+  createdAt: Timestamp;
+}
+
+export interface NotificationInboxTable {
+  id: string;
+  seq: Generated<number>;
+  notificationId: string;
+  accountId: string;
+  readAt: Date | null;
+  createdAt: Timestamp;
+}
+
+export interface NotificationPreferencesTable {
+  accountId: string;
+  email: boolean;
+  updatedAt: Timestamp;
+}
+
+export interface WebhooksTable {
+  id: string;
+  agencyId: string | null;
+  url: string;
+  description: string;
+  secretSealed: string;
+  kinds: string[] | null;
+  active: Generated<boolean>;
+  version: Generated<number>;
+  createdBy: string;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+  deletedAt: Date | null;
+}
+
+export interface NotificationDeliveriesTable {
+  id: string;
+  seq: Generated<number>;
+  notificationId: string;
+  channel: string;
+  accountId: string | null;
+  webhookId: string | null;
+  address: string;
+  status: string;
+  attempts: Generated<number>;
+  nextAttemptAt: Timestamp;
+  claimedBy: string | null;
+  lastAttemptAt: Date | null;
+  lastError: string | null;
+  deliveredAt: Date | null;
+  createdAt: Timestamp;
+}
+
+export interface NotificationDeliveryAttemptsTable {
+  id: Generated<number>;
+  deliveryId: string;
+  attempt: number;
+  worker: string;
+  startedAt: Date;
+  finishedAt: Date;
+  outcome: string;
+  httpStatus: number | null;
+  smtpResponse: string | null;
+  error: string | null;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -566,4 +640,10 @@ export interface Database {
   shareRequestAttachments: ShareRequestAttachmentsTable;
   attachments: AttachmentsTable;
   attachmentLinks: AttachmentLinksTable;
+  notifications: NotificationsTable;
+  notificationInbox: NotificationInboxTable;
+  notificationPreferences: NotificationPreferencesTable;
+  webhooks: WebhooksTable;
+  notificationDeliveries: NotificationDeliveriesTable;
+  notificationDeliveryAttempts: NotificationDeliveryAttemptsTable;
 }

@@ -187,6 +187,15 @@ export const ERRORS = {
   GS_ERR_ATTACHMENT_TOO_LARGE: { status: 413, message: 'The attachment is larger than the limit of {limit} bytes (GOVSHARE_ATTACHMENT_MAX_BYTES); nothing was stored', messageZh: '附件超过 {limit} 字节的上限（GOVSHARE_ATTACHMENT_MAX_BYTES），未保存' },
   GS_ERR_ATTACHMENT_INVALID: { status: 400, message: 'The attachment cannot be accepted: {reason}', messageZh: '附件无法接收：{reasonZh}' },
   GS_ERR_ATTACHMENT_NOT_LINKABLE: { status: 400, message: 'Attachment {id} does not exist or was not uploaded by your agency; upload it first', messageZh: '附件 {id} 不存在或不是本单位上传的，请先上传' },
+  // notifications: inbox, e-mail, webhooks, deliveries
+  GS_ERR_NOTIFICATION_NOT_FOUND: { status: 404, message: 'No notification {id} in your inbox', messageZh: '您的收件箱中没有通知 {id}' },
+  GS_ERR_NOTIFICATION_NOTICE_INVALID: { status: 500, message: 'The notice cannot be queued: {reason}', messageZh: '通知无法加入发送队列：{reasonZh}' },
+  GS_ERR_NOTIFICATION_DELIVERY_NOT_FOUND: { status: 404, message: 'No notification delivery {id}', messageZh: '通知投递记录 {id} 不存在' },
+  GS_ERR_NOTIFICATION_DELIVERY_STATE: { status: 409, message: 'Delivery {id} is {status}; cannot {action}', messageZh: '投递 {id} 当前{statusZh}，不能{actionZh}' },
+  GS_ERR_WEBHOOK_NOT_FOUND: { status: 404, message: 'No webhook {id}', messageZh: 'Webhook {id} 不存在' },
+  GS_ERR_WEBHOOK_URL_INVALID: { status: 400, message: 'The webhook URL cannot be used: {reason}', messageZh: 'Webhook 地址不可用：{reasonZh}' },
+  GS_ERR_WEBHOOK_AGENCY_INVALID: { status: 400, message: 'Agency {agencyId} cannot have a webhook: {reason}', messageZh: '单位 {agencyId} 不能注册 Webhook：{reasonZh}' },
+  GS_ERR_WEBHOOK_INACTIVE: { status: 409, message: 'Webhook {id} is deactivated; activate it first', messageZh: 'Webhook {id} 已停用，请先启用' },
 
   // users and roles
   GS_ERR_USER_NOT_FOUND: { status: 404, message: 'No user {id}', messageZh: '用户 {id} 不存在' },

@@ -19,6 +19,7 @@ import { demandRoutes } from '../modules/demands/routes.js';
 import { grantRoutes } from '../modules/grants/routes.js';
 import { shareRequestRoutes } from '../modules/requests/routes.js';
 import { nodeRoutes } from '../modules/nodes/routes.js';
+import { notificationRoutes } from '../modules/notifications/routes.js';
 import { pkiRoutes } from '../modules/pki/routes.js';
 import { regionRoutes } from '../modules/regions/routes.js';
 import { systemRoutes } from '../modules/systems/routes.js';
@@ -235,6 +236,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await shareRequestRoutes(v1, platform);
       await grantRoutes(v1, platform);
       await attachmentRoutes(v1, platform);
+      await notificationRoutes(v1, platform);
     },
     { prefix: API_PREFIX },
   );

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GsError, type ErrorCode } from '../lib/errors.js';
-import { CONFIG_KEYS, DEFAULT_CONFIG, loadConfig, type ConfigSources } from './config.js';
+import { CONFIG_KEYS, DEFAULT_CONFIG, loadConfig, parseRetryDelays, type ConfigSources } from './config.js';
 
 let dir: string;
 beforeAll(() => {
@@ -113,6 +113,12 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_BLOB_S3_CA_FILE: '/etc/govshare/files-ca.pem',
         GOVSHARE_BLOB_S3_CREDENTIALS_FILE: '/etc/govshare/files.credentials',
         GOVSHARE_ATTACHMENT_MAX_BYTES: '1048576',
+        GOVSHARE_SMTP_URL: 'smtp://noreply:secret@mail.gov.example:587',
+        GOVSHARE_SMTP_FROM: 'noreply@gov.example',
+        GOVSHARE_DELIVERY_TIMEOUT_MS: '5000',
+        GOVSHARE_DELIVERY_MAX_ATTEMPTS: '5',
+        GOVSHARE_DELIVERY_RETRY_DELAYS: '1m,5m',
+        GOVSHARE_DELIVERY_POLL_MS: '1000',
       },
     });
     expect(c).toEqual({
@@ -152,6 +158,12 @@ describe('loadConfig from the environment', () => {
       backupS3Endpoint: 'https://oss.gov.example',
       backupS3Region: 'cn-north-1',
       backupS3PathStyle: false,
+      smtpUrl: 'smtp://noreply:secret@mail.gov.example:587',
+      smtpFrom: 'noreply@gov.example',
+      deliveryTimeoutMs: 5000,
+      deliveryMaxAttempts: 5,
+      deliveryRetryDelays: '1m,5m',
+      deliveryPollMs: 1000,
       backupS3CaFile: '/etc/govshare/oss-ca.pem',
       backupS3CredentialsFile: '/etc/govshare/oss.credentials',
       requestConformanceCheck: true,
@@ -330,5 +342,23 @@ describe('the master key: a key file or a passphrase', () => {
     // The key file from the config file and the passphrase from the environment conflict too.
     const path = configFile('key-file.json', { masterKeyFile: '/etc/govshare/master.key' });
     expectRefused({ env: { GOVSHARE_CONFIG: path, GOVSHARE_MASTER_PASSPHRASE: both.GOVSHARE_MASTER_PASSPHRASE } }, 'GS_ERR_CONFIG_INVALID', 'GOVSHARE_MASTER_KEY_FILE and GOVSHARE_MASTER_PASSPHRASE');
+  });
+});
+
+describe('notification delivery settings', () => {
+  it('takes an smtp:// or smtps:// server with its From address, and sends no e-mail without one', () => {
+    expect(loadConfig({ env: {} }).smtpUrl).toBeUndefined();
+    const c = loadConfig({ env: { GOVSHARE_SMTP_URL: 'smtps://noreply:p%40ss@mail.gov.test:465', GOVSHARE_SMTP_FROM: '政务共享平台 <noreply@gov.test>' } });
+    expect(c.smtpUrl).toBe('smtps://noreply:p%40ss@mail.gov.test:465');
+    expect(c.smtpFrom).toBe('政务共享平台 <noreply@gov.test>');
+    expectRefused({ env: { GOVSHARE_SMTP_URL: 'https://mail.gov.test', GOVSHARE_SMTP_FROM: 'x@gov.test' } }, 'GS_ERR_CONFIG_INVALID', 'GOVSHARE_SMTP_URL');
+    expectRefused({ env: { GOVSHARE_SMTP_URL: 'smtp://mail.gov.test:587' } }, 'GS_ERR_CONFIG_INVALID', 'GOVSHARE_SMTP_FROM');
+  });
+
+  it('reads the retry delays as durations and refuses others', () => {
+    expect(parseRetryDelays(DEFAULT_CONFIG.deliveryRetryDelays)).toEqual([30_000, 120_000, 600_000, 3_600_000, 10_800_000, 21_600_000]);
+    expect(loadConfig({ env: { GOVSHARE_DELIVERY_RETRY_DELAYS: '5s, 1m' } }).deliveryRetryDelays).toBe('5s, 1m');
+    expectRefused({ env: { GOVSHARE_DELIVERY_RETRY_DELAYS: '30s,soon' } }, 'GS_ERR_CONFIG_INVALID', 'GOVSHARE_DELIVERY_RETRY_DELAYS');
+    expectRefused({ env: { GOVSHARE_DELIVERY_MAX_ATTEMPTS: '0' } }, 'GS_ERR_CONFIG_INVALID', 'GOVSHARE_DELIVERY_MAX_ATTEMPTS');
   });
 });

@@ -109,6 +109,18 @@ export interface Config {
   readonly grantExpiryReminderDays: number;
   /** How often each `serve` process looks for deadlines to remind, escalate, and grants to expire. */
   readonly requestSweepSeconds: number;
+  /** `smtp://user:pass@host:587` or `smtps://…`: the server notification e-mail goes through; absent: no e-mail. */
+  readonly smtpUrl: string | undefined;
+  /** The From address of notification e-mail (`govshare <noreply@example.gov.cn>`); needed with smtpUrl. */
+  readonly smtpFrom: string | undefined;
+  /** How long one delivery attempt (a webhook request, an SMTP connection step) may take. */
+  readonly deliveryTimeoutMs: number;
+  /** Attempts of a delivery before it is marked failed (an operator can retry it by hand). */
+  readonly deliveryMaxAttempts: number;
+  /** Waits between attempts, e.g. `30s,2m,10m,1h,3h,6h`; the last one repeats. */
+  readonly deliveryRetryDelays: string;
+  /** How often each `serve` process looks for due deliveries (a notice also wakes its own process at once). */
+  readonly deliveryPollMs: number;
 }
 
 interface KeySpec {
@@ -205,6 +217,31 @@ function auditHashAlgorithm(raw: unknown): AuditHashAlgorithm {
   return alg;
 }
 
+function smtpUrl(raw: unknown): string {
+  const s = text(raw);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Error('is not a URL (expected smtp://user:password@host:587 or smtps://…)');
+  }
+  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') throw new Error(`must use smtp:// or smtps://, got ${u.protocol}`);
+  if (!u.hostname) throw new Error('names no host');
+  return s;
+}
+
+/** `30s,2m,10m,1h`: durations with a unit (s, m, h), in milliseconds. */
+export function parseRetryDelays(raw: string): number[] {
+  const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+  const delays = raw.split(',').map((part) => {
+    const m = /^\s*(\d{1,6})\s*([smh])\s*$/.exec(part);
+    if (!m) throw new Error(`${JSON.stringify(part)} is not a duration like 30s, 2m or 1h`);
+    return Number(m[1]) * units[m[2]!]!;
+  });
+  if (delays.length === 0 || delays.some((d) => d <= 0)) throw new Error('needs at least one positive duration');
+  return delays;
+}
+
 /** The documented settings: environment variable, config-file key, parser. See docs/configuration.md. */
 export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_HOST', file: 'host', parse: host },
@@ -259,6 +296,12 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_REQUEST_REMINDER_DAYS', file: 'requestReminderDays', parse: integer(0, 30) },
   { env: 'GOVSHARE_GRANT_EXPIRY_REMINDER_DAYS', file: 'grantExpiryReminderDays', parse: integer(0, 365) },
   { env: 'GOVSHARE_REQUEST_SWEEP_SECONDS', file: 'requestSweepSeconds', parse: integer(5, 86_400) },
+  { env: 'GOVSHARE_SMTP_URL', file: 'smtpUrl', parse: smtpUrl },
+  { env: 'GOVSHARE_SMTP_FROM', file: 'smtpFrom', parse: text },
+  { env: 'GOVSHARE_DELIVERY_TIMEOUT_MS', file: 'deliveryTimeoutMs', parse: integer(100, 300_000) },
+  { env: 'GOVSHARE_DELIVERY_MAX_ATTEMPTS', file: 'deliveryMaxAttempts', parse: integer(1, 100) },
+  { env: 'GOVSHARE_DELIVERY_RETRY_DELAYS', file: 'deliveryRetryDelays', parse: checkedBy(parseRetryDelays) },
+  { env: 'GOVSHARE_DELIVERY_POLL_MS', file: 'deliveryPollMs', parse: integer(100, 3_600_000) },
 ];
 
 export const DEFAULT_CONFIG: Config = {
@@ -314,6 +357,12 @@ export const DEFAULT_CONFIG: Config = {
   requestReminderDays: 2,
   grantExpiryReminderDays: 30,
   requestSweepSeconds: 60,
+  smtpUrl: undefined,
+  smtpFrom: undefined,
+  deliveryTimeoutMs: 10_000,
+  deliveryMaxAttempts: 8,
+  deliveryRetryDelays: '30s,2m,10m,1h,3h,6h',
+  deliveryPollMs: 2_000,
 };
 
 export interface ConfigSources {
@@ -373,6 +422,9 @@ export function loadConfig(sources: ConfigSources): Config {
   if ((config.consoleTlsCertFile === undefined) !== (config.consoleTlsKeyFile === undefined)) {
     const missing = config.consoleTlsCertFile === undefined ? 'GOVSHARE_CONSOLE_TLS_CERT_FILE' : 'GOVSHARE_CONSOLE_TLS_KEY_FILE';
     throw new GsError('GS_ERR_CONFIG_INVALID', { key: missing, reason: 'the console certificate and its key are given together or not at all' });
+  }
+  if (config.smtpUrl !== undefined && config.smtpFrom === undefined) {
+    throw new GsError('GS_ERR_CONFIG_INVALID', { key: 'GOVSHARE_SMTP_FROM', reason: 'is needed with GOVSHARE_SMTP_URL: the From address of notification e-mail' });
   }
   if (config.consoleTlsCertFile !== undefined && !config.consoleTls) {
     throw new GsError('GS_ERR_CONFIG_INVALID', { key: 'GOVSHARE_CONSOLE_TLS', reason: 'a console certificate is configured but GOVSHARE_CONSOLE_TLS is off; turn it on or remove the certificate' });

@@ -16,11 +16,14 @@ import { GrantService } from '../modules/grants/service.js';
 import { ShareRequestService } from '../modules/requests/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
 import { NodeService } from '../modules/nodes/service.js';
+import { EmailSender } from '../modules/notifications/channels.js';
+import { NotificationService } from '../modules/notifications/service.js';
+import { DeliveryWorker } from '../modules/notifications/worker.js';
 import { PkiService } from '../modules/pki/service.js';
 import { RegionService } from '../modules/regions/service.js';
 import { SystemService } from '../modules/systems/service.js';
 import { SYSTEM_ACTOR, systemContext } from './actor.js';
-import type { Config } from './config.js';
+import { parseRetryDelays, type Config } from './config.js';
 
 export interface BootstrapResult {
   readonly regionsLoaded: number;
@@ -58,6 +61,10 @@ export class Platform {
   /** Files by their SHA-256 (GOVSHARE_BLOB_STORE): attachments, and the exchange's file resources. */
   readonly blobs: BlobStore;
   readonly attachments: AttachmentService;
+  /** Inbox, e-mail and webhooks; other modules call `notify` inside their transactions. */
+  readonly notifications: NotificationService;
+  /** Sends the queued e-mail and webhook deliveries; `serve` starts it, tests call `runOnce`. */
+  readonly notificationDelivery: DeliveryWorker;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -88,11 +95,21 @@ export class Platform {
     this.catalogSearch = new CatalogSearch(db);
     this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now, this.catalogSearch);
     this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
+    this.notificationDelivery = new DeliveryWorker({
+      db,
+      keys,
+      email: config.smtpUrl && config.smtpFrom ? new EmailSender({ url: config.smtpUrl, from: config.smtpFrom, timeoutMs: config.deliveryTimeoutMs }) : null,
+      timeoutMs: config.deliveryTimeoutMs,
+      maxAttempts: config.deliveryMaxAttempts,
+      retryDelaysMs: parseRetryDelays(config.deliveryRetryDelays),
+      pollMs: config.deliveryPollMs,
+      now,
+    });
+    this.notifications = new NotificationService(db, this.audit, this.accounts, this.agencies, keys, { emailEnabled: config.smtpUrl !== undefined }, now, () => this.notificationDelivery.nudge());
     const systemLookup = { get: (id: string) => this.systems.get(SYSTEM_ACTOR, id) };
-    const notifier = { notify: async () => ({ recipients: 0 }) };
     this.blobs = blobStoreOf(config, process.env);
     this.attachments = new AttachmentService(db, this.audit, this.agencies, this.blobs, { maxBytes: config.attachmentMaxBytes }, now);
-    this.grants = new GrantService(db, this.audit, this.agencies, { name: async (id) => (await systemLookup.get(id)).name }, notifier, now);
+    this.grants = new GrantService(db, this.audit, this.agencies, { name: async (id) => (await systemLookup.get(id)).name }, this.notifications, now);
     this.requests = new ShareRequestService(
       db,
       this.audit,
@@ -102,7 +119,7 @@ export class Platform {
       this.calendar,
       this.grants,
       this.attachments,
-      notifier,
+      this.notifications,
       {
         conformanceCheck: config.requestConformanceCheck,
         conformanceDays: config.requestConformanceDays,
@@ -209,6 +226,7 @@ export class Platform {
   async close(): Promise<void> {
     try {
       this.blobs.close();
+      await this.notificationDelivery.stop();
       await this.database.close();
     } finally {
       this.lock?.release();

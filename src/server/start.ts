@@ -113,6 +113,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const backupSchedule = await startBackupSchedule(config, platform, logger);
     // Share-request deadlines and grant ends (docs/requests.md).
     const deadlineSweep = startDeadlineSweep(platform.requests, platform.grants, { seconds: config.requestSweepSeconds, grantExpiryReminderDays: config.grantExpiryReminderDays }, logger);
+    // Notification e-mail and webhooks queued by this or any other process (docs/notifications.md).
+    platform.notificationDelivery.start(logger);
+    if (!config.smtpUrl) logger.info('notification e-mail is off (GOVSHARE_SMTP_URL is not set); the inbox and webhooks work');
     platform.markReady();
     logger.info({ url: `${config.consoleTls ? 'https' : 'http'}://${config.host}:${config.port}`, database: platform.database.kind, location: platform.database.location }, 'govshare is serving');
     const runningApp = app;
@@ -132,6 +135,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           await socket?.close();
           await backupSchedule.stop();
           await deadlineSweep.stop();
+          await platform.notificationDelivery.stop();
           // The events of the last moments are signed before the process goes.
           await inFlight.then(checkpoint);
           await platform.close();

@@ -58,27 +58,32 @@ export const PERMISSIONS = [
   'grant:manage',
   'attachment:read',
   'attachment:upload',
+  'notification:read',
+  'webhook:manage',
+  'notification:deliveries',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 // Reading the working-day calendar (deadlines, which days are worked) goes with reading the directory.
 const DIRECTORY: readonly Permission[] = ['region:read', 'agency:read', 'system:read', 'node:read', 'calendar:read'];
 /** Every signed-in account reads the published catalog, except the auditor (三权分立: the audit trail only). */
-const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read', 'request:read', 'grant:read', 'attachment:read'];
+const AGENCY_USER: readonly Permission[] = [...DIRECTORY, 'audit:read-agency', 'catalog:read', 'demand:read', 'request:read', 'grant:read', 'attachment:read', 'notification:read'];
 /** Agency users who file share requests or answer them upload their attachments (the security agreement). */
 const ATTACHING: readonly Permission[] = ['attachment:upload'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  // The operator reads grants (why is a system refused?) but not the requests' purposes.
-  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'grant:read', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage'],
-  securityAdmin: ['region:read', 'agency:read', 'calendar:read', 'catalog:read', 'user:read', 'user:roles', 'token:manage'],
-  // The auditor reads the audit trail and nothing else.
+  // The operator reads grants (why is a system refused?) but not the requests' purposes, and runs
+  // the notification deliveries: every agency's webhooks, the platform-level ones, the deliveries
+  // view and manual retries.
+  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'grant:read', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage', 'notification:read', 'webhook:manage', 'notification:deliveries'],
+  securityAdmin: ['region:read', 'agency:read', 'calendar:read', 'catalog:read', 'user:read', 'user:roles', 'token:manage', 'notification:read'],
+  // The auditor reads the audit trail and nothing else (not even an inbox).
   auditor: ['audit:read'],
   // The supervisor reviews catalog entries of every agency (000 §13, 003 三(二)) and edits none.
   // They also route the demand catalog's needs to the agency that holds the data (catalog:review).
   // They check requests for conformance, arbitrate disputes (000 §21) and may suspend or revoke any
   // grant; they read every agency's attachments (a request's security agreement) when arbitrating.
-  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read', 'request:read', 'request:arbitrate', 'grant:read', 'grant:manage', 'attachment:read'],
+  supervisor: [...DIRECTORY, 'catalog:read', 'catalog:review', 'demand:read', 'request:read', 'request:arbitrate', 'grant:read', 'grant:manage', 'attachment:read', 'notification:read'],
   // Agency users read the audit events of their own agency (000 §29); catalogers edit their own
   // agency's entries (the service checks the agency).
   // Catalogers answer demands routed to their agency (catalog:edit); catalogers and requesters post them.
@@ -89,7 +94,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   reviewer: [...AGENCY_USER, ...ATTACHING, 'request:review', 'grant:manage'],
   serviceAuthoriser: [...AGENCY_USER, 'grant:manage'],
   viewer: AGENCY_USER,
-  nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply'],
+  // The node admin also registers the agency's webhooks (its own agency's only: the service checks).
+  nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply', 'webhook:manage'],
 };
 
 export function isRole(value: string): value is Role {

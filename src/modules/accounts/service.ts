@@ -17,9 +17,10 @@ import {
   type Role,
 } from './permissions.js';
 import type { SessionView, SetupStep, TokenView, UserView } from './schemas.js';
-import { AccountStore, LOCKOUT, type ApiTokenRow, type UserQuery, type UserRow } from './store.js';
+import { AccountStore, LOCKOUT, type AccountSelector, type ApiTokenRow, type UserQuery, type UserRow } from './store.js';
 
 export type { SetupStep, TokenView, UserView } from './schemas.js';
+export type { AccountSelector } from './store.js';
 
 export interface AccountSettings {
   readonly totpPolicy: TotpPolicy;
@@ -28,6 +29,13 @@ export interface AccountSettings {
 }
 
 /** What the account service needs to know about agencies (it never reads their tables). */
+export interface Recipient {
+  readonly id: string;
+  readonly agencyId: string | null;
+  readonly email: string | null;
+  readonly displayName: string;
+}
+
 export interface AgencyLookup {
   /** `executor`: the caller's transaction, when called inside one. */
   requireActive(id: string, executor?: Db): Promise<unknown>;
@@ -169,6 +177,19 @@ export class AccountService {
   }
 
   // ---- users -------------------------------------------------------------------------------
+
+  /**
+   * The active accounts any of the selectors reaches, each once, with their agency and e-mail
+   * address (notifications). Deactivated accounts are never reached.
+   */
+  async activeRecipients(selectors: readonly AccountSelector[], executor: Db = this.db): Promise<Recipient[]> {
+    for (const s of selectors) {
+      if ('accountIds' in s && s.accountIds.some((id) => !isUuid(id))) throw new GsError('GS_ERR_NOTIFICATION_NOTICE_INVALID', { reason: 'an account id is not a UUID', reasonZh: '账号编号不是 UUID' });
+      if ('agencyId' in s && !isUuid(s.agencyId)) throw new GsError('GS_ERR_NOTIFICATION_NOTICE_INVALID', { reason: 'an agency id is not a UUID', reasonZh: '单位编号不是 UUID' });
+    }
+    const rows = await this.#store.activeMatching(selectors, executor);
+    return rows.map((r) => ({ id: r.id, agencyId: r.agencyId, email: r.email, displayName: r.displayName }));
+  }
 
   async get(id: string): Promise<UserView> {
     return toUserView(await this.#require(id), this.now());

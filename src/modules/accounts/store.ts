@@ -16,6 +16,12 @@ export interface UserQuery {
   readonly limit: number;
 }
 
+/** Who a notification reaches (see AccountService.activeRecipients). */
+export type AccountSelector =
+  | { readonly agencyId: string; readonly roles: readonly string[] }
+  | { readonly role: string }
+  | { readonly accountIds: readonly string[] };
+
 /** Lockout rule: this many failures inside the window lock the account for the window's length. */
 export const LOCKOUT = { attempts: 5, windowMinutes: 15 } as const;
 
@@ -83,6 +89,32 @@ export class AccountStore {
       .where((eb) => eb.or([eb('totpLastStep', 'is', null), eb('totpLastStep', '<', step)]))
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Active accounts matching any selector (each once): those of an agency holding one of the
+   * roles, every holder of a role, or accounts by id. For notifications.
+   */
+  activeMatching(selectors: readonly AccountSelector[], executor: Db = this.db): Promise<Pick<UserRow, 'id' | 'agencyId' | 'email' | 'displayName'>[]> {
+    if (selectors.length === 0) return Promise.resolve([]);
+    return executor
+      .selectFrom('users')
+      .select(['id', 'agencyId', 'email', 'displayName'])
+      .where('active', '=', true)
+      .where((eb) =>
+        eb.or(
+          selectors.map((s) => {
+            if ('accountIds' in s) return s.accountIds.length > 0 ? eb('id', 'in', [...s.accountIds]) : eb.val(false);
+            if ('agencyId' in s) {
+              const roles = s.roles.length > 0 ? eb.or(s.roles.map((r) => sql<boolean>`${r} = any(roles)`)) : eb.val(false);
+              return eb.and([eb('agencyId', '=', s.agencyId), roles]);
+            }
+            return sql<boolean>`${s.role} = any(roles)`;
+          }),
+        ),
+      )
+      .orderBy('id')
+      .execute();
   }
 
   countActiveWithRole(role: string, executor: Db = this.db): Promise<number> {

@@ -1,22 +1,6 @@
-import type { Db } from '../../db/database.js';
-import type { Role } from '../accounts/permissions.js';
+import type { NotificationService } from '../notifications/service.js';
 
-export type Audience =
-  | { readonly agencyId: string; readonly roles: readonly Role[] }
-  | { readonly role: Role }
-  | { readonly accountIds: readonly string[] };
+export type { Audience, Notice } from '../notifications/service.js';
 
-export interface Notice {
-  readonly kind: string;
-  readonly audience: readonly Audience[];
-  readonly subjectZh: string;
-  readonly subject: string;
-  readonly bodyZh: string;
-  readonly body: string;
-  readonly target: { readonly type: string; readonly id: string };
-  readonly details?: Readonly<Record<string, unknown>>;
-}
-
-export interface Notifier {
-  notify(notice: Notice, trx: Db): Promise<unknown>;
-}
+/** What the share-request workflow and the grants need of the notifications module. */
+export type Notifier = Pick<NotificationService, 'notify'>;

@@ -11,6 +11,7 @@ import type { GrantTerms } from '../grants/schemas.js';
 import type { GrantIssue, GrantService } from '../grants/service.js';
 import type { GrantRow } from '../grants/store.js';
 import type { GrantMethod, MaskKind, RowCondition } from '../grants/vocabulary.js';
+import type { NoticeKind } from '../notifications/vocabulary.js';
 import type { Notice, Notifier } from './notifier.js';
 import type {
   AgencyStatistics,
@@ -729,7 +730,7 @@ export class ShareRequestService {
     throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: 'request:arbitrate' });
   }
 
-  #notice(r: ShareRequestRow, kind: string, audience: Notice['audience'], whatZh: string, what: string, moreZh: string, more: string): Notice {
+  #notice(r: ShareRequestRow, kind: NoticeKind, audience: Notice['audience'], whatZh: string, what: string, moreZh: string, more: string): Notice {
     return {
       kind,
       audience,
