@@ -12,6 +12,7 @@ import { CalendarService, type CalendarSyncResult } from '../modules/calendar/se
 import { CatalogSearch } from '../modules/catalog/search.js';
 import { CatalogService } from '../modules/catalog/service.js';
 import { DemandService } from '../modules/demands/service.js';
+import { GrantCheck } from '../modules/grants/check.js';
 import { GrantService } from '../modules/grants/service.js';
 import { ShareRequestService } from '../modules/requests/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
@@ -58,6 +59,8 @@ export class Platform {
   /** Files by their SHA-256 (GOVSHARE_BLOB_STORE): attachments, and the exchange's file resources. */
   readonly blobs: BlobStore;
   readonly attachments: AttachmentService;
+  /** The exchange's grant check; caches only once started (start.ts starts it after bootstrap). */
+  readonly grantCheck: GrantCheck;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -113,6 +116,7 @@ export class Platform {
       },
       now,
     );
+    this.grantCheck = new GrantCheck({ db, listen: database.listen, now });
   }
 
   get db(): Db {
@@ -209,6 +213,7 @@ export class Platform {
   async close(): Promise<void> {
     try {
       this.blobs.close();
+      await this.grantCheck.stop().catch(() => undefined);
       await this.database.close();
     } finally {
       this.lock?.release();
