@@ -292,7 +292,7 @@ export class GrantCheck {
  * The answer for each method (in GRANT_METHODS order) and the first instant after `now` at which
  * one of them may change by the clock alone (a grant's start, or the end of its last day).
  */
-export function decideAll(facts: GrantCheckFacts, now: number): { decisions: readonly GrantDecision[]; changesAt: number } {
+function decideAll(facts: GrantCheckFacts, now: number): { decisions: readonly GrantDecision[]; changesAt: number } {
   let changesAt = Number.POSITIVE_INFINITY;
   for (const g of facts.grants) {
     const from = g.validFrom.getTime();
