@@ -9,6 +9,10 @@ import { ensureRegion, insertAgency, insertGrants, insertPublishedEntries, inser
 import { GrantCheckStore, type GrantCheckFacts, type GrantCheckSource } from './check-store.js';
 import { GrantCheck, refusalError, type GrantCheckOptions, type GrantDecision } from './check.js';
 import type { GrantMethod } from './vocabulary.js';
+import { PERMISSIONS } from '../accounts/permissions.js';
+import { cliContext } from '../../server/actor.js';
+import { loadConfig } from '../../server/config.js';
+import { Platform } from '../../server/platform.js';
 
 /**
  * Against a real database: in-memory PGlite, or a fresh database on the server of DATABASE_URL.
@@ -290,6 +294,30 @@ describe('GrantCheck invalidation', () => {
 
     await other.db.updateTable('catalogEntries').set({ status: 'withdrawn', withdrawnAt: new Date(), withdrawalReason: '职能调整' }).where('id', '=', entry!.id).execute();
     await eventually(async () => expect(await decided(c, another!, entry!.resourceCode)).toEqual(refusedWith('GS_ERR_GRANT_RESOURCE_WITHDRAWN')));
+  });
+
+  it('sees a suspension and a revocation made through the grants service, on its platform', async () => {
+    // The platform's own check, started as `serve` starts it; the service writes in another process's place.
+    const platform = Platform.fromDatabase(main, loadConfig({ env: {}, overrides: { logLevel: 'silent' } }), clock.now);
+    await platform.bootstrap();
+    const writer = Platform.fromDatabase(other, loadConfig({ env: {}, overrides: { logLevel: 'silent' } }), clock.now);
+    const c = platform.grantCheck;
+    await c.start();
+    try {
+      const [system] = await insertSystems(main.db, consumer, 1);
+      const [entry] = await entries(1);
+      const [grantId] = await insertGrants(main.db, [grant(system!, entry!)]);
+      expect((await warm(c, system!, entry!.resourceCode)).allowed).toBe(true);
+      const cli = cliContext('test', new Set(PERMISSIONS));
+      await writer.grants.suspend(cli, grantId!, { reason: '核查数据使用情况' });
+      await eventually(async () => expect(await decided(c, system!, entry!.resourceCode)).toEqual(refusedWith('GS_ERR_GRANT_SUSPENDED', grantId)));
+      await writer.grants.reinstate(cli, grantId!, { reason: '核查完毕' });
+      await eventually(async () => expect((await decided(c, system!, entry!.resourceCode)).allowed).toBe(true));
+      await writer.grants.revoke(cli, grantId!, { reason: '超范围使用' });
+      await eventually(async () => expect(await decided(c, system!, entry!.resourceCode)).toEqual(refusedWith('GS_ERR_GRANT_REVOKED', grantId)));
+    } finally {
+      await c.stop();
+    }
   });
 
   it('is seen by a second GrantCheck on the same database', async () => {
