@@ -5,6 +5,7 @@ import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { GsError } from '../lib/errors.js';
 import { copyOutBinary, type BinaryRow } from './copy-binary.js';
+import { listenPostgres, type Listener } from './pg-listener.js';
 import { SerialisedPGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 import { TYPE_PARSERS } from './type-parsers.js';
@@ -24,7 +25,46 @@ export interface DatabaseHandle {
    * sends (copy-binary.ts), for readers of large results that want bytes rather than strings.
    */
   readonly copyOutBinary?: (select: string) => Promise<BinaryRow[]>;
+  /**
+   * Subscribes to a LISTEN/NOTIFY channel: `onMessage` gets the payload of every notification
+   * committed on it. On the PostgreSQL server the subscription has a connection of its own; when
+   * that connection is lost `onReset` is called (notifications may have been missed), and called
+   * again once it listens again on a new connection. PGlite has no connection to lose. Resolves
+   * once listening; `close()` of the handle closes every subscription.
+   */
+  listen(channel: string, onMessage: (payload: string) => void, onReset?: () => void): Promise<Listener>;
   close(): Promise<void>;
+}
+
+export type { Listener } from './pg-listener.js';
+
+/** The open subscriptions of one handle, closed before the handle itself. */
+class Listeners {
+  readonly #open = new Set<Listener>();
+  #closed = false;
+
+  async add(subscribe: () => Promise<Listener>): Promise<Listener> {
+    if (this.#closed) throw new Error('the database handle is closed');
+    const inner = await subscribe();
+    let done: Promise<void> | undefined;
+    const listener: Listener = {
+      close: () => {
+        if (!done) {
+          this.#open.delete(listener);
+          done = inner.close();
+        }
+        return done;
+      },
+    };
+    this.#open.add(listener);
+    if (this.#closed) await listener.close();
+    return listener;
+  }
+
+  async closeAll(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#open].map((l) => l.close().catch(() => undefined)));
+  }
 }
 
 export type DatabaseTarget =
@@ -87,7 +127,25 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
     await db.destroy().catch(() => undefined);
     throw new GsError('GS_ERR_DB_UNAVAILABLE', { reason: `${redactUrl(url)}: ${reason(e)}` }, undefined, { cause: e });
   }
-  return { db, kind: 'postgres', location: redactUrl(url), copyOutBinary: (select) => copyOutBinary(pool, select), close: () => db.destroy() };
+  const listeners = new Listeners();
+  return {
+    db,
+    kind: 'postgres',
+    location: redactUrl(url),
+    copyOutBinary: (select) => copyOutBinary(pool, select),
+    listen: (channel, onMessage, onReset) =>
+      listeners.add(async () => {
+        try {
+          return await listenPostgres({ url, channel, onMessage, onReset });
+        } catch (e) {
+          throw new GsError('GS_ERR_DB_UNAVAILABLE', { reason: `${redactUrl(url)}: LISTEN ${channel}: ${reason(e)}` }, undefined, { cause: e });
+        }
+      }),
+    close: async () => {
+      await listeners.closeAll();
+      await db.destroy();
+    },
+  };
 }
 
 async function openPGlite(dir: string | undefined): Promise<DatabaseHandle> {
@@ -101,5 +159,22 @@ async function openPGlite(dir: string | undefined): Promise<DatabaseHandle> {
     throw new GsError('GS_ERR_DB_DATA_DIR', { dataDir: dir ?? '(memory)', reason: reason(e) }, undefined, { cause: e });
   }
   const db = new Kysely<Database>({ dialect: new SerialisedPGliteDialect(pglite), plugins: [new CamelCasePlugin()] });
-  return { db, kind: 'pglite', location: dir ?? '(memory)', close: () => db.destroy() };
+  const listeners = new Listeners();
+  return {
+    db,
+    kind: 'pglite',
+    location: dir ?? '(memory)',
+    // PGlite delivers a notification when the statement carrying it (the COMMIT, or the
+    // statement itself outside a transaction) returns, whichever caller of the instance ran it:
+    // the serialising dialect's transactions included. One instance, no connection to lose: no onReset.
+    listen: (channel, onMessage) =>
+      listeners.add(async () => {
+        const unlisten = await pglite.listen(channel, onMessage);
+        return { close: () => (pglite.closed ? Promise.resolve() : unlisten()) };
+      }),
+    close: async () => {
+      await listeners.closeAll();
+      await db.destroy();
+    },
+  };
 }

@@ -210,6 +210,16 @@ export const ERRORS = {
   GS_ERR_TOKEN_SCOPE: { status: 400, message: 'Scope {scope} is not a permission this account holds', messageZh: '作用域 {scope} 不是该账号拥有的权限' },
   GS_ERR_TOKEN_EXPIRY: { status: 400, message: 'Token expiry {expires} is invalid: {reason}', messageZh: '令牌有效期 {expires} 不合法：{reason}' },
 
+  // grant check (授权校验): why the exchange refuses a business system's call for a resource
+  GS_ERR_GRANT_NONE: { status: 403, message: 'Business system {systemId} holds no grant for resource {resource}; its agency must file a share request first', messageZh: '业务系统 {systemId} 没有资源 {resource} 的授权，请先由本单位提交共享申请' },
+  GS_ERR_GRANT_METHOD: { status: 403, message: 'The grants of business system {systemId} for resource {resource} do not cover the method {method}', messageZh: '业务系统 {systemId} 对资源 {resource} 的授权不包括{methodZh}方式' },
+  GS_ERR_GRANT_SUSPENDED: { status: 403, message: 'Grant {grantId} of business system {systemId} for resource {resource} is suspended by the provider', messageZh: '业务系统 {systemId} 对资源 {resource} 的授权 {grantId} 已被提供方暂停' },
+  GS_ERR_GRANT_REVOKED: { status: 403, message: 'Grant {grantId} of business system {systemId} for resource {resource} was revoked', messageZh: '业务系统 {systemId} 对资源 {resource} 的授权 {grantId} 已被撤销' },
+  GS_ERR_GRANT_EXPIRED: { status: 403, message: 'Grant {grantId} of business system {systemId} for resource {resource} has expired; its agency may request a renewal', messageZh: '业务系统 {systemId} 对资源 {resource} 的授权 {grantId} 已过期，可由本单位申请续期' },
+  GS_ERR_GRANT_NOT_YET_VALID: { status: 403, message: 'Grant {grantId} of business system {systemId} for resource {resource} is not in force yet', messageZh: '业务系统 {systemId} 对资源 {resource} 的授权 {grantId} 尚未生效' },
+  GS_ERR_GRANT_SYSTEM_INACTIVE: { status: 403, message: 'Business system {systemId} is not active; its grants cannot be used', messageZh: '业务系统 {systemId} 未启用或已停用，其授权不可使用' },
+  GS_ERR_GRANT_RESOURCE_WITHDRAWN: { status: 403, message: 'Resource {resource} is withdrawn from the catalog; its grants cannot be used', messageZh: '资源 {resource} 已从目录撤销，其授权不可使用' },
+
   // everything else
   GS_ERR_SERVER_INTERNAL: { status: 500, message: 'Internal error (request {requestId}); the operator can find details in the log', messageZh: '内部错误（请求 {requestId}），运维人员可在日志中查看详情' },
 } as const satisfies Record<string, ErrorDefinition>;

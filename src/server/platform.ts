@@ -12,6 +12,7 @@ import { CalendarService, type CalendarSyncResult } from '../modules/calendar/se
 import { CatalogSearch } from '../modules/catalog/search.js';
 import { CatalogService } from '../modules/catalog/service.js';
 import { DemandService } from '../modules/demands/service.js';
+import { GrantCheck } from '../modules/grants/check.js';
 import { GrantService } from '../modules/grants/service.js';
 import { ShareRequestService } from '../modules/requests/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
@@ -65,6 +66,8 @@ export class Platform {
   readonly notifications: NotificationService;
   /** Sends the queued e-mail and webhook deliveries; `serve` starts it, tests call `runOnce`. */
   readonly notificationDelivery: DeliveryWorker;
+  /** The exchange's grant check; caches only once started (start.ts starts it after bootstrap). */
+  readonly grantCheck: GrantCheck;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -130,6 +133,7 @@ export class Platform {
       },
       now,
     );
+    this.grantCheck = new GrantCheck({ db, listen: database.listen, now });
   }
 
   get db(): Db {
@@ -227,6 +231,7 @@ export class Platform {
     try {
       this.blobs.close();
       await this.notificationDelivery.stop();
+      await this.grantCheck.stop().catch(() => undefined);
       await this.database.close();
     } finally {
       this.lock?.release();
