@@ -17,7 +17,7 @@ import type { RequestContext } from '../src/server/actor.js';
 import { buildApp, type GsApp } from '../src/server/app.js';
 import { catalogContent } from './helpers/catalog.js';
 import { csv, HEADERS, resourceRows } from './helpers/catalog-file.js';
-import { agencyInput, appRecordingRoutes, createTestPlatform, sessionCookie, STRONG_PASSWORD, userWithRoles, type LoggedIn, type RegisteredRoute, type TestPlatform } from './helpers/platform.js';
+import { agencyInput, appRecordingRoutes, createTestPlatform, sessionCookie, STRONG_PASSWORD, userContext, userWithRoles, type LoggedIn, type RegisteredRoute, type TestPlatform } from './helpers/platform.js';
 
 /** Who calls: anonymous (no credentials) or a logged-in account holding exactly one role. */
 type Caller = 'anonymous' | Role;
@@ -217,8 +217,7 @@ async function freshGrant(side: 'consumer' | 'provider', status: 'active' | 'sus
 
 /** An attachment uploaded by a requester of the home agency: its staff and the supervisor read it. */
 async function freshAttachment(): Promise<string> {
-  const ctx: RequestContext = { actor: { type: 'user', userId: null, name: 'matrix.requester', roles: ['requester'], agencyId: home.id, permissions: permissionsOf(['requester']) }, requestId: null, ip: null };
-  return (await t.platform.attachments.upload(ctx, { fileName: '保密协议.pdf', contentType: 'application/pdf', body: Readable.from([Buffer.from('%PDF-1.7 保密协议')]) })).id;
+  return (await t.platform.attachments.upload(userContext('requester', home.id, 'matrix.requester'), { fileName: '保密协议.pdf', contentType: 'application/pdf', body: Readable.from([Buffer.from('%PDF-1.7 保密协议')]) })).id;
 }
 
 /** A webhook of the home agency (its node admin manages it, and the operator). */

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openDatabase, pgliteDir } from '../db/database.js';
 import { acquireDataDirLock } from '../db/data-dir-lock.js';
-import { blobDirOf, readBackupKey, restoreBackup, verifyBackup, type BackupManifest, type RestoreResult } from '../modules/backup/backup.js';
+import { readBackupKey, restoreBackup, verifyBackup, type BackupManifest, type RestoreResult } from '../modules/backup/backup.js';
+import { backedUpBlobDir } from '../modules/blobs/blob-store.js';
 import { backupName, isS3Url } from '../modules/backup/location.js';
 import { s3OptionsFrom, type S3Options } from '../modules/backup/s3-options.js';
 import { locationIn, openBackupLocation, openTarget, type BackupSource } from '../modules/backup/target.js';
@@ -50,7 +51,7 @@ function configuredTarget(command: Command): string | undefined {
 }
 
 async function restore(config: Config, source: BackupSource, key: Buffer, force: boolean): Promise<{ result: RestoreResult; location: string }> {
-  const blobDir = blobDirOf(config.dataDir);
+  const blobDir = backedUpBlobDir(config);
   if (config.databaseUrl) {
     const target = await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolSize: 2 });
     try {

@@ -2,7 +2,8 @@ import { GsError } from '../lib/errors.js';
 import { isUuid } from '../lib/secrets.js';
 import { chinaDateOf, formatChinaInstant, parseDateOrInstant, yearOf } from '../lib/working-calendar.js';
 import { isRole, PERMISSIONS, type Role } from '../modules/accounts/permissions.js';
-import { blobDirOf, createBackup, readBackupKey } from '../modules/backup/backup.js';
+import { createBackup, readBackupKey } from '../modules/backup/backup.js';
+import { backedUpBlobDir } from '../modules/blobs/blob-store.js';
 import type { S3Options } from '../modules/backup/s3-options.js';
 import { openBackupLocation } from '../modules/backup/target.js';
 import type { AgencyCreate } from '../modules/agencies/schemas.js';
@@ -226,7 +227,7 @@ export const ADMIN_OPERATIONS = {
     if (p.keys.isKey(key)) throw new GsError('GS_ERR_BACKUP_SAME_AS_MASTER_KEY');
     const { target, name } = await openBackupLocation(input.out, input.s3);
     try {
-      const result = await createBackup({ db: p.db, kind: p.database.kind, blobDir: blobDirOf(p.config.dataDir), target, name, key });
+      const result = await createBackup({ db: p.db, kind: p.database.kind, blobDir: backedUpBlobDir(p.config), target, name, key });
       const rows = result.manifest.tables.reduce((n, t) => n + t.rows, 0);
       await p.audit.record(ctx, { action: 'backup.create', targetType: 'backup', targetId: result.file, details: { bytes: result.bytes, sha256: result.sha256, rows, blobs: result.manifest.blobs.length, schemaVersion: result.manifest.schemaVersion } });
       return result;

@@ -9,7 +9,7 @@ import { createTestDatabase } from '../../src/db/test-database.js';
 import { totpCode, currentStep } from '../../src/lib/totp.js';
 import type { Role } from '../../src/modules/accounts/permissions.js';
 import { cliContext, type RequestContext } from '../../src/server/actor.js';
-import { PERMISSIONS } from '../../src/modules/accounts/permissions.js';
+import { PERMISSIONS, permissionsOf } from '../../src/modules/accounts/permissions.js';
 import type { Access } from '../../src/server/access.js';
 import { buildApp, type GsApp } from '../../src/server/app.js';
 import { loadConfig, type Config } from '../../src/server/config.js';
@@ -58,6 +58,11 @@ export async function createTestPlatform(overrides: Partial<Config> = {}): Promi
       if (blobDir) rmSync(blobDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A logged-in user holding one role (of an agency, or none), as services see it. */
+export function userContext(role: Role, agencyId: string | null, name: string): RequestContext {
+  return { actor: { type: 'user', userId: null, name, roles: [role], agencyId, permissions: permissionsOf([role]) }, requestId: null, ip: null };
 }
 
 /** Any valid agency input; `n` makes code and USCC unique. */

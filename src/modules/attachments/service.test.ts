@@ -3,9 +3,8 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agencyInput, caught, createTestPlatform, refused, type TestPlatform } from '../../../test/helpers/platform.js';
+import { agencyInput, caught, createTestPlatform, refused, userContext as as, type TestPlatform } from '../../../test/helpers/platform.js';
 import type { RequestContext } from '../../server/actor.js';
-import { permissionsOf, type Role } from '../accounts/permissions.js';
 import type { Agency } from '../agencies/schemas.js';
 import { DirectoryBlobStore } from '../blobs/directory-blob-store.js';
 import type { AttachmentService } from './service.js';
@@ -20,10 +19,6 @@ let requester: RequestContext;
 let holdingReviewer: RequestContext;
 let thirdViewer: RequestContext;
 let supervisor: RequestContext;
-
-function as(role: Role, agencyId: string | null, name: string): RequestContext {
-  return { actor: { type: 'user', userId: null, name, roles: [role], agencyId, permissions: permissionsOf([role]) }, requestId: null, ip: null };
-}
 
 function body(bytes: Buffer): Readable {
   return Readable.from((function* () {

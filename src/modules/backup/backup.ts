@@ -9,6 +9,7 @@ import { openDatabase, type DatabaseKind, type Db } from '../../db/database.js';
 import { loadMigrations, migrate, schemaStatus } from '../../db/migrate.js';
 import { GsError, isGsError } from '../../lib/errors.js';
 import { readKeyFile } from '../../lib/key-file.js';
+import { defaultBlobDir } from '../blobs/blob-store.js';
 import { DecryptStream, EncryptStream } from './container.js';
 import { ByteTally, type BackupSource, type BackupTarget } from './target.js';
 import { insertRows, listForeignKeys, listTables, parentsFirst, quoteIdent, readRows, renderSettings, resetSequences, TableDigest, tableChecksum, type TableColumn, type TableInfo } from './tables.js';
@@ -50,10 +51,8 @@ export function readBackupKey(keyFile: string | undefined): Buffer {
   return readKeyFile(keyFile, (reason) => new GsError('GS_ERR_BACKUP_KEY_INVALID', { reason }));
 }
 
-/** The blob store's folder of a data directory (it may not exist yet). */
-export function blobDirOf(dataDir: string): string {
-  return join(dataDir, 'blobs');
-}
+/** The blob store's folder of a data directory (it may not exist yet), the default store. */
+export const blobDirOf = defaultBlobDir;
 
 function blobFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];

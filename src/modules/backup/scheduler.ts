@@ -5,7 +5,8 @@ import { GsError, isGsError } from '../../lib/errors.js';
 import { SYSTEM_ACTOR, systemContext, type RequestContext } from '../../server/actor.js';
 import type { Config } from '../../server/config.js';
 import type { AuditService } from '../audit/service.js';
-import { blobDirOf, checkBackup, createBackup, readBackupKey, verifyBackup } from './backup.js';
+import { checkBackup, createBackup, readBackupKey, verifyBackup } from './backup.js';
+import { backedUpBlobDir } from '../blobs/blob-store.js';
 import { backupName, isS3Url } from './location.js';
 import { s3OptionsFrom } from './s3-options.js';
 import { expiredBackups, nextSlot, parseRetention, parseSchedule, slotOf, type BackupRetention, type BackupSchedule, type BackupVerifyMode } from './schedule.js';
@@ -245,7 +246,7 @@ export async function startBackupSchedule(config: Config, platform: SchedulerPla
   const scheduler = new BackupScheduler({
     db: platform.db,
     kind: platform.database.kind,
-    blobDir: blobDirOf(config.dataDir),
+    blobDir: backedUpBlobDir(config),
     audit: platform.audit,
     schedule,
     retention: config.backupRetention ? parseRetention(config.backupRetention) : undefined,

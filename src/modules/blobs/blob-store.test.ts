@@ -7,7 +7,7 @@ import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caught, refused } from '../../../test/helpers/platform.js';
 import { startTestObjectStore, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, type TestObjectStore } from '../backup/test-object-store.js';
-import { blobStoreOf, type BlobStore } from './blob-store.js';
+import { backedUpBlobDir, blobStoreOf, type BlobStore } from './blob-store.js';
 import { DirectoryBlobStore } from './directory-blob-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 
@@ -179,6 +179,10 @@ describe('the S3 blob store', () => {
     }
     const fallback = blobStoreOf({ ...config, blobStore: undefined }, {});
     expect(fallback.location).toBe(join(dir, 'blobs'));
+    // What `govshare backup` takes: the configured folder, or the data directory's for a bucket.
+    expect(backedUpBlobDir({ ...config, blobStore: '/srv/govshare-files' })).toBe('/srv/govshare-files');
+    expect(backedUpBlobDir({ ...config, blobStore: undefined })).toBe(join(dir, 'blobs'));
+    expect(backedUpBlobDir(config)).toBe(join(dir, 'blobs'));
   });
 
   it('reports a store it cannot reach as GS_ERR_BLOB_STORE_FAILED', async () => {

@@ -41,10 +41,14 @@ export function defaultBlobDir(dataDir: string): string {
   return join(dataDir, 'blobs');
 }
 
-/** The configured store's folder on this machine, or undefined for a bucket. */
-export function blobDirectoryOf(config: BlobConfig): string | undefined {
+/**
+ * The folder `govshare backup` takes blobs from and restores them to: the configured directory
+ * store. A bucket is not backed up by govshare (docs/attachments.md); its data directory's
+ * `blobs/` is then what is taken, normally nothing.
+ */
+export function backedUpBlobDir(config: BlobConfig): string {
   const where = parseTarget(config.blobStore ?? defaultBlobDir(config.dataDir));
-  return where.kind === 'directory' ? where.dir : undefined;
+  return where.kind === 'directory' ? where.dir : defaultBlobDir(config.dataDir);
 }
 
 /**
