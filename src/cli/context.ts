@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { pgliteDir } from '../db/database.js';
 import { readLockHolder } from '../db/data-dir-lock.js';
-import { GsError, isGsError } from '../lib/errors.js';
+import { GsError, invalidField, isGsError } from '../lib/errors.js';
+import { formatChinaInstant } from '../lib/working-calendar.js';
 import { ADMIN_OPERATIONS, runAdminOperation, type AdminOperationInput, type AdminOperationName, type AdminOperationResult } from '../server/admin-operations.js';
 import { callAdminSocket } from '../server/admin-socket.js';
 import { loadConfig, type Config } from '../server/config.js';
@@ -104,9 +105,32 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
     try {
       await fn(...args);
     } catch (e) {
+      // A usage error (`usage`) is commander's to report: main exits 2 for it.
+      if (e instanceof CommanderError) throw e;
       fail(e);
     }
   };
+}
+
+/** Stops with a usage error (exit 2) that commander prints, with the command's help after it. */
+export function usage(command: Command, message: string): never {
+  command.error(`error: ${message}`);
+}
+
+/** A repeatable, comma-separable list option (`--status review,infoRequested --status disputed`). */
+export function listOf(values: readonly string[]): string[] {
+  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+/** `--limit N`: 1 to 500. */
+export function limitOf(raw: string): number {
+  if (!/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > 500) throw invalidField('--limit', 'range', `must be a whole number from 1 to 500, not ${raw}`);
+  return Number(raw);
+}
+
+/** An instant as people in China read it: `2026-09-28 14:05` (China time). */
+export function chinaTime(iso: string): string {
+  return formatChinaInstant(new Date(iso)).slice(0, 16).replace('T', ' ');
 }
 
 export function print(command: Command, value: unknown, human: () => string): void {

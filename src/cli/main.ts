@@ -6,8 +6,10 @@ import { registerBackup } from './backup.js';
 import { registerCalendar } from './calendar.js';
 import { registerCatalog } from './catalog.js';
 import { EXIT } from './exit-codes.js';
+import { registerGrants } from './grants.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
+import { registerRequests } from './requests.js';
 import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
 import { registerUser } from './user.js';
@@ -37,6 +39,8 @@ registerToken(program);
 registerAudit(program);
 registerBackup(program);
 registerCatalog(program);
+registerRequests(program);
+registerGrants(program);
 
 // Subcommands report usage errors through the same path.
 for (const c of program.commands) {

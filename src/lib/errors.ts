@@ -173,6 +173,7 @@ export const ERRORS = {
   GS_ERR_SHARE_REQUEST_STATE: { status: 409, message: 'Share request {number} is {status}; cannot {action}', messageZh: '共享申请 {number} 当前为“{statusZh}”，不能{actionZh}' },
   GS_ERR_SHARE_REQUEST_PENDING: { status: 409, message: 'Share request {number} for the same system, resource and method is still pending', messageZh: '同一接入系统、资源和共享方式的共享申请 {number} 尚在办理中' },
   GS_ERR_SHARE_REQUEST_TERMS_INVALID: { status: 400, message: 'The grant terms are invalid: {reason}', messageZh: '授权条件不合法：{reasonZh}' },
+  GS_ERR_SHARE_REQUEST_FILE: { status: 400, message: 'Cannot use the file {path}: {reason}', messageZh: '无法使用文件 {path}：{reasonZh}' },
   GS_ERR_GRANT_NOT_FOUND: { status: 404, message: 'No grant {id}', messageZh: '授权 {id} 不存在' },
   GS_ERR_GRANT_STATE: { status: 409, message: 'Grant {id} is {status}; cannot {action}', messageZh: '授权 {id} 当前为“{statusZh}”，不能{actionZh}' },
   // blob store (files by their SHA-256: attachments, file resources)

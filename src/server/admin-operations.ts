@@ -1,4 +1,4 @@
-import { GsError } from '../lib/errors.js';
+import { GsError, invalidField } from '../lib/errors.js';
 import { isUuid } from '../lib/secrets.js';
 import { chinaDateOf, formatChinaInstant, parseDateOrInstant, yearOf } from '../lib/working-calendar.js';
 import { isRole, PERMISSIONS, type Role } from '../modules/accounts/permissions.js';
@@ -13,8 +13,16 @@ import { pipeline } from 'node:stream/promises';
 import { dcatChunks, exportSource, jsonChunks, writeXlsx, type ExportFormat } from '../modules/catalog/export.js';
 import { importCatalogFile, type ImportProgress } from '../modules/catalog/import-file.js';
 import type { ImportFormat } from '../modules/catalog/import-reader.js';
+import { Type, type Static, type TSchema } from 'typebox';
+import { GrantTerms } from '../modules/grants/schemas.js';
+import { GRANT_METHODS, GRANT_STATUSES } from '../modules/grants/vocabulary.js';
+import { sweepOnce } from '../modules/requests/deadline-sweep.js';
+import { ShareRequestCreate } from '../modules/requests/schemas.js';
+import { ARBITRATION_OUTCOMES, REQUEST_STATUSES } from '../modules/requests/vocabulary.js';
 import { cliContext, type RequestContext } from './actor.js';
+import { checkInput } from './input-check.js';
 import type { Platform } from './platform.js';
+import { literals } from './schema-kit.js';
 
 /**
  * The operations the admin CLI offers. Each runs against a Platform with the local
@@ -83,6 +91,59 @@ const AUDIT_EXPORT_MAX = 1_000_000;
 
 async function agencyIdOf(platform: Platform, idOrCode: string): Promise<string> {
   return isUuid(idOrCode) ? (await platform.agencies.get(idOrCode)).id : (await platform.agencies.getByCode(idOrCode)).id;
+}
+
+/**
+ * An operation whose input is checked against `schema` first: through the admin socket it is
+ * whatever JSON arrived, and the CLI passes on files it read without looking inside.
+ */
+function checked<S extends TSchema, R>(schema: S, run: (p: Platform, ctx: RequestContext, input: Static<S>) => Promise<R>) {
+  return (p: Platform, ctx: RequestContext, input: Static<S>): Promise<R> => run(p, ctx, checkInput(schema, input));
+}
+
+const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
+/** A share request's id or its number (申请编号). */
+const RequestKey = Type.Object({ id: Text(64) }, { additionalProperties: false });
+/** An agency's code or id. */
+const AgencyKey = Text(64);
+const Sides = literals(['consumer', 'provider'] as const);
+const Day = Type.String({ format: 'date' });
+
+export const RequestListInput = Type.Object(
+  {
+    status: Type.Optional(Type.Array(literals(REQUEST_STATUSES), { maxItems: REQUEST_STATUSES.length })),
+    overdue: Type.Optional(Type.Boolean()),
+    agency: Type.Optional(AgencyKey),
+    side: Type.Optional(Sides),
+    resource: Type.Optional(Text(40)),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    before: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const GrantListInput = Type.Object(
+  {
+    agency: Type.Optional(AgencyKey),
+    side: Type.Optional(Sides),
+    system: Type.Optional(Type.String({ format: 'uuid' })),
+    resource: Type.Optional(Text(40)),
+    method: Type.Optional(literals(GRANT_METHODS)),
+    status: Type.Optional(Type.Array(literals(GRANT_STATUSES), { maxItems: GRANT_STATUSES.length })),
+    endingBy: Type.Optional(Day),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    after: Type.Optional(Type.String({ format: 'uuid' })),
+  },
+  { additionalProperties: false },
+);
+
+/** The body of POST /api/v1/share-requests, as read from a file; `consumer` (code or id) may name the consumer agency instead of `consumerAgencyId`. */
+const RequestFileInput = Type.Object({ body: Type.Unknown(), consumer: Type.Optional(AgencyKey) }, { additionalProperties: false });
+
+const WithReason = Type.Object({ id: Text(64), reason: Text(4000) }, { additionalProperties: false });
+
+function sideNeedsAgency(input: { side?: string; agency?: string }): void {
+  if (input.side && !input.agency) throw invalidField('side', 'needsAgency', 'side needs the agency whose side it is (--agency CODE)');
 }
 
 function parseRoles(roles: readonly string[]): Role[] {
@@ -235,6 +296,69 @@ export const ADMIN_OPERATIONS = {
       target.close();
     }
   },
+  // ---- share requests and grants (docs/requests.md); the local administrator may act for any agency
+
+  requestList: checked(RequestListInput, async (p, ctx, input) => {
+    sideNeedsAgency(input);
+    const agencyId = input.agency ? await agencyIdOf(p, input.agency) : undefined;
+    return p.requests.list(ctx.actor, { agencyId, side: input.side, statuses: input.status, resourceCode: input.resource, overdue: input.overdue, before: input.before, limit: input.limit ?? 50 });
+  }),
+  /** A request and the grant now in force for it, if any. */
+  requestShow: checked(RequestKey, async (p, ctx, input) => {
+    const request = await p.requests.get(ctx.actor, input.id);
+    const grant = request.grantId ? await p.grants.get(ctx.actor, request.grantId) : null;
+    return { request, grant };
+  }),
+  requestHistory: checked(RequestKey, async (p, ctx, input) => p.requests.history(ctx.actor, input.id)),
+  requestFile: checked(RequestFileInput, async (p, ctx, input) => {
+    const body = checkInput(ShareRequestCreate, input.body, 'body');
+    const consumerAgencyId = input.consumer ? await agencyIdOf(p, input.consumer) : body.consumerAgencyId;
+    if (input.consumer && body.consumerAgencyId && body.consumerAgencyId !== consumerAgencyId) {
+      throw invalidField('consumer', 'sameAgency', `${input.consumer} is not the agency of the file's consumerAgencyId ${body.consumerAgencyId}`);
+    }
+    if (!consumerAgencyId) throw invalidField('body.consumerAgencyId', 'required', 'name the consumer agency: consumerAgencyId in the file, or --consumer CODE');
+    return p.requests.file(ctx, { ...body, consumerAgencyId });
+  }),
+  requestConformance: checked(Type.Object({ id: Text(64), conforms: Type.Boolean(), comment: Type.Optional(Text(4000)) }, { additionalProperties: false }), async (p, ctx, { id, ...rest }) =>
+    p.requests.conformance(ctx, id, rest),
+  ),
+  requestApprove: checked(Type.Object({ id: Text(64), terms: Type.Optional(Type.Unknown()), comment: Type.Optional(Text(4000)) }, { additionalProperties: false }), async (p, ctx, { id, terms, comment }) =>
+    p.requests.approve(ctx, id, { ...(terms === undefined ? {} : { terms: checkInput(GrantTerms, terms, 'terms') }), ...(comment ? { comment } : {}) }),
+  ),
+  requestRefuse: checked(Type.Object({ id: Text(64), reason: Text(4000), law: Text(500), article: Text(200) }, { additionalProperties: false }), async (p, ctx, { id, reason, law, article }) =>
+    p.requests.refuse(ctx, id, { reason, legalBasis: { law, article } }),
+  ),
+  requestAskInfo: checked(Type.Object({ id: Text(64), question: Text(4000) }, { additionalProperties: false }), async (p, ctx, { id, question }) => p.requests.askInfo(ctx, id, { question })),
+  requestReply: checked(Type.Object({ id: Text(64), answer: Text(4000) }, { additionalProperties: false }), async (p, ctx, { id, answer }) => p.requests.reply(ctx, id, { answer })),
+  requestWithdraw: checked(WithReason, async (p, ctx, { id, reason }) => p.requests.withdraw(ctx, id, { reason })),
+  requestDispute: checked(WithReason, async (p, ctx, { id, reason }) => p.requests.dispute(ctx, id, { reason })),
+  requestArbitrate: checked(
+    Type.Object({ id: Text(64), outcome: literals(ARBITRATION_OUTCOMES), comment: Text(4000), terms: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+    async (p, ctx, { id, outcome, comment, terms }) => p.requests.arbitrate(ctx, id, { outcome, comment, ...(terms === undefined ? {} : { terms: checkInput(GrantTerms, terms, 'terms') }) }),
+  ),
+  /** One pass of the deadline sweep `serve` runs every GOVSHARE_REQUEST_SWEEP_SECONDS; safe beside a running one. */
+  requestSweep: checked(Type.Object({}, { additionalProperties: false }), async (p) => sweepOnce(p.requests, p.grants, p.config.grantExpiryReminderDays)),
+  requestStats: checked(Type.Object({ from: Type.Optional(Day), to: Type.Optional(Day), agency: Type.Optional(AgencyKey) }, { additionalProperties: false }), async (p, ctx, input) => {
+    const agencyId = input.agency ? await agencyIdOf(p, input.agency) : undefined;
+    return p.requests.statistics(ctx.actor, { from: input.from, to: input.to, agencyId });
+  }),
+  grantList: checked(GrantListInput, async (p, ctx, input) => {
+    sideNeedsAgency(input);
+    const agencyId = input.agency ? await agencyIdOf(p, input.agency) : undefined;
+    return p.grants.list(ctx.actor, { agencyId, side: input.side, systemId: input.system, resourceCode: input.resource, method: input.method, statuses: input.status, endingBy: input.endingBy, after: input.after, limit: input.limit ?? 50 });
+  }),
+  /** A grant and what happened to it. */
+  grantShow: checked(Type.Object({ id: Text(64) }, { additionalProperties: false }), async (p, ctx, input) => {
+    const grant = await p.grants.get(ctx.actor, input.id);
+    return { grant, events: await p.grants.events([grant.id]) };
+  }),
+  grantSuspend: checked(WithReason, async (p, ctx, { id, reason }) => p.grants.suspend(ctx, id, { reason })),
+  grantReinstate: checked(WithReason, async (p, ctx, { id, reason }) => p.grants.reinstate(ctx, id, { reason })),
+  grantRevoke: checked(WithReason, async (p, ctx, { id, reason }) => p.grants.revoke(ctx, id, { reason })),
+  /** A renewal is a new share request with the grant's terms and a later end, reviewed like any other. */
+  grantRenew: checked(Type.Object({ id: Text(64), until: Day, comment: Type.Optional(Text(4000)) }, { additionalProperties: false }), async (p, ctx, { id, until, comment }) =>
+    p.requests.renew(ctx, id, { validUntil: until, ...(comment ? { comment } : {}) }),
+  ),
 } as const;
 
 export type AdminOperationName = keyof typeof ADMIN_OPERATIONS;

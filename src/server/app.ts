@@ -4,8 +4,6 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Ajv, type Options as AjvOptions } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { GsError } from '../lib/errors.js';
 import { accountRoutes } from '../modules/accounts/routes.js';
@@ -28,6 +26,7 @@ import { presentedCertificate } from './client-certificate.js';
 import { ANONYMOUS } from './actor.js';
 import type { Config } from './config.js';
 import { installErrorHandling } from './http-errors.js';
+import { makeAjv } from './input-check.js';
 import type { Platform } from './platform.js';
 import { Type } from 'typebox';
 
@@ -35,15 +34,6 @@ export type GsApp = FastifyInstance<Server, IncomingMessage, ServerResponse, Fas
 
 export const SESSION_COOKIE = 'gs_session';
 export const API_PREFIX = '/api/v1';
-
-// ajv-formats is CommonJS with a default export
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-
-function makeAjv(options: AjvOptions): Ajv {
-  const ajv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, strict: false, ...options });
-  addFormats(ajv);
-  return ajv;
-}
 
 function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;

@@ -17,7 +17,7 @@ export interface ErrorReply {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-interface ValidationItem {
+export interface ValidationItem {
   readonly instancePath: string;
   readonly keyword: string;
   readonly message?: string;
@@ -31,7 +31,7 @@ function fieldOf(context: string, item: ValidationItem): string {
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (item.keyword === 'required' && typeof item.params.missingProperty === 'string') path.push(item.params.missingProperty);
   if (item.keyword === 'additionalProperties' && typeof item.params.additionalProperty === 'string') path.push(item.params.additionalProperty);
-  return [context, ...path].join('.');
+  return [context, ...path].filter((p) => p !== '').join('.') || context;
 }
 
 function ruleMessage(item: ValidationItem): string {
@@ -77,6 +77,14 @@ function ruleMessageZh(item: ValidationItem): string {
   }
 }
 
+/** JSON Schema validation problems as one GS_ERR_REQUEST_INVALID naming each field (`context` prefixes the paths: body, query, …). */
+export function validationError(context: string, items: readonly ValidationItem[]): GsError {
+  const fields: FieldProblem[] = items.map((item) => ({ field: fieldOf(context, item), rule: item.keyword, message: ruleMessage(item), messageZh: ruleMessageZh(item) }));
+  const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
+  const summaryZh = fields.map((f) => `${f.field}：${f.messageZh}`).join('；');
+  return new GsError('GS_ERR_REQUEST_INVALID', { summary, summaryZh }, fields);
+}
+
 /** A PostgreSQL error that reached the edge: unique violations are the client's race, not ours. */
 function pgCode(error: unknown): { code: string; constraint?: string } | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'string') {
@@ -104,11 +112,7 @@ export function toErrorReply(error: unknown, requestId: string, bodyLimit: numbe
 
   const fe = error as Partial<FastifyError> & { validation?: ValidationItem[]; validationContext?: string };
   if (Array.isArray(fe.validation)) {
-    const context = fe.validationContext ?? 'body';
-    const fields: FieldProblem[] = fe.validation.map((item) => ({ field: fieldOf(context, item), rule: item.keyword, message: ruleMessage(item), messageZh: ruleMessageZh(item) }));
-    const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
-    const summaryZh = fields.map((f) => `${f.field}：${f.messageZh}`).join('；');
-    return make(new GsError('GS_ERR_REQUEST_INVALID', { summary, summaryZh }, fields));
+    return make(validationError(fe.validationContext ?? 'body', fe.validation));
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
