@@ -335,6 +335,7 @@ describe('statistics', () => {
     expect(p.refused).toBeGreaterThanOrEqual(1);
     expect(p.narrowed).toBeGreaterThanOrEqual(2);
     expect(p.disputed).toBe(2);
+    expect(p.overruled).toBe(1);
     expect(p.approvalRate).toBeGreaterThan(0);
     expect(p.approvalRate).toBeLessThan(1);
     expect(p.reviewWorkingDays.decided).toBeGreaterThanOrEqual(4);

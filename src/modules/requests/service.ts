@@ -529,8 +529,8 @@ export class ShareRequestService {
     const rows = await this.#store.forStatistics(q.from ? startOfChinaDay(q.from) : undefined, q.to ? endOfChinaDay(q.to) : undefined);
     const calendar = await this.calendar.calendar();
     const today = chinaDateOf(this.now());
-    type Acc = { total: number; pending: number; granted: number; narrowed: number; refused: number; nonConforming: number; disputed: number; withdrawn: number; overdue: number; providerDecided: number; providerGranted: number; days: number[] };
-    const blank = (): Acc => ({ total: 0, pending: 0, granted: 0, narrowed: 0, refused: 0, nonConforming: 0, disputed: 0, withdrawn: 0, overdue: 0, providerDecided: 0, providerGranted: 0, days: [] });
+    type Acc = { total: number; pending: number; granted: number; narrowed: number; refused: number; nonConforming: number; disputed: number; overruled: number; withdrawn: number; overdue: number; providerDecided: number; providerGranted: number; days: number[] };
+    const blank = (): Acc => ({ total: 0, pending: 0, granted: 0, narrowed: 0, refused: 0, nonConforming: 0, disputed: 0, overruled: 0, withdrawn: 0, overdue: 0, providerDecided: 0, providerGranted: 0, days: [] });
     const providers = new Map<string, Acc>();
     const consumers = new Map<string, Acc>();
     for (const r of rows) {
@@ -549,6 +549,7 @@ export class ShareRequestService {
         if (r.decision === 'refused') a.refused++;
         if (r.decision === 'nonConforming') a.nonConforming++;
         if (r.disputedAt) a.disputed++;
+        if (r.arbitrationOutcome === 'overruled') a.overruled++;
         if (status === 'withdrawn') a.withdrawn++;
         if (r.shareType === 'conditional' && r.decision && r.decision !== 'nonConforming' && r.reviewStartedAt && r.decidedAt) {
           a.providerDecided++;
@@ -571,6 +572,7 @@ export class ShareRequestService {
             refused: a.refused,
             nonConforming: a.nonConforming,
             disputed: a.disputed,
+            overruled: a.overruled,
             withdrawn: a.withdrawn,
             overdue: a.overdue,
             approvalRate: a.providerDecided > 0 ? a.providerGranted / a.providerDecided : null,

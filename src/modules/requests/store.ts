@@ -114,8 +114,8 @@ export class ShareRequestStore {
   }
 
   /** Every request filed in [from, to] (China dates, inclusive), for statistics. */
-  forStatistics(from: Date | undefined, to: Date | undefined): Promise<Pick<ShareRequestRow, 'consumerAgencyId' | 'providerAgencyId' | 'shareType' | 'status' | 'decision' | 'reviewStartedAt' | 'decidedAt' | 'disputedAt' | 'dueOn'>[]> {
-    let q = this.db.selectFrom('shareRequests').select(['consumerAgencyId', 'providerAgencyId', 'shareType', 'status', 'decision', 'reviewStartedAt', 'decidedAt', 'disputedAt', 'dueOn']);
+  forStatistics(from: Date | undefined, to: Date | undefined): Promise<Pick<ShareRequestRow, 'consumerAgencyId' | 'providerAgencyId' | 'shareType' | 'status' | 'decision' | 'reviewStartedAt' | 'decidedAt' | 'disputedAt' | 'arbitrationOutcome' | 'dueOn'>[]> {
+    let q = this.db.selectFrom('shareRequests').select(['consumerAgencyId', 'providerAgencyId', 'shareType', 'status', 'decision', 'reviewStartedAt', 'decidedAt', 'disputedAt', 'arbitrationOutcome', 'dueOn']);
     if (from) q = q.where('createdAt', '>=', from);
     if (to) q = q.where('createdAt', '<', to);
     return q.execute();
