@@ -129,13 +129,14 @@ describe('registering nodes', () => {
     });
     await inserted;
     // The register call does not see the uncommitted row, inserts, and waits on the index.
-    const racing = nodes.register(operator, node(agencyB, 'race-02'));
+    // Its refusal is awaited from the start: it may arrive before the competitor's commit is reported.
+    const racing = refused(nodes.register(operator, node(agencyB, 'race-02')), 'GS_ERR_NODE_CODE_TAKEN');
     const waiting = sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
     for (let i = 0; i < 200 && (await waiting.execute(t.platform.db)).rows[0]!.n === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect((await waiting.execute(t.platform.db)).rows[0]!.n).toBe(1);
     release();
     await competitor;
-    await refused(racing, 'GS_ERR_NODE_CODE_TAKEN');
+    await racing;
   });
 
   it('refuses an unknown agency', async () => {
