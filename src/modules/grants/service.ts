@@ -83,19 +83,9 @@ export class GrantService {
     return Promise.all((await this.#store.list(q)).map((r) => this.#view(r, lang)));
   }
 
-  /** Grants by id, unchecked: for the request workflow, which has checked the reader already. */
-  async byIds(ids: readonly string[], lang?: string): Promise<Grant[]> {
-    return Promise.all((await this.#store.byIds(ids)).map((r) => this.#view(r, lang)));
-  }
-
-  /** The grants a request produced (an arbitration may replace the first), unchecked like byIds. */
+  /** The grants a request produced (an arbitration may replace the first); unchecked: the request workflow has checked the reader. */
   async forRequest(requestId: string, lang?: string): Promise<Grant[]> {
     return Promise.all((await this.#store.forRequest(requestId)).map((r) => this.#view(r, lang)));
-  }
-
-  /** The row of one grant inside the caller's transaction, locked (renewal, arbitration). */
-  async lockedRow(id: string, trx: Db): Promise<GrantRow | undefined> {
-    return this.#store.byId(id, trx, true);
   }
 
   async events(grantIds: readonly string[]): Promise<GrantEvent[]> {

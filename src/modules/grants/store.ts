@@ -29,11 +29,6 @@ export class GrantStore {
     return q.executeTakeFirst();
   }
 
-  byIds(ids: readonly string[]): Promise<GrantRow[]> {
-    if (ids.length === 0) return Promise.resolve([]);
-    return this.db.selectFrom('grants').selectAll().where('id', 'in', [...ids]).execute();
-  }
-
   forRequest(requestId: string): Promise<GrantRow[]> {
     return this.db.selectFrom('grants').selectAll().where('requestId', '=', requestId).orderBy('createdAt').execute();
   }

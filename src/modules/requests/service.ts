@@ -135,10 +135,6 @@ export class ShareRequestService {
     this.#store = new ShareRequestStore(db);
   }
 
-  get infoClock(): InfoClock {
-    return this.settings.infoClock;
-  }
-
   // ---- reading -----------------------------------------------------------------------------
 
   /** Both agencies and the supervisor see a request; to anyone else it does not exist. */
