@@ -16,6 +16,12 @@ export interface AttachmentUpload {
   /** The upload's Content-Type; absent: application/octet-stream. */
   readonly contentType?: string | undefined;
   readonly body: Readable;
+  /**
+   * Platform staff only (the CLI, the platform itself): record the upload for this agency, so that
+   * it can attach the file to its own records (a request filed for it from the command line).
+   * Anyone else uploads for their own agency; naming another is GS_ERR_AUTH_WRONG_AGENCY.
+   */
+  readonly agencyId?: string | undefined;
 }
 
 export interface AttachmentLink {
@@ -77,8 +83,10 @@ export class AttachmentService {
     let contentType: string;
     try {
       if (!staff && !actor.permissions.has('attachment:upload')) throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: 'attachment:upload' });
+      if (input.agencyId !== undefined && !staff && input.agencyId !== actor.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
       fileName = sanitiseFileName(input.fileName, 'query.fileName');
       contentType = mediaTypeOf(input.contentType);
+      if (staff && input.agencyId !== undefined) await this.agencies.get(input.agencyId);
     } catch (e) {
       input.body.destroy();
       throw e;
@@ -90,11 +98,11 @@ export class AttachmentService {
     // A blob whose row is never written (the database failed here) stays unreferenced in the store.
     const row = await this.db.transaction().execute(async (trx) => {
       const inserted = await this.#store.insert(
-        { id: newId(), sha256: stored.sha256, bytes: stored.bytes, fileName, contentType, agencyId: staff ? null : actor.agencyId, uploadedBy: actor.name },
+        { id: newId(), sha256: stored.sha256, bytes: stored.bytes, fileName, contentType, agencyId: staff ? (input.agencyId ?? null) : actor.agencyId, uploadedBy: actor.name },
         this.now(),
         trx,
       );
-      await this.audit.record(ctx, { action: 'attachment.upload', targetType: 'attachment', targetId: inserted.id, details: { fileName, contentType, bytes: stored.bytes, sha256: stored.sha256 } }, trx);
+      await this.audit.record(ctx, { action: 'attachment.upload', targetType: 'attachment', targetId: inserted.id, details: { fileName, contentType, bytes: stored.bytes, sha256: stored.sha256, ...(staff && input.agencyId !== undefined ? { forAgencyId: input.agencyId } : {}) } }, trx);
       return inserted;
     });
     return this.#view(row, lang);
