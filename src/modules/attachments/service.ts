@@ -24,6 +24,15 @@ export interface AttachmentUpload {
   readonly agencyId?: string | undefined;
 }
 
+/** What an owner shows of a linked file. */
+export interface LinkedFile {
+  readonly id: string;
+  readonly fileName: string;
+  readonly contentType: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
 export interface AttachmentLink {
   readonly attachmentIds: readonly string[];
   /** The kind of record they belong to, e.g. 'shareRequest'. */
@@ -152,6 +161,22 @@ export class AttachmentService {
   async linked(ownerType: string, ownerId: string, lang?: string, executor: Db = this.db): Promise<AttachmentView[]> {
     if (!isUuid(ownerId)) return [];
     return Promise.all((await this.#store.linked(ownerType, ownerId, executor)).map((r) => this.#view(r, lang, executor)));
+  }
+
+  /**
+   * The files linked to each of these owners (by owner id; owners without any are absent), without
+   * the uploading agency's name: one query for a whole page of owners (the owner has checked who
+   * may see them).
+   */
+  async filesOf(ownerType: string, ownerIds: readonly string[], executor: Db = this.db): Promise<Map<string, LinkedFile[]>> {
+    const rows = await this.#store.linkedToAny(ownerType, ownerIds.filter(isUuid), executor);
+    const byOwner = new Map<string, LinkedFile[]>();
+    for (const r of rows) {
+      const files = byOwner.get(r.ownerId) ?? [];
+      files.push({ id: r.id, fileName: r.fileName, contentType: r.contentType, bytes: r.bytes, sha256: r.sha256 });
+      byOwner.set(r.ownerId, files);
+    }
+    return byOwner;
   }
 
   async #view(r: AttachmentRow, lang?: string, executor?: Db): Promise<AttachmentView> {
