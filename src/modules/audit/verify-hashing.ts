@@ -469,58 +469,52 @@ export function checkRows(
     failure,
     hashes,
   });
-  const grow = (n: number, need: number): void => {
-    if (scratch.length >= n + need) return;
-    const bigger = Buffer.allocUnsafe((n + need) * 2);
-    scratch.copy(bigger, 0, 0, n);
-    scratch = bigger;
-    tmp = Buffer.allocUnsafe(bigger.length);
-  };
   // A text column as JSON.stringify writes the string (null as null).
-  const text = (f: number, n: number): number => {
+  // The helpers write into the `out` they are given: a closure over the reassigned scratch buffer
+  // would read it from the context on every byte. The caller reserves room for any row first.
+  const text = (out: Buffer, f: number, n: number): number => {
     const s = st[f]!;
     const l = ln[f]!;
     if (l < 0) {
-      scratch.write('null', n, 'latin1');
+      out.write('null', n, 'latin1');
       return n + 4;
     }
     const e = s + l;
     // Copied as it is between quotes unless a byte needs escaping (a control character, `"`, `\`).
     let m = n;
-    scratch[m++] = 0x22;
+    out[m++] = 0x22;
     for (let q = s; q < e; q++) {
       const d = b[q]!;
       if (d < 0x20 || d === 0x22 || d === 0x5c) {
         const json = JSON.stringify(b.toString('utf8', s, e));
-        grow(n, json.length * 3);
-        return n + scratch.write(json, n, 'utf8');
+        return n + out.write(json, n, 'utf8');
       }
-      scratch[m++] = d;
+      out[m++] = d;
     }
-    scratch[m++] = 0x22;
+    out[m++] = 0x22;
     return m;
   };
-  const two = (v: number, n: number): void => {
-    scratch[n] = 0x30 + Math.floor(v / 10);
-    scratch[n + 1] = 0x30 + (v % 10);
+  const two = (out: Buffer, v: number, n: number): void => {
+    out[n] = 0x30 + Math.floor(v / 10);
+    out[n + 1] = 0x30 + (v % 10);
   };
   // A uuid column as its lowercase text in quotes (null as null); -1 for a value not 16 bytes.
-  const uuid = (f: number, n: number): number => {
+  const uuid = (out: Buffer, f: number, n: number): number => {
     const s = st[f]!;
     const l = ln[f]!;
     if (l < 0) {
-      scratch.write('null', n, 'latin1');
+      out.write('null', n, 'latin1');
       return n + 4;
     }
     if (l !== 16) return -1;
-    scratch[n++] = 0x22;
+    out[n++] = 0x22;
     for (let q = 0; q < 16; q++) {
-      if (q === 4 || q === 6 || q === 8 || q === 10) scratch[n++] = 0x2d;
+      if (q === 4 || q === 6 || q === 8 || q === 10) out[n++] = 0x2d;
       const v = b[s + q]!;
-      scratch[n++] = hex[v >> 4]!;
-      scratch[n++] = hex[v & 15]!;
+      out[n++] = hex[v >> 4]!;
+      out[n++] = hex[v & 15]!;
     }
-    scratch[n++] = 0x22;
+    out[n++] = 0x22;
     return n;
   };
   for (;;) {
@@ -558,6 +552,8 @@ export function checkRows(
     else if (ln[3] !== prevLength || b.compare(b, prevStart, prevStart + prevLength, st[3]!, st[3]! + ln[3]!) !== 0) return done({ seq, kind: 'link' });
 
     // The serialisation: ["govshare-audit-v1",alg,seq,at,actor_type,…,ip,details,prev_hash]
+    // Room for the row however it is written: a text byte escaped takes at most 6 (\u00XX), and
+    // details written canonically are never much longer than jsonb's text of them.
     if (scratch.length < rowBytes * 6 + 256) {
       scratch = Buffer.allocUnsafe(rowBytes * 12 + 512);
       tmp = Buffer.allocUnsafe(scratch.length);
@@ -604,11 +600,11 @@ export function checkRows(
     scratch[n++] = 0x22;
     for (let q = 0; q < 10; q++) scratch[n++] = dayText[q]!;
     scratch[n++] = 0x54;
-    two(Math.floor(second / 3600), n);
+    two(scratch, Math.floor(second / 3600), n);
     scratch[n + 2] = 0x3a;
-    two(Math.floor(second / 60) % 60, n + 3);
+    two(scratch, Math.floor(second / 60) % 60, n + 3);
     scratch[n + 5] = 0x3a;
-    two(second % 60, n + 6);
+    two(scratch, second % 60, n + 6);
     scratch[n + 8] = 0x2e;
     for (let q = n + 14; q > n + 8; q--) {
       scratch[q] = 0x30 + (fraction % 10);
@@ -618,16 +614,16 @@ export function checkRows(
     scratch[n++] = 0x5a;
     scratch[n++] = 0x22;
     scratch[n++] = 0x2c;
-    n = text(5, n);
+    n = text(scratch, 5, n);
     scratch[n++] = 0x2c;
-    n = uuid(6, n);
+    n = uuid(scratch, 6, n);
     if (n < 0) return done({ seq, kind: 'hash' });
     scratch[n++] = 0x2c;
-    n = uuid(7, n);
+    n = uuid(scratch, 7, n);
     if (n < 0) return done({ seq, kind: 'hash' });
     for (let f = 8; f <= 14; f++) {
       scratch[n++] = 0x2c;
-      n = text(f, n);
+      n = text(scratch, f, n);
     }
     scratch[n++] = 0x2c;
     if (ln[15]! < 0) n += scratch.write('null', n, 'latin1');
@@ -644,12 +640,17 @@ export function checkRows(
       if (w >= 0) n = w;
       else {
         const json = canonical(JSON.parse(b.toString('utf8', ds, de)));
-        grow(n, json.length * 3 + 200);
+        if (scratch.length < n + json.length * 3 + 256) {
+          const bigger = Buffer.allocUnsafe((n + json.length * 3 + 256) * 2);
+          scratch.copy(bigger, 0, 0, n);
+          scratch = bigger;
+          tmp = Buffer.allocUnsafe(bigger.length);
+        }
         n += scratch.write(json, n, 'utf8');
       }
     }
     scratch[n++] = 0x2c;
-    n = text(3, n);
+    n = text(scratch, 3, n);
     scratch[n++] = 0x5d;
     if (ln[2] !== 64) return done({ seq, kind: 'hash' });
     const computed = digest(alg, scratch.subarray(0, n));
