@@ -5,7 +5,8 @@ import { canonicalJson } from './chain.js';
 
 /**
  * The verifier's fast path: a page of the chain checked from one value, on worker threads when
- * that pays.
+ * that pays. On the PostgreSQL server a page is the binary COPY stream of its rows (`checkRows`,
+ * further below); on PGlite it is one text rendered by the database (`checkPage`):
  *
  * The database renders a page (AuditStore.readVerifyPage) as one text, one line per event:
  *
