@@ -473,7 +473,7 @@ export function checkRows(
   // A text column as JSON.stringify writes the string (null as null).
   // The helpers write into the `out` they are given: a closure over the reassigned scratch buffer
   // would read it from the context on every byte. The caller reserves room for any row first.
-  const text = (out: Buffer, f: number, n: number): number => {
+  const text = (b: Buffer, out: Buffer, f: number, n: number): number => {
     const s = st[f]!;
     const l = ln[f]!;
     if (l < 0) {
@@ -615,7 +615,7 @@ export function checkRows(
     scratch[n++] = 0x5a;
     scratch[n++] = 0x22;
     scratch[n++] = 0x2c;
-    n = text(scratch, 5, n);
+    n = text(b, scratch, 5, n);
     scratch[n++] = 0x2c;
     n = uuid(scratch, 6, n);
     if (n < 0) return done({ seq, kind: 'hash' });
@@ -624,7 +624,7 @@ export function checkRows(
     if (n < 0) return done({ seq, kind: 'hash' });
     for (let f = 8; f <= 14; f++) {
       scratch[n++] = 0x2c;
-      n = text(scratch, f, n);
+      n = text(b, scratch, f, n);
     }
     scratch[n++] = 0x2c;
     if (ln[15]! < 0) n += scratch.write('null', n, 'latin1');
@@ -651,12 +651,12 @@ export function checkRows(
       }
     }
     scratch[n++] = 0x2c;
-    n = text(scratch, 3, n);
+    n = text(b, scratch, 3, n);
     scratch[n++] = 0x5d;
     if (ln[2] !== 64) return done({ seq, kind: 'hash' });
     const computed = digest(alg, scratch.subarray(0, n));
     const hs = st[2]!;
-    for (let q = 0; q < 64; q++) if (b[hs + q] !== computed.charCodeAt(q)) return done({ seq, kind: 'hash' });
+    if (b.toString('latin1', hs, hs + 64) !== computed) return done({ seq, kind: 'hash' });
     if (wanted.has(seq)) hashes[seq] = b.toString('latin1', hs, hs + 64);
     prevStart = hs;
     prevLength = 64;
