@@ -19,7 +19,7 @@ const PAGE = 5_000;
 const POOL_SIZE = 10;
 
 const DESCRIPTION =
-  'audit trail: batched hash-chained appends (recordMany, 1000 events per transaction) vs plain inserts of the same rows; full verification (chain + checkpoint signatures; pages rendered by the database, hashed on worker threads with 4+ CPUs) vs a plain scan of the same rows — on PostgreSQL and on PGlite';
+  'audit trail: batched hash-chained appends (recordMany, 1000 events per transaction) vs plain inserts of the same rows; full verification (chain + checkpoint signatures; pages read as rows through binary COPY on PostgreSQL, rendered as one text by PGlite; hashed on worker threads with 4+ CPUs) vs a plain scan of the same rows — on PostgreSQL and on PGlite';
 
 /** The same work without the chain: a copy of the events table without triggers or checks. */
 const ctx: RequestContext = {

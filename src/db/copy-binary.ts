@@ -43,15 +43,17 @@ export function parseBinaryCopy(data: Buffer): BinaryRow[] {
 
 /**
  * Runs `select` (a complete SELECT statement; COPY takes no parameters, so it must carry its
- * values as literals the caller has checked) on a connection of `pool`, returning its rows raw.
+ * values as literals the caller has checked) on a connection of `pool`, returning the whole
+ * binary COPY stream as it arrived (signature, header, tuples, trailer), for a reader that walks
+ * the tuples itself rather than take a Buffer per value.
  */
-export async function copyOutBinary(pool: pg.Pool, select: string): Promise<BinaryRow[]> {
+export async function copyOutStream(pool: pg.Pool, select: string): Promise<Buffer> {
   const client = await pool.connect();
   let failed: Error | undefined;
   try {
     const chunks: Buffer[] = [];
     for await (const chunk of client.query(copyTo(`copy (${select}) to stdout (format binary)`)) as AsyncIterable<Buffer>) chunks.push(chunk);
-    return parseBinaryCopy(Buffer.concat(chunks));
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   } catch (e) {
     failed = e instanceof Error ? e : new Error(String(e));
     throw failed;
@@ -59,4 +61,9 @@ export async function copyOutBinary(pool: pg.Pool, select: string): Promise<Bina
     // A connection whose COPY failed half-way is not handed to anyone else.
     client.release(failed);
   }
+}
+
+/** `copyOutStream`, its tuples parsed into rows of raw values. */
+export async function copyOutBinary(pool: pg.Pool, select: string): Promise<BinaryRow[]> {
+  return parseBinaryCopy(await copyOutStream(pool, select));
 }

@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { GsError } from '../lib/errors.js';
-import { copyOutBinary, type BinaryRow } from './copy-binary.js';
+import { copyOutBinary, copyOutStream, type BinaryRow } from './copy-binary.js';
 import { listenPostgres, type Listener } from './pg-listener.js';
 import { SerialisedPGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
@@ -25,6 +25,8 @@ export interface DatabaseHandle {
    * sends (copy-binary.ts), for readers of large results that want bytes rather than strings.
    */
   readonly copyOutBinary?: (select: string) => Promise<BinaryRow[]>;
+  /** PostgreSQL server only: the same, as the whole binary COPY stream (copy-binary.ts `copyOutStream`). */
+  readonly copyOutStream?: (select: string) => Promise<Buffer>;
   /**
    * Subscribes to a LISTEN/NOTIFY channel: `onMessage` gets the payload of every notification
    * committed on it. On the PostgreSQL server the subscription has a connection of its own; when
@@ -133,6 +135,7 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
     kind: 'postgres',
     location: redactUrl(url),
     copyOutBinary: (select) => copyOutBinary(pool, select),
+    copyOutStream: (select) => copyOutStream(pool, select),
     listen: (channel, onMessage, onReset) =>
       listeners.add(async () => {
         try {

@@ -86,7 +86,7 @@ export class Platform {
       hashAlgorithm: config.auditHashAlgorithm,
       checkpointEvents: config.auditCheckpointEvents,
       now,
-      copyOutBinary: database.copyOutBinary,
+      copyOutStream: database.copyOutStream,
     });
     this.regions = new RegionService(db);
     this.calendar = new CalendarService(db, this.audit, now);

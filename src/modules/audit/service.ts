@@ -1,7 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { BinaryRow } from '../../db/copy-binary.js';
 import type { Db } from '../../db/database.js';
 import { GsError } from '../../lib/errors.js';
 import type { RequestContext } from '../../server/actor.js';
@@ -62,8 +61,11 @@ export interface AuditServiceOptions {
    * field in order, as chain.ts states the rules (the fast path's fallback, and its yardstick in tests).
    */
   readonly verifyMethod?: 'fast' | 'reference' | undefined;
-  /** The PostgreSQL server's raw-bytes reader (DatabaseHandle.copyOutBinary): verification pages arrive as bytes. */
-  readonly copyOutBinary?: ((select: string) => Promise<BinaryRow[]>) | undefined;
+  /**
+   * The PostgreSQL server's binary COPY reader (DatabaseHandle.copyOutStream): verification pages
+   * arrive as rows of stored columns, and the database renders nothing.
+   */
+  readonly copyOutStream?: ((select: string) => Promise<Buffer>) | undefined;
 }
 
 /**
@@ -192,7 +194,7 @@ export class AuditService {
 
   constructor(db: Db, options: AuditServiceOptions) {
     this.#db = db;
-    this.#store = new AuditStore(db, options.copyOutBinary);
+    this.#store = new AuditStore(db, options.copyOutStream);
     this.#options = options;
   }
 
@@ -411,7 +413,9 @@ export class AuditService {
       const last = Math.min(after + VERIFY_PAGE, head);
       next = last;
       const want = checkpoints.filter((c) => c.seq > after && c.seq <= last).map((c) => c.seq);
-      const result = this.#store.readVerifyPage(this.#db, after, last).then(async (page) => ({ events: page.events, result: await checker.check(page.bytes, after + 1, want) }));
+      const result = this.#store.readsRows
+        ? this.#store.readVerifyRows(after, last - after).then(async (bytes) => ({ events: -1, result: await checker.check(bytes, after + 1, want, 'rows') }))
+        : this.#store.readVerifyPage(this.#db, after, last).then(async (page) => ({ events: page.events, result: await checker.check(page.bytes, after + 1, want, 'lines') }));
       // A page abandoned at a problem must not become an unhandled rejection.
       result.catch(() => undefined);
       pages.push({ after, last, result });
@@ -424,8 +428,10 @@ export class AuditService {
         const { events, result: r } = await page.result;
         if (next < head) issue();
         let failure: Failure | null = null;
-        if (events === 0) failure = { seq: page.after + 1, rank: 0, problem: `events ${page.after + 1}…${page.last} are missing` };
-        else if (r.failure) failure = this.#pageFailure(r.failure, page.last);
+        if (r.failure) failure = this.#pageFailure(r.failure, page.last);
+        else if (events === 0 || r.checked === 0) failure = { seq: page.after + 1, rank: 0, problem: `events ${page.after + 1}…${page.last} are missing` };
+        // The page ended early: its last events are gone (the next page would not link).
+        else if (r.checked < page.last - page.after) failure = this.#pageFailure({ seq: page.after + r.checked + 1, kind: 'missing' }, page.last);
         if (r.firstPrev !== null && r.firstPrev !== prev) {
           failure = earlier(failure, { seq: page.after + 1, rank: 0, problem: `event ${page.after + 1} does not link to event ${page.after} (prev_hash differs: removed, inserted or reordered events)` });
         }

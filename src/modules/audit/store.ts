@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { BinaryRow } from '../../db/copy-binary.js';
 import type { Db } from '../../db/database.js';
 import { canonicalTimestamp, eventHash, GENESIS_HASH, type AuditEventFields, type AuditHashAlgorithm } from './chain.js';
 
@@ -128,6 +127,25 @@ const AT_TEXT = sql<string>`${sql.raw(AT_TEXT_SQL)}`;
 const VERIFY_LINE = `seq || E'\t' || pg_catalog.array_to_json(array[hash_alg, hash, prev_hash, ${AT_TEXT_SQL}, actor_type, actor_id::text, actor_agency_id::text,
   actor_name, action, target_type, target_id, outcome, request_id, ip])::text || E'\t' || coalesce(details::text, 'null') || E'\n'`;
 
+/**
+ * The columns of a verification row (verify-hashing.ts `checkRows`), in that order: stored values
+ * as the server sends them in binary COPY (nothing formatted or cast but the details, whose jsonb
+ * binary form is a version byte before the same text).
+ */
+const VERIFY_ROW_COLUMNS = `seq, hash_alg, hash, prev_hash, at, actor_type, actor_id, actor_agency_id, actor_name, action, target_type, target_id, outcome,
+  request_id, ip, details::pg_catalog.text`;
+
+/**
+ * Up to `limit` events after `afterSeq` in seq order. `seq > … order by seq limit …` is read
+ * along the unique index on seq, in order, with no sort (a range `seq between …` is estimated
+ * without statistics as a bitmap scan and a sort, several times the work).
+ */
+function verifyRowsSql(afterSeq: number, limit: number): string {
+  // COPY takes no parameters: the bounds are written in, so they must be integers.
+  if (!Number.isSafeInteger(afterSeq) || !Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`verification page after ${afterSeq}, ${limit} events: not integers`);
+  return `select ${VERIFY_ROW_COLUMNS} from audit_events where seq > ${afterSeq} order by seq limit ${limit}`;
+}
+
 /** The page of events with `afterSeq` < seq <= `lastSeq`: how many, and their lines in seq order as one text. */
 function verifyPageSql(afterSeq: number, lastSeq: number): string {
   // COPY takes no parameters: the bounds are written in, so they must be integers.
@@ -142,14 +160,19 @@ const ARCHIVE_COLUMNS = `first_seq as "firstSeq", last_seq as "lastSeq", first_p
 
 export class AuditStore {
   /**
-   * `copyOutBinary`: the PostgreSQL server's raw-bytes reader (database.ts), with which
-   * verification pages arrive as the UTF-8 bytes they are hashed as; without it (PGlite) they
-   * come as text and are encoded here.
+   * `copyOutStream`: the PostgreSQL server's binary COPY reader (database.ts), with which
+   * verification pages are read as rows of stored columns (`readVerifyRows`); without it (PGlite)
+   * they are read as one text rendered by the database (`readVerifyPage`).
    */
   constructor(
     private readonly db: Db,
-    private readonly copyOutBinary?: (select: string) => Promise<BinaryRow[]>,
+    private readonly copyOutStream?: (select: string) => Promise<Buffer>,
   ) {}
+
+  /** Whether verification pages are read as rows (`readVerifyRows`) rather than text. */
+  get readsRows(): boolean {
+    return this.copyOutStream !== undefined && !this.db.isTransaction;
+  }
 
   /** Takes the audit lock until the end of `trx`. */
   async lock(trx: Db): Promise<void> {
@@ -238,19 +261,23 @@ export class AuditStore {
   /**
    * The events with `afterSeq` < seq <= `lastSeq` as one value, one line each in seq order
    * (VERIFY_LINE), as its UTF-8 bytes: the verifier copies the hashed middle of each line as it
-   * came, so on the server the page is read through binary COPY and nothing is decoded to a
-   * string and encoded again but the details.
+   * came. The embedded database's way (PGlite has no COPY to a client).
    */
   async readVerifyPage(executor: Db, afterSeq: number, lastSeq: number): Promise<VerifyPage> {
-    if (this.copyOutBinary && !executor.isTransaction) {
-      const [row] = await this.copyOutBinary(verifyPageSql(afterSeq, lastSeq));
-      const events = row?.[0];
-      if (!events || events.length !== 8) throw new Error('verification page: the event count did not arrive as int8');
-      return { events: Number(events.readBigInt64BE(0)), bytes: row[1] ?? Buffer.alloc(0) };
-    }
     const r = await sql<{ events: number; text: string | null }>`${sql.raw(verifyPageSql(afterSeq, lastSeq))}`.execute(executor.withoutPlugins());
     const row = r.rows[0];
     return { events: row?.events ?? 0, bytes: Buffer.from(row?.text ?? '', 'utf8') };
+  }
+
+  /**
+   * Up to `limit` events after `afterSeq` in seq order as the binary COPY stream of their stored
+   * columns (VERIFY_ROW_COLUMNS), for `checkRows`: the server's way, where the database only
+   * reads the rows along the seq index and sends them. On a connection of its own (`readsRows`
+   * is false for a service bound to a transaction).
+   */
+  async readVerifyRows(afterSeq: number, limit: number): Promise<Buffer> {
+    if (!this.copyOutStream) throw new Error('verification rows need the PostgreSQL server’s COPY reader');
+    return this.copyOutStream(verifyRowsSql(afterSeq, limit));
   }
 
   /** The lowest and highest sequence numbers in the table (undefined when it is empty). */

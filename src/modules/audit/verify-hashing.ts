@@ -5,7 +5,8 @@ import { canonicalJson } from './chain.js';
 
 /**
  * The verifier's fast path: a page of the chain checked from one value, on worker threads when
- * that pays.
+ * that pays. On the PostgreSQL server a page is the binary COPY stream of its rows (`checkRows`,
+ * further below); on PGlite it is one text rendered by the database (`checkPage`):
  *
  * The database renders a page (AuditStore.readVerifyPage) as one text, one line per event:
  *
@@ -255,6 +256,415 @@ export function checkPage(
   return done(null);
 }
 
+/**
+ * Orders two object keys of a jsonb text (the bytes `a0…a1` and `b0…b1` of `src`) as UTF-16 code
+ * units order them: byte order, which is code point order, which is UTF-16 order for the keys
+ * `jsonbBytesValue` lets through (no byte 0xEE or above: nothing from U+E000 up). Self-contained.
+ */
+export function jsonbKeyOrder(src: Uint8Array, a0: number, a1: number, b0: number, b1: number): number {
+  const la = a1 - a0;
+  const lb = b1 - b0;
+  const l = la < lb ? la : lb;
+  for (let i = 0; i < l; i++) {
+    const d = src[a0 + i]! - src[b0 + i]!;
+    if (d !== 0) return d;
+  }
+  return la - lb;
+}
+
+/**
+ * `canonicalJsonbValue` on bytes: the jsonb value whose text starts at `at[0]` in `src` (UTF-8,
+ * with no backslash before `end`), written canonically into `out` from `n`; returns where the
+ * writing ended and moves `at[0]` past the value, or -1 where it declines (the caller then parses
+ * the text). Object members are written as they come and, when their keys are not in order,
+ * rewritten in order through `tmp` (as large as `out`). A key with a byte 0xEE or above (a
+ * character from U+E000 up, where UTF-8 and UTF-16 orders differ) declines. Self-contained: the
+ * hashing threads run its source text.
+ */
+export function jsonbBytesValue(src: Buffer, at: number[], end: number, out: Buffer, n: number, tmp: Buffer, keyOrder: (src: Uint8Array, a0: number, a1: number, b0: number, b1: number) => number): number {
+  const i = at[0]!;
+  if (i >= end) return -1;
+  const c = src[i]!;
+  if (c === 0x22) {
+    // Byte loops rather than Buffer#indexOf and #copy: these runs are short, and those cost more per call.
+    out[n++] = 0x22;
+    for (let q = i + 1; q < end; q++) {
+      const d = src[q]!;
+      out[n++] = d;
+      if (d === 0x22) {
+        at[0] = q + 1;
+        return n;
+      }
+    }
+    return -1;
+  }
+  if (c === 0x5b) {
+    out[n++] = 0x5b;
+    if (src[i + 1] === 0x5d) {
+      at[0] = i + 2;
+      out[n++] = 0x5d;
+      return n;
+    }
+    at[0] = i + 1;
+    for (;;) {
+      n = jsonbBytesValue(src, at, end, out, n, tmp, keyOrder);
+      if (n < 0) return -1;
+      const k: number = at[0]!;
+      if (src[k] === 0x5d && k < end) {
+        at[0] = k + 1;
+        out[n++] = 0x5d;
+        return n;
+      }
+      if (k + 1 >= end || src[k] !== 0x2c || src[k + 1] !== 0x20) return -1;
+      at[0] = k + 2;
+      out[n++] = 0x2c;
+    }
+  }
+  if (c === 0x7b) {
+    const open = n;
+    out[n++] = 0x7b;
+    if (src[i + 1] === 0x7d) {
+      at[0] = i + 2;
+      out[n++] = 0x7d;
+      return n;
+    }
+    // Per member: its key's bytes in src, and where the member ("key":value) was written in out.
+    const members: number[] = [];
+    let sorted = true;
+    let k = i + 1;
+    for (;;) {
+      if (src[k] !== 0x22) return -1;
+      let j = k + 1;
+      while (j < end && src[j] !== 0x22) {
+        if (src[j]! >= 0xee) return -1;
+        j++;
+      }
+      if (j + 2 >= end || src[j + 1] !== 0x3a || src[j + 2] !== 0x20) return -1;
+      const last = members.length;
+      if (last > 0) {
+        const order = keyOrder(src, members[last - 4]!, members[last - 3]!, k + 1, j);
+        if (order === 0) return -1;
+        if (order > 0) sorted = false;
+      }
+      const from = n;
+      for (let q = k; q < j + 2; q++) out[n++] = src[q]!;
+      at[0] = j + 3;
+      n = jsonbBytesValue(src, at, end, out, n, tmp, keyOrder);
+      if (n < 0) return -1;
+      members.push(k + 1, j, from, n);
+      const d = at[0]!;
+      if (src[d] === 0x7d && d < end) {
+        at[0] = d + 1;
+        break;
+      }
+      if (d + 1 >= end || src[d] !== 0x2c || src[d + 1] !== 0x20) return -1;
+      out[n++] = 0x2c;
+      k = d + 2;
+    }
+    if (!sorted) {
+      // Insertion sort of the members' offsets by key (objects here have few members).
+      const count = members.length / 4;
+      const order: number[] = [];
+      for (let m = 0; m < count; m++) {
+        const x = m * 4;
+        let p = m;
+        while (p > 0) {
+          const y = order[p - 1]!;
+          const o = keyOrder(src, members[y]!, members[y + 1]!, members[x]!, members[x + 1]!);
+          if (o === 0) return -1;
+          if (o < 0) break;
+          order[p] = y;
+          p--;
+        }
+        order[p] = x;
+      }
+      const base = open + 1;
+      for (let q = base; q < n; q++) tmp[q - base] = out[q]!;
+      let p = base;
+      for (let m = 0; m < count; m++) {
+        const x = order[m]!;
+        if (m > 0) out[p++] = 0x2c;
+        for (let q = members[x + 2]! - base, e = members[x + 3]! - base; q < e; q++) out[p++] = tmp[q]!;
+      }
+    }
+    out[n++] = 0x7d;
+    return n;
+  }
+  // A short integer JavaScript writes back as it is; any other number as JSON.stringify writes it.
+  let j = i;
+  while (j < end) {
+    const d = src[j]!;
+    if (d === 0x2c || d === 0x5d || d === 0x7d) break;
+    j++;
+  }
+  if (j === i) return -1;
+  const first = c === 0x2d ? i + 1 : i;
+  let digits = first < j && j - first <= 15;
+  for (let q = first; digits && q < j; q++) digits = src[q]! >= 0x30 && src[q]! <= 0x39;
+  if (digits && (src[first] !== 0x30 || j - first === 1) && !(c === 0x2d && src[first] === 0x30)) {
+    for (let q = i; q < j; q++) out[n++] = src[q]!;
+    at[0] = j;
+    return n;
+  }
+  const token = src.toString('latin1', i, j);
+  at[0] = j;
+  if (token === 'true' || token === 'false' || token === 'null') return n + out.write(token, n, 'latin1');
+  if (!/^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/.test(token)) return -1;
+  const v = Number(token);
+  return Number.isFinite(v) ? n + out.write(JSON.stringify(v), n, 'latin1') : -1;
+}
+
+/** Field order of a verification row (AuditStore.readVerifyRows): the hashed fields, hash_alg, hash and prev_hash first. */
+export const VERIFY_ROW_FIELDS = 16;
+
+/**
+ * `checkPage` for a page read as rows (AuditStore.readVerifyRows, on the PostgreSQL server): the
+ * whole binary COPY stream of the page, one tuple per event with its stored columns as the server
+ * sends them — seq (int8), hash_alg, hash, prev_hash, at (timestamptz: int8 microseconds since
+ * 2000-01-01 UTC), actor_type, actor_id and actor_agency_id (uuid: 16 bytes), actor_name, action,
+ * target_type, target_id, outcome, request_id, ip, details as jsonb's text. The database renders
+ * nothing: the serialisation (README.md) is written here as bytes into one scratch buffer — a
+ * text as JSON.stringify writes it (as it is between quotes when no byte needs escaping, else by
+ * JSON.stringify), a uuid as lowercase hex, the timestamp as to_char would, the details
+ * canonically (`canonicalBytes` straight from jsonb's text without a backslash, else by parsing).
+ * Anything it cannot write exactly the rules' way (a timestamp outside years 1…9999, a column of
+ * an unexpected size) is reported as a `hash` failure, which the verifier recomputes by the
+ * reference path before believing it. Self-contained: the hashing threads run its source text.
+ */
+export function checkRows(
+  page: Uint8Array,
+  firstSeq: number,
+  want: readonly number[],
+  canonical: (value: unknown) => string,
+  canonicalBytes: (src: Buffer, at: number[], end: number, out: Buffer, n: number, tmp: Buffer, keyOrder: (src: Uint8Array, a0: number, a1: number, b0: number, b1: number) => number) => number,
+  keyOrder: (src: Uint8Array, a0: number, a1: number, b0: number, b1: number) => number,
+  digest: (alg: string, data: Uint8Array) => string,
+): PageResult {
+  const b = Buffer.isBuffer(page) ? page : Buffer.from(page.buffer, page.byteOffset, page.byteLength);
+  const signature = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+  if (b.length < 19 || signature.compare(b, 0, 11) !== 0) throw new Error('verification page: not a binary COPY stream');
+  let p = 15;
+  p += 4 + b.readUInt32BE(p);
+  const hex = Buffer.from('0123456789abcdef', 'latin1');
+  const prefixes: Readonly<Record<string, Buffer>> = { sha256: Buffer.from('["govshare-audit-v1","sha256",', 'latin1'), sm3: Buffer.from('["govshare-audit-v1","sm3",', 'latin1') };
+  const fields = 16;
+  const st = new Int32Array(fields);
+  const ln = new Int32Array(fields);
+  let scratch = Buffer.allocUnsafe(16_384);
+  let tmp = Buffer.allocUnsafe(16_384);
+  const at = [0];
+  const dayText = Buffer.alloc(10);
+  let day = Number.NaN;
+  const hashes: Record<number, string> = {};
+  const wanted = new Set(want);
+  let expected = firstSeq;
+  let prevStart = -1;
+  let prevLength = 0;
+  let firstPrev: string | null = null;
+  // The first backslash byte at or after where it was last looked for (-1: none in the rest of the page).
+  let backslash = -2;
+  const done = (failure: PageFailure | null): PageResult => ({
+    checked: expected - firstSeq,
+    firstPrev,
+    lastHash: prevStart < 0 ? null : b.toString('utf8', prevStart, prevStart + prevLength),
+    failure,
+    hashes,
+  });
+  // A text column as JSON.stringify writes the string (null as null).
+  // The helpers write into the `out` they are given: a closure over the reassigned scratch buffer
+  // would read it from the context on every byte. The caller reserves room for any row first.
+  const text = (b: Buffer, out: Buffer, f: number, n: number): number => {
+    const s = st[f]!;
+    const l = ln[f]!;
+    if (l < 0) {
+      out.write('null', n, 'latin1');
+      return n + 4;
+    }
+    const e = s + l;
+    // Copied as it is between quotes unless a byte needs escaping (a control character, `"`, `\`).
+    let m = n;
+    out[m++] = 0x22;
+    for (let q = s; q < e; q++) {
+      const d = b[q]!;
+      if (d < 0x20 || d === 0x22 || d === 0x5c) {
+        const json = JSON.stringify(b.toString('utf8', s, e));
+        return n + out.write(json, n, 'utf8');
+      }
+      out[m++] = d;
+    }
+    out[m++] = 0x22;
+    return m;
+  };
+  const two = (out: Buffer, v: number, n: number): void => {
+    out[n] = 0x30 + Math.floor(v / 10);
+    out[n + 1] = 0x30 + (v % 10);
+  };
+  // A uuid column as its lowercase text in quotes (null as null); -1 for a value not 16 bytes.
+  const uuid = (out: Buffer, f: number, n: number): number => {
+    const s = st[f]!;
+    const l = ln[f]!;
+    if (l < 0) {
+      out.write('null', n, 'latin1');
+      return n + 4;
+    }
+    if (l !== 16) return -1;
+    out[n++] = 0x22;
+    for (let q = 0; q < 16; q++) {
+      if (q === 4 || q === 6 || q === 8 || q === 10) out[n++] = 0x2d;
+      const v = b[s + q]!;
+      out[n++] = hex[v >> 4]!;
+      out[n++] = hex[v & 15]!;
+    }
+    out[n++] = 0x22;
+    return n;
+  };
+  for (;;) {
+    if (p + 2 > b.length) throw new Error('verification page: the binary COPY stream ends before its trailer');
+    const count = b.readInt16BE(p);
+    p += 2;
+    if (count === -1) break;
+    if (count !== fields) throw new Error(`verification page: a row of ${count} columns, not ${fields}`);
+    let rowBytes = 0;
+    for (let f = 0; f < fields; f++) {
+      if (p + 4 > b.length) throw new Error('verification page: the binary COPY stream ends inside a row');
+      const l = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+      p += 4;
+      st[f] = p;
+      ln[f] = l;
+      if (l > 0) {
+        p += l;
+        rowBytes += l;
+      }
+    }
+    if (p > b.length) throw new Error('verification page: the binary COPY stream ends inside a row');
+    if (ln[0] !== 8) throw new Error('verification page: seq did not arrive as int8');
+    const seq = b.readInt32BE(st[0]!) * 4294967296 + b.readUInt32BE(st[0]! + 4);
+    if (seq !== expected) return done({ seq: expected, kind: 'missing', found: seq });
+    if (ln[1]! < 0 || ln[2]! < 0 || ln[3]! < 0) return done({ seq, kind: 'unchained' });
+    const a = st[1]!;
+    const alg =
+      ln[1] === 6 && b[a] === 0x73 && b[a + 1] === 0x68 && b[a + 2] === 0x61 && b[a + 3] === 0x32 && b[a + 4] === 0x35 && b[a + 5] === 0x36
+        ? 'sha256'
+        : ln[1] === 3 && b[a] === 0x73 && b[a + 1] === 0x6d && b[a + 2] === 0x33
+          ? 'sm3'
+          : null;
+    if (alg === null) return done({ seq, kind: 'algorithm', found: b.toString('utf8', a, a + ln[1]!) });
+    if (prevStart < 0) firstPrev = b.toString('utf8', st[3]!, st[3]! + ln[3]!);
+    else if (ln[3] !== prevLength || b.compare(b, prevStart, prevStart + prevLength, st[3]!, st[3]! + ln[3]!) !== 0) return done({ seq, kind: 'link' });
+
+    // The serialisation: ["govshare-audit-v1",alg,seq,at,actor_type,…,ip,details,prev_hash]
+    // Room for the row however it is written: a text byte escaped takes at most 6 (\u00XX), and
+    // details written canonically are never much longer than jsonb's text of them.
+    if (scratch.length < rowBytes * 6 + 256) {
+      scratch = Buffer.allocUnsafe(rowBytes * 12 + 512);
+      tmp = Buffer.allocUnsafe(scratch.length);
+    }
+    const prefix = prefixes[alg]!;
+    let n = 0;
+    for (let q = 0; q < prefix.length; q++) scratch[n++] = prefix[q]!;
+    // seq in decimal, written backwards from its last digit.
+    let digits = 1;
+    for (let v = seq; v >= 10; v = Math.floor(v / 10)) digits++;
+    for (let q = n + digits - 1, v = seq; q >= n; q--, v = Math.floor(v / 10)) scratch[q] = 0x30 + (v % 10);
+    n += digits;
+    scratch[n++] = 0x2c;
+    // at: to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') of microseconds since 2000-01-01.
+    if (ln[4] !== 8) return done({ seq, kind: 'hash' });
+    const high = b.readInt32BE(st[4]!);
+    let d: number;
+    let inDay: number;
+    if (high < 0x200000 && high >= -0x200000) {
+      // Within 2^53 microseconds of 2000 (years 1715…2285): exact as a double.
+      const micros = high * 4294967296 + b.readUInt32BE(st[4]! + 4);
+      d = Math.floor(micros / 86_400_000_000);
+      inDay = micros - d * 86_400_000_000;
+    } else {
+      const micros = b.readBigInt64BE(st[4]!);
+      let q = micros / 86_400_000_000n;
+      let r = micros % 86_400_000_000n;
+      if (r < 0n) {
+        r += 86_400_000_000n;
+        q -= 1n;
+      }
+      d = Number(q);
+      inDay = Number(r);
+    }
+    if (d !== day) {
+      const date = new Date(946_684_800_000 + d * 86_400_000);
+      const year = date.getUTCFullYear();
+      if (year < 1 || year > 9999) return done({ seq, kind: 'hash' });
+      dayText.write(`${String(year).padStart(4, '0')}-${String(date.getUTCMonth() + 1).padStart(2, '0')}-${String(date.getUTCDate()).padStart(2, '0')}`, 0, 'latin1');
+      day = d;
+    }
+    const second = Math.floor(inDay / 1_000_000);
+    let fraction = inDay - second * 1_000_000;
+    scratch[n++] = 0x22;
+    for (let q = 0; q < 10; q++) scratch[n++] = dayText[q]!;
+    scratch[n++] = 0x54;
+    two(scratch, Math.floor(second / 3600), n);
+    scratch[n + 2] = 0x3a;
+    two(scratch, Math.floor(second / 60) % 60, n + 3);
+    scratch[n + 5] = 0x3a;
+    two(scratch, second % 60, n + 6);
+    scratch[n + 8] = 0x2e;
+    for (let q = n + 14; q > n + 8; q--) {
+      scratch[q] = 0x30 + (fraction % 10);
+      fraction = Math.floor(fraction / 10);
+    }
+    n += 15;
+    scratch[n++] = 0x5a;
+    scratch[n++] = 0x22;
+    scratch[n++] = 0x2c;
+    n = text(b, scratch, 5, n);
+    scratch[n++] = 0x2c;
+    n = uuid(scratch, 6, n);
+    if (n < 0) return done({ seq, kind: 'hash' });
+    scratch[n++] = 0x2c;
+    n = uuid(scratch, 7, n);
+    if (n < 0) return done({ seq, kind: 'hash' });
+    for (let f = 8; f <= 14; f++) {
+      scratch[n++] = 0x2c;
+      n = text(b, scratch, f, n);
+    }
+    scratch[n++] = 0x2c;
+    if (ln[15]! < 0) n += scratch.write('null', n, 'latin1');
+    else {
+      const ds = st[15]!;
+      const de = ds + ln[15]!;
+      if (backslash !== -1 && backslash < ds) backslash = b.indexOf(0x5c, ds);
+      let w = -1;
+      if (backslash === -1 || backslash >= de) {
+        at[0] = ds;
+        w = canonicalBytes(b, at, de, scratch, n, tmp, keyOrder);
+        if (at[0] !== de) w = -1;
+      }
+      if (w >= 0) n = w;
+      else {
+        const json = canonical(JSON.parse(b.toString('utf8', ds, de)));
+        if (scratch.length < n + json.length * 3 + 256) {
+          const bigger = Buffer.allocUnsafe((n + json.length * 3 + 256) * 2);
+          scratch.copy(bigger, 0, 0, n);
+          scratch = bigger;
+          tmp = Buffer.allocUnsafe(bigger.length);
+        }
+        n += scratch.write(json, n, 'utf8');
+      }
+    }
+    scratch[n++] = 0x2c;
+    n = text(b, scratch, 3, n);
+    scratch[n++] = 0x5d;
+    if (ln[2] !== 64) return done({ seq, kind: 'hash' });
+    const computed = digest(alg, scratch.subarray(0, n));
+    const hs = st[2]!;
+    if (b.toString('latin1', hs, hs + 64) !== computed) return done({ seq, kind: 'hash' });
+    if (wanted.has(seq)) hashes[seq] = b.toString('latin1', hs, hs + 64);
+    prevStart = hs;
+    prevLength = 64;
+    expected++;
+  }
+  return done(null);
+}
+
 const digestHex = (alg: string, data: Uint8Array): string => hash(alg, data, 'hex');
 
 /** The module a hashing thread runs: the functions above, by their source text. */
@@ -265,10 +675,16 @@ const canonicalJson = ${canonicalJson.toString()};
 const canonicalJsonbValue = ${canonicalJsonbValue.toString()};
 const canonicalJsonbText = ${canonicalJsonbText.toString()};
 const checkPage = ${checkPage.toString()};
+const jsonbKeyOrder = ${jsonbKeyOrder.toString()};
+const jsonbBytesValue = ${jsonbBytesValue.toString()};
+const checkRows = ${checkRows.toString()};
 const digest = (alg, data) => hash(alg, data, 'hex');
-parentPort.on('message', ({ id, page, firstSeq, want }) => {
+parentPort.on('message', ({ id, page, firstSeq, want, format }) => {
   try {
-    parentPort.postMessage({ id, result: checkPage(page, firstSeq, want, canonicalJson, canonicalJsonbText, digest) });
+    const result = format === 'rows'
+      ? checkRows(page, firstSeq, want, canonicalJson, jsonbBytesValue, jsonbKeyOrder, digest)
+      : checkPage(page, firstSeq, want, canonicalJson, canonicalJsonbText, digest);
+    parentPort.postMessage({ id, result });
   } catch (e) {
     parentPort.postMessage({ id, error: String((e && e.message) || e) });
   }
@@ -278,9 +694,22 @@ parentPort.on('message', ({ id, page, firstSeq, want }) => {
 /** Above Node's pool size: a buffer this large never shares its memory with unrelated buffers. */
 const OWN_MEMORY_BYTES = 65_536;
 
+/** How a page was read: as one text of lines (`checkPage`) or as rows through binary COPY (`checkRows`). */
+export type PageFormat = 'lines' | 'rows';
+
+/** Checks a page read in `format` on this thread. */
+export function checkAnyPage(page: Uint8Array, firstSeq: number, want: readonly number[], format: PageFormat): PageResult {
+  return format === 'rows'
+    ? checkRows(page, firstSeq, want, canonicalJson, jsonbBytesValue, jsonbKeyOrder, digestHex)
+    : checkPage(page, firstSeq, want, canonicalJson, canonicalJsonbText, digestHex);
+}
+
 export interface PageChecker {
-  /** Hands the page over: a thread may take its memory, so the caller must not use it afterwards. */
-  check(page: Uint8Array, firstSeq: number, want: readonly number[]): Promise<PageResult>;
+  /**
+   * Hands the page over: a thread may take its memory, so the caller must not use it afterwards.
+   * `lines`: a page of VERIFY_LINE text (`checkPage`); `rows`: a binary COPY stream of rows (`checkRows`).
+   */
+  check(page: Uint8Array, firstSeq: number, want: readonly number[], format: PageFormat): Promise<PageResult>;
   /** How many pages may usefully be checked at once. */
   readonly parallelism: number;
   close(): Promise<void>;
@@ -290,9 +719,9 @@ export interface PageChecker {
 export function inlineChecker(): PageChecker {
   return {
     parallelism: 1,
-    check: (page, firstSeq, want) => {
+    check: (page, firstSeq, want, format) => {
       try {
-        return Promise.resolve(checkPage(page, firstSeq, want, canonicalJson, canonicalJsonbText, digestHex));
+        return Promise.resolve(checkAnyPage(page, firstSeq, want, format));
       } catch (e) {
         return Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
@@ -331,7 +760,7 @@ export function threadChecker(threads: number): PageChecker {
   let turn = 0;
   return {
     parallelism: threads,
-    check(page, firstSeq, want) {
+    check(page, firstSeq, want, format) {
       const id = nextId++;
       const worker = workers[turn++ % workers.length]!;
       // A page with memory of its own (not a slice of Node's small-buffer pool) moves to the
@@ -339,7 +768,7 @@ export function threadChecker(threads: number): PageChecker {
       const own = page.buffer instanceof ArrayBuffer && page.buffer.byteLength >= OWN_MEMORY_BYTES;
       return new Promise<PageResult>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, page, firstSeq, want }, own ? [page.buffer as ArrayBuffer] : []);
+        worker.postMessage({ id, page, firstSeq, want, format }, own ? [page.buffer as ArrayBuffer] : []);
       });
     },
     async close() {
