@@ -5,6 +5,7 @@ import { registerAudit } from './audit.js';
 import { registerBackup } from './backup.js';
 import { registerCalendar } from './calendar.js';
 import { registerCatalog } from './catalog.js';
+import { registerData } from './data.js';
 import { EXIT } from './exit-codes.js';
 import { registerGrants } from './grants.js';
 import { registerInit } from './init.js';
@@ -39,6 +40,7 @@ registerToken(program);
 registerAudit(program);
 registerBackup(program);
 registerCatalog(program);
+registerData(program);
 registerRequests(program);
 registerGrants(program);
 
