@@ -37,8 +37,8 @@ export function registerData(program: Command): void {
 
   data
     .command('load <resource> <file>')
-    .description('load a CSV (UTF-8 or GB18030/GBK) or NDJSON file into the shared table of a table resource, whole or not at all')
-    .option('--format <format>', 'csv | ndjson (default: from the file name, else csv)')
+    .description('load a CSV (UTF-8 or GB18030/GBK), NDJSON or XLSX file into the shared table of a table resource, whole or not at all')
+    .option('--format <format>', 'csv | ndjson | xlsx (default: from the file name, else csv)')
     .option('--encoding <encoding>', 'CSV: utf-8 | gb18030 (default: detected)')
     .option('--policy <policy>', 'reject (default: any invalid row refuses the file) | quarantine (load the valid rows, keep the others for fixing)')
     .option('--idempotency-key <key>', "default: the file's SHA-256, so loading the same file again changes nothing")

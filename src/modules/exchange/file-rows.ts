@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GsError } from '../../lib/errors.js';
+import { openSheet } from '../catalog/import-reader.js';
 import type { RowProblem } from './row-check.js';
 import type { CsvEncoding, LoadFormat } from './vocabulary.js';
 
@@ -214,18 +215,60 @@ async function* ndjsonRows(text: AsyncIterable<string>): AsyncGenerator<FileRow>
 }
 
 /**
+ * The first worksheet of an XLSX workbook (a ZIP: its directory is at the end, so the file is read
+ * whole, within the size limit): the first row names the data items. Cells come as the sheet
+ * stores them: a date typed as a date in the spreadsheet is a serial number and is refused by the
+ * date rule; format such columns as text (YYYY-MM-DD).
+ */
+async function* xlsxRows(source: AsyncIterable<Buffer>): AsyncGenerator<FileRow> {
+  const chunks: Buffer[] = [];
+  for await (const c of source) chunks.push(c);
+  let sheet;
+  try {
+    sheet = await openSheet({ bytes: Buffer.concat(chunks) }, 'xlsx');
+  } catch (e) {
+    throw unreadable('the workbook', (e as Error).message, (e as { messageZh?: string }).messageZh ?? (e as Error).message);
+  }
+  let header: string[] | undefined;
+  try {
+    for await (const { row, cells } of sheet.rows) {
+      if (!header) {
+        header = cells.map((c) => c.trim());
+        const seen = new Set<string>();
+        for (const h of header) {
+          if (h === '') throw unreadable('row 1 (the header)', 'a column has no name', '有列没有名称');
+          if (seen.has(h)) throw unreadable('row 1 (the header)', `column ${h} appears twice`, `列“${h}”重复`);
+          seen.add(h);
+        }
+        continue;
+      }
+      if (cells.every((c) => c === '')) continue;
+      if (cells.length > header.length && cells.slice(header.length).some((c) => c !== '')) {
+        yield { row, values: {}, problems: [{ row, item: null, rule: 'columnCount', message: `cells beyond the ${header.length} named columns`, messageZh: `有超出 ${header.length} 个表头列的单元格` }] };
+        continue;
+      }
+      yield { row, values: Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ''])) };
+    }
+  } catch (e) {
+    if (e instanceof GsError && e.code === 'GS_ERR_DATA_FILE_UNREADABLE') throw e;
+    throw unreadable('the worksheet', (e as Error).message, (e as { messageZh?: string }).messageZh ?? (e as Error).message);
+  }
+  if (!header) throw unreadable('row 1', 'the worksheet is empty (no header)', '工作表为空（没有表头）');
+}
+
+/**
  * A data file as rows, streamed: CSV with a header row of data item names (UTF-8 or
- * GB18030/GBK, declared or detected) or NDJSON (UTF-8, one object a line).
+ * GB18030/GBK, declared or detected), NDJSON (UTF-8, one object a line), or XLSX (read whole).
  */
 export function openDataFile(source: AsyncIterable<Buffer | string>, options: { readonly format: LoadFormat; readonly encoding?: CsvEncoding | undefined; readonly maxBytes: number }): OpenedFile {
   const seen = { bytes: 0, hash: createHash('sha256') };
   let digest: string | undefined;
   let encoding: CsvEncoding | null = null;
   const bytes = metered(source, options.maxBytes, seen);
-  const text = decoded(bytes, options.format === 'ndjson' ? 'utf-8' : options.encoding, (e) => {
+  const text = decoded(bytes, options.format === 'csv' ? options.encoding : 'utf-8', (e) => {
     encoding = e;
   });
-  const rows = options.format === 'csv' ? csvRows(text) : ndjsonRows(text);
+  const rows = options.format === 'csv' ? csvRows(text) : options.format === 'xlsx' ? xlsxRows(bytes) : ndjsonRows(text);
   return {
     rows,
     digest: () => (digest ??= seen.hash.digest('hex')),

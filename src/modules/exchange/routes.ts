@@ -28,7 +28,7 @@ export function rejection(o: Outcome): GsError {
 /** The serialiser's types want mutable arrays. */
 const mutable = (v: TableView): TableView & { columns: TableView['columns'][number][] } => ({ ...v, columns: [...v.columns] });
 
-const FORMAT_OF_TYPE: Readonly<Record<string, LoadFormat>> = { 'text/csv': 'csv', 'application/csv': 'csv', 'application/x-ndjson': 'ndjson', 'application/ndjson': 'ndjson', 'application/jsonl': 'ndjson' };
+const FORMAT_OF_TYPE: Readonly<Record<string, LoadFormat>> = { 'text/csv': 'csv', 'application/csv': 'csv', 'application/x-ndjson': 'ndjson', 'application/ndjson': 'ndjson', 'application/jsonl': 'ndjson', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx' };
 
 export async function exchangeDataRoutes(app: GsApp, { exchange, config }: Platform): Promise<void> {
   const maxBytes = config.dataLoadMaxBytes;
@@ -113,9 +113,9 @@ export async function exchangeDataRoutes(app: GsApp, { exchange, config }: Platf
         config: { access: needs('data:load') },
         schema: {
           tags,
-          summary: 'Load a CSV or NDJSON file of upserts (provider agency), streamed and applied whole in one transaction; audited as data.load',
+          summary: 'Load a CSV, NDJSON or XLSX file of upserts (provider agency), streamed and applied whole in one transaction; audited as data.load',
           description: [
-            'CSV: a header row of data item names, UTF-8 or GB18030/GBK (detected, or `?encoding=`). NDJSON: one JSON object a line.',
+            'CSV: a header row of data item names, UTF-8 or GB18030/GBK (detected, or `?encoding=`). NDJSON: one JSON object a line. XLSX: the first worksheet, its first row naming the data items (read whole within the limit; format date columns as text).',
             `At most GOVSHARE_DATA_LOAD_MAX_BYTES (now ${maxBytes} bytes): larger → 413 GS_ERR_DATA_FILE_TOO_LARGE, nothing loaded. Unreadable bytes or an unclosed quote → 400 GS_ERR_DATA_FILE_UNREADABLE naming where.`,
             'Without `idempotencyKey` the key is the file\'s SHA-256: the same file twice changes nothing.',
           ].join(' '),

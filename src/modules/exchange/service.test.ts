@@ -6,6 +6,7 @@ import { idCardCheckCharacter } from '../../lib/id-card.js';
 import type { RequestContext } from '../../server/actor.js';
 import type { Agency } from '../agencies/schemas.js';
 import type { EntryContentInput } from '../catalog/schemas.js';
+import { xlsx } from '../../../test/helpers/catalog-file.js';
 import { encodeGb18030 } from '../../../test/helpers/gb18030.js';
 import { openDataFile } from './file-rows.js';
 import type { ExchangeService, IncomingChange } from './service.js';
@@ -279,7 +280,7 @@ describe('files', () => {
   const HEADER = '统一社会信用代码,企业名称,注册资本,成立日期,法定代表人身份证号';
   const line = (n: number, name = `企业${n}`) => `${usccFor(n)},${name},12.5,2021-03-04,${idCard(n)}`;
 
-  async function load(bytes: Buffer | string, format: 'csv' | 'ndjson', key?: string, encoding?: 'utf-8' | 'gb18030') {
+  async function load(bytes: Buffer | string, format: 'csv' | 'ndjson' | 'xlsx', key?: string, encoding?: 'utf-8' | 'gb18030') {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
     const file = openDataFile((async function* () {
       for (let i = 0; i < buf.length; i += 7) yield buf.subarray(i, i + 7); // small chunks: characters split across them
@@ -300,6 +301,14 @@ describe('files', () => {
     expect((await exchange.record(loader.actor, code, { 统一社会信用代码: usccFor(1) }))?.values.企业名称).toBe('衡阳市"蒸湘"商贸有限公司');
     expect((await exchange.record(loader.actor, code, { 统一社会信用代码: usccFor(2) }))?.values.企业名称).toBe('湘南,物流');
     expect(await load(bytes, 'csv')).toMatchObject({ status: 'replayed' });
+  });
+
+  it('loads the first sheet of an XLSX workbook and refuses a damaged one with its location', async () => {
+    const book = await xlsx([HEADER.split(','), [usccFor(9), '衡阳市雁峰区企业', '3', '2022-05-06', idCard(9)], ['', '', '', '', '']]);
+    expect(await load(book, 'xlsx', 'xlsx-1')).toMatchObject({ status: 'applied', rows: 1, upserted: 1 });
+    expect((await exchange.record(loader.actor, code, { 统一社会信用代码: usccFor(9) }))?.values).toMatchObject({ 企业名称: '衡阳市雁峰区企业', 注册资本: '3.00', 成立日期: '2022-05-06' });
+    const e = await refused(load(book.subarray(0, book.length - 40), 'xlsx', 'xlsx-2'), 'GS_ERR_DATA_FILE_UNREADABLE');
+    expect(String(e.params.location)).toMatch(/^the work(book|sheet)$/);
   });
 
   it('loads NDJSON and locates a bad line and a short CSV record', async () => {

@@ -11,8 +11,8 @@ export type IngestPolicy = (typeof INGEST_POLICIES)[number];
 export const CHANGE_OPERATIONS = ['upsert', 'delete'] as const;
 export type ChangeOperation = (typeof CHANGE_OPERATIONS)[number];
 
-/** Files a provider uploads: CSV (UTF-8 or GB18030/GBK) and NDJSON (one JSON object a line). */
-export const LOAD_FORMATS = ['csv', 'ndjson'] as const;
+/** Files a provider uploads: CSV (UTF-8 or GB18030/GBK), NDJSON (one JSON object a line) and XLSX (the first sheet). */
+export const LOAD_FORMATS = ['csv', 'ndjson', 'xlsx'] as const;
 export type LoadFormat = (typeof LOAD_FORMATS)[number];
 
 export const CSV_ENCODINGS = ['utf-8', 'gb18030'] as const;
