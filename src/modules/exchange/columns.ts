@@ -1,5 +1,6 @@
 import type { SharedColumnRow } from '../../db/schema.js';
 import type { DataItem } from '../catalog/content.js';
+import { sqlTypeOf as catalogSqlTypeOf } from '../catalog/service.js';
 
 /** A column of a shared table as the column map keeps it (exchange_tables.columns). */
 export type SharedColumn = SharedColumnRow;
@@ -25,27 +26,12 @@ export function qualified(tableName: string): string {
 }
 
 /**
- * The column type of a data item. Sensitive items are stored encrypted (bytea, key id inside);
- * the rest follow the catalog's data type: string → varchar(length), integer → bigint,
- * decimal → numeric(p,s), date → date, datetime → timestamptz, boolean → boolean.
+ * The column type of a data item: the catalog's SQL type of its data type (varchar(length),
+ * bigint, numeric(p,s), date, timestamptz, boolean), except that a sensitive item is stored
+ * encrypted (bytea, its key number inside).
  */
-export function sqlTypeOf(d: Pick<DataItem, 'dataType' | 'length' | 'precision' | 'scale' | 'sensitive'>): string {
-  if (d.sensitive) return 'bytea';
-  switch (d.dataType) {
-    case 'string':
-      return `varchar(${d.length ?? 1})`;
-    case 'integer':
-      // bigint: agency counters and identifiers outgrow 32 bits.
-      return 'bigint';
-    case 'decimal':
-      return `numeric(${d.precision ?? 38},${d.scale ?? 0})`;
-    case 'date':
-      return 'date';
-    case 'datetime':
-      return 'timestamptz';
-    case 'boolean':
-      return 'boolean';
-  }
+export function sqlTypeOf(d: DataItem): string {
+  return d.sensitive ? 'bytea' : catalogSqlTypeOf(d);
 }
 
 function columnOf(d: DataItem, name: string): SharedColumn {

@@ -56,6 +56,8 @@ export function checkValue(c: SharedColumn, raw: unknown): { value: CheckedValue
   switch (c.dataType) {
     case 'string': {
       if (typeof raw !== 'string') return { problem: p('type', 'must be text', '应为文本') };
+      // PostgreSQL cannot store U+0000 in text: refused here, at its row, not by the database mid-batch.
+      if (raw.includes('\u0000')) return { problem: p('character', 'contains the character U+0000, which cannot be stored', '含有无法保存的字符 U+0000') };
       const value = c.format === 'idCard' ? raw.toUpperCase() : raw;
       const chars = [...value].length;
       if (c.length !== null && chars > c.length) return { problem: p('maxLength', `longer than ${c.length} characters (${chars})`, `长度超过 ${c.length} 个字符（${chars}）`) };

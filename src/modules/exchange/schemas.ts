@@ -11,7 +11,7 @@ const Values = Type.Record(Type.String({ maxLength: 200 }), Type.Unknown(), { de
 export const RowProblem = Type.Object({
   row: Type.Integer({ description: 'API batch: position in `changes` (from 1); CSV: record number (the header is 1); NDJSON: line number' }),
   item: Type.Union([Type.String(), Type.Null()], { description: 'The data item; null for the record as a whole' }),
-  rule: Type.String({ description: 'required, type, maxLength, integer, decimal, scale, precision, date, datetime, boolean, idCard, uscc, regionCode, unknownItem, notKey, duplicateItem, columnCount, json' }),
+  rule: Type.String({ description: 'required, type, character, maxLength, integer, decimal, scale, precision, date, datetime, boolean, idCard, uscc, regionCode, unknownItem, notKey, duplicateItem, columnCount, json' }),
   message: Type.String(),
   messageZh: Type.String(),
 });

@@ -166,11 +166,12 @@ describe('ingest', () => {
         upsert(3, enterprise(22, { 注册资本: '1.234', 成立日期: '2020-02-30' })),
         upsert(4, enterprise(23, { 法定代表人身份证号: '430402199001010010', 企业名称: 'x'.repeat(201) })),
         upsert(5, { ...enterprise(24), 未知项: '1' }),
-        { row: 6, operation: 'delete', values: { 统一社会信用代码: null } },
+        upsert(6, enterprise(25, { 企业名称: 'a\u0000b' })),
+        { row: 7, operation: 'delete', values: { 统一社会信用代码: null } },
       ],
     });
     expect(out.status).toBe('rejected');
-    expect(out.invalid).toBe(5);
+    expect(out.invalid).toBe(6);
     expect(out.problems.map((p) => [p.row, p.item, p.rule])).toEqual([
       [2, '统一社会信用代码', 'uscc'],
       [3, '注册资本', 'scale'],
@@ -178,7 +179,8 @@ describe('ingest', () => {
       [4, '企业名称', 'maxLength'],
       [4, '法定代表人身份证号', 'idCard'],
       [5, '未知项', 'unknownItem'],
-      [6, '统一社会信用代码', 'required'],
+      [6, '企业名称', 'character'],
+      [7, '统一社会信用代码', 'required'],
     ]);
     expect(JSON.stringify(out.problems)).not.toContain('430402199001010010');
     expect((await exchange.table(loader.actor, code)).lastSeq).toBe(before);
