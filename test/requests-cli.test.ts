@@ -5,13 +5,16 @@
  * CLI registers business systems), partly on a clock 40 days back so that the sweep has an
  * overdue request and an ended grant to deal with.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabaseUrl } from '../src/db/test-database.js';
 import { chinaDateOf } from '../src/lib/working-calendar.js';
+import type { AttachmentView } from '../src/modules/attachments/schemas.js';
 import type { Grant } from '../src/modules/grants/schemas.js';
+import type { Delivery, Webhook, WebhookCreated } from '../src/modules/notifications/schemas.js';
 import type { HistoryEntry, ShareRequest, ShareRequestCreate, Statistics } from '../src/modules/requests/schemas.js';
 import { cliContext } from '../src/server/actor.js';
 import { loadConfig } from '../src/server/config.js';
@@ -211,6 +214,13 @@ describe('govshare requests and grants', () => {
     expect(shown).toMatch(/revoke\s+active → revoked\s+数据被用于申请用途以外/);
     fails(['grants', 'show', 'no-such-grant'], 6, 'GS_ERR_GRANT_NOT_FOUND');
 
+    // What the exchange would decide: the revoked pull grant is refused by its code, the overruled comparison grant is in force.
+    expect(fails(['grants', 'check', '--system', systemId, '--resource', resource, '--method', 'pull'], 7, 'GS_ERR_GRANT_REVOKED')).toContain(narrowedGrant);
+    const inForce = ok(['grants', 'check', '--system', systemId, '--resource', resource, '--method', 'comparison']);
+    expect(inForce).toMatch(new RegExp(`^grant\\s+${overruledGrant}$`, 'm'));
+    expect(inForce).toMatch(/^granted items\s+统一社会信用代码、成立日期$/m);
+    fails(['grants', 'check', '--system', systemId, '--resource', resource, '--method', 'email'], 7, 'GS_ERR_REQUEST_INVALID');
+
     expect(ok(['grants', 'renew', overruledGrant, '--until', '2100-06-30'])).toMatch(/renewal filed as share request \d+: review 待提供方审核, due \d{4}-/);
     fails(['grants', 'renew', overruledGrant, '--until', '2099-01-01'], 7, 'GS_ERR_SHARE_REQUEST_INVALID');
   }, 300_000);
@@ -245,6 +255,91 @@ describe('govshare requests and grants', () => {
       expect(ok(['requests', 'withdraw', String(overdueNumber), '--reason', '改为线下办理'])).toContain('is now withdrawn 已撤回');
       fails(['requests', 'file', '--file', json('items.json', ask({ shareMethod: 'file', items: ['经营范围'] })), '--consumer', 'HYSP'], 7, 'GS_ERR_SHARE_REQUEST_ITEMS_UNKNOWN');
       expect(parsed<HistoryEntry[]>(['requests', 'history', String(overdueNumber)]).map((e) => e.action)).toEqual(['file', 'escalate', 'ask-info', 'reply', 'withdraw']);
+    } finally {
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    }
+  }, 300_000);
+
+  it('attachments and webhooks through a running server: upload for the consumer, attach, download; a dead webhook fails, is retried and removed', async () => {
+    const port = await freePort();
+    const deadPort = await freePort();
+    const server = start(['serve'], { ...vars, GOVSHARE_PORT: String(port), GOVSHARE_EXCHANGE_PORT: String(await freePort()), GOVSHARE_DELIVERY_MAX_ATTEMPTS: '1', GOVSHARE_DELIVERY_POLL_MS: '200' });
+    try {
+      await waitReady(port, server);
+      const pdf = Buffer.from('%PDF-1.7\n保密协议 — 衡阳市行政审批服务局\n%%EOF\n', 'utf8');
+      const agreementPath = join(dir, '保密协议.pdf');
+      writeFileSync(agreementPath, pdf);
+      const agreement = parsed<AttachmentView>(['attachments', 'upload', agreementPath, '--agency', 'HYSP']);
+      expect(agreement).toMatchObject({ fileName: '保密协议.pdf', contentType: 'application/pdf', bytes: pdf.length, sha256: createHash('sha256').update(pdf).digest('hex'), agency: { code: 'HYSP' } });
+      expect(ok(['attachments', 'show', agreement.id])).toMatch(/^agency\s+HYSP 衡阳市行政审批服务局$/m);
+
+      // A sensitive item needs the security agreement, and only the consumer's own upload may be attached.
+      const sensitive = ask({ shareMethod: 'push', items: ['统一社会信用代码', '法定代表人身份证号'] });
+      fails(['requests', 'file', '--file', json('sensitive.json', sensitive), '--consumer', 'HYSP'], 7, 'GS_ERR_SHARE_REQUEST_AGREEMENT_REQUIRED');
+      const platformFile = parsed<AttachmentView>(['attachments', 'upload', agreementPath, '--name', '平台副本.pdf']);
+      expect(platformFile).toMatchObject({ fileName: '平台副本.pdf', agency: null });
+      fails(['requests', 'file', '--file', json('foreign.json', { ...sensitive, attachments: [{ id: platformFile.id, kind: 'securityAgreement' }] }), '--consumer', 'HYSP'], 7, 'GS_ERR_ATTACHMENT_NOT_LINKABLE');
+      const filed = parsed<ShareRequest>(['requests', 'file', '--file', json('agreed.json', { ...sensitive, attachments: [{ id: agreement.id, kind: 'securityAgreement' }] }), '--consumer', 'HYSP']);
+      expect(filed.status).toBe('review');
+      expect(filed.attachments).toEqual([expect.objectContaining({ id: agreement.id, kind: 'securityAgreement', sha256: agreement.sha256 })]);
+
+      // The provider asks; the consumer answers with a second file.
+      const reportPath = join(dir, 'report.txt');
+      writeFileSync(reportPath, '等保测评报告（三级）\n');
+      const report = parsed<AttachmentView>(['attachments', 'upload', reportPath, '--agency', 'HYSP']);
+      expect(report.contentType).toBe('text/plain');
+      ok(['requests', 'ask-info', String(filed.number), '--question', '请补充等保测评报告']);
+      fails(['requests', 'reply', String(filed.number), '--answer', '见附件', '--attachment', `${report.id}:contract`], 2);
+      expect(ok(['requests', 'reply', String(filed.number), '--answer', '见附件', '--attachment', report.id])).toContain('is now review 待提供方审核');
+      const after = parsed<{ request: ShareRequest }>(['requests', 'show', String(filed.number)]).request;
+      expect(after.attachments.map((a) => [a.id, a.kind]).sort()).toEqual([[agreement.id, 'securityAgreement'], [report.id, 'other']].sort());
+
+      const out = join(dir, 'downloaded.pdf');
+      expect(ok(['attachments', 'download', agreement.id, '--out', out])).toContain(`sha256 ${agreement.sha256}`);
+      expect(readFileSync(out).equals(pdf)).toBe(true);
+      expect(fails(['attachments', 'download', agreement.id, '--out', out], 2)).toContain('exists');
+      expect(fails(['attachments', 'upload', join(dir, 'missing.pdf')], 2)).toContain('no such file');
+      fails(['attachments', 'upload', agreementPath, '--agency', 'NOPE'], 6, 'GS_ERR_AGENCY_NOT_FOUND');
+      fails(['attachments', 'show', '00000000-0000-4000-8000-000000000000'], 6, 'GS_ERR_ATTACHMENT_NOT_FOUND');
+
+      // Webhooks: registered with its secret shown once, switched off and on, a test delivery to a dead address fails and is retried.
+      const hookUrl = `http://127.0.0.1:${deadPort}/govshare`;
+      const added = ok(['webhooks', 'add', hookUrl, '--agency', 'HYSP', '--kinds', 'request.decided,grant.revoked', '--description', '审批局回调']);
+      const hookId = /webhook ([0-9a-f-]{36}) registered/.exec(added)![1]!;
+      expect(added).toMatch(/^signing secret \(shown this once; keep it with the receiver\): \S{20,}$/m);
+      const listed = parsed<Webhook[]>(['webhooks', 'list', '--agency', 'HYSP']);
+      expect(listed).toEqual([expect.objectContaining({ id: hookId, url: hookUrl, kinds: ['request.decided', 'grant.revoked'], active: true, description: '审批局回调' })]);
+      expect(parsed<Webhook[]>(['webhooks', 'list', '--platform'])).toEqual([]);
+      expect(ok(['webhooks', 'update', hookId, '--deactivate'])).toMatch(/^active\s+no 停用$/m);
+      fails(['webhooks', 'test', hookId], 7, 'GS_ERR_WEBHOOK_INACTIVE');
+      expect(parsed<Webhook>(['webhooks', 'update', hookId, '--activate', '--all-kinds'])).toMatchObject({ active: true, kinds: null, version: 3 });
+      fails(['webhooks', 'update', hookId], 2);
+      const queued = parsed<Delivery>(['webhooks', 'test', hookId]);
+      expect(queued).toMatchObject({ kind: 'webhook.test', channel: 'webhook', address: hookUrl });
+      let failed: Delivery | undefined;
+      for (let i = 0; i < 100 && failed === undefined; i++) {
+        const d = parsed<Delivery>(['deliveries', 'show', queued.id]);
+        if (d.status === 'failed') failed = d;
+        else await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(failed, 'the test delivery to a closed port ends failed after one attempt').toBeDefined();
+      expect(failed!.history).toEqual([expect.objectContaining({ attempt: 1, outcome: 'failed', httpStatus: null, error: expect.any(String) })]);
+      expect(ok(['deliveries', 'show', queued.id])).toMatch(/^status\s+failed 投递失败$/m);
+      expect(parsed<{ items: Delivery[] }>(['deliveries', 'list', '--status', 'failed', '--channel', 'webhook']).items.map((d) => d.id)).toContain(queued.id);
+      expect(parsed<{ items: Delivery[] }>(['deliveries', 'list', '--webhook', hookId]).items.map((d) => d.id)).toEqual([queued.id]);
+      expect(ok(['deliveries', 'retry', queued.id])).toContain(`delivery ${queued.id} queued again for ${hookUrl}`);
+      fails(['deliveries', 'list', '--status', 'lost'], 2);
+      fails(['deliveries', 'retry', '00000000-0000-4000-8000-000000000000'], 6, 'GS_ERR_NOTIFICATION_DELIVERY_NOT_FOUND');
+
+      expect(fails(['webhooks', 'add', 'ftp://127.0.0.1/x', '--agency', 'HYSP'], 7, 'GS_ERR_WEBHOOK_URL_INVALID')).toContain('http:// or https://');
+      expect(fails(['webhooks', 'add', hookUrl, '--kinds', 'request.lost'], 2)).toContain('unknown notice kind request.lost');
+      const platformHook = parsed<WebhookCreated>(['webhooks', 'add', hookUrl]);
+      expect(platformHook.webhook.agencyId).toBeNull();
+      expect(ok(['webhooks', 'remove', hookId])).toContain('removed');
+      expect(ok(['webhooks', 'remove', platformHook.webhook.id])).toContain('removed');
+      fails(['webhooks', 'show', hookId], 6, 'GS_ERR_WEBHOOK_NOT_FOUND');
+      expect(parsed<Webhook[]>(['webhooks', 'list'])).toEqual([]);
     } finally {
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);

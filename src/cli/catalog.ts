@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
+import { loadExcelJs } from '../lib/exceljs.js';
 import { resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Command } from 'commander';
-import ExcelJS from 'exceljs';
 import { GsError } from '../lib/errors.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../modules/catalog/export.js';
 import type { ImportProgress, ImportReport } from '../modules/catalog/import-file.js';
@@ -40,6 +40,7 @@ async function writeReport(path: string, errors: readonly ImportProblem[]): Prom
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
     const ended = new Promise<void>((done) => out.on('end', () => done()));
+    const ExcelJS = await loadExcelJs();
     const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useSharedStrings: false });
     const sheet = wb.addWorksheet('导入错误');
     sheet.addRow(REPORT_HEADERS).commit();

@@ -117,6 +117,34 @@ export function registerGrants(program: Command): void {
   }
 
   grants
+    .command('check')
+    .description('what the exchange decides now for a business system, resource and method: the grant in force, or the refusal and its code (exit 7)')
+    .requiredOption('--system <id>', 'the business system (its id)')
+    .requiredOption('--resource <code>', 'the resource code (资源代码)')
+    .requiredOption('--method <method>', 'push | pull | comparison | file')
+    .action(
+      action(async (opts: { system: string; resource: string; method: string }, command: Command) => {
+        const g = await runOperation(configFrom(command), 'grantCheck', { system: opts.system, resource: opts.resource, method: opts.method as Grant['shareMethod'] });
+        print(command, g, () =>
+          table(
+            ['field', 'value'],
+            [
+              ['decision', 'allowed 准予'],
+              ['grant', g.grantId],
+              ['share request', g.requestId],
+              ['granted items', g.items.join('、')],
+              ['row filter', g.rowFilter.length === 0 ? 'every row (全部)' : g.rowFilter.map((c) => `${c.item} ${c.op} ${c.values.join(',')}`).join('; ')],
+              ['masking', Object.keys(g.masking).length === 0 ? '-' : Object.entries(g.masking).map(([item, kind]) => `${item}: ${kind}`).join('; ')],
+              ['quota', [g.ratePerMinute === null ? '' : `${g.ratePerMinute}/min`, g.volumePerDay === null ? '' : `${g.volumePerDay}/day`].filter(Boolean).join(', ') || '-'],
+              ['purpose', g.purpose],
+              ['in force until', g.validUntil],
+            ],
+          ),
+        );
+      }),
+    );
+
+  grants
     .command('renew <id>')
     .description('ask to renew an active grant: a new share request with its terms and a later end, reviewed like any other')
     .requiredOption('--until <date>', 'the new last day wanted (YYYY-MM-DD)')

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerAgency } from './agency.js';
+import { registerAttachments } from './attachments.js';
 import { registerAudit } from './audit.js';
 import { registerBackup } from './backup.js';
 import { registerCalendar } from './calendar.js';
@@ -10,6 +11,7 @@ import { EXIT } from './exit-codes.js';
 import { registerGrants } from './grants.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
+import { registerNotifications } from './notifications.js';
 import { registerRequests } from './requests.js';
 import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
@@ -43,6 +45,8 @@ registerCatalog(program);
 registerData(program);
 registerRequests(program);
 registerGrants(program);
+registerAttachments(program);
+registerNotifications(program);
 
 // Subcommands report usage errors through the same path.
 for (const c of program.commands) {

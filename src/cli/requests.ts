@@ -3,12 +3,19 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { GsError } from '../lib/errors.js';
 import type { AgencyStatistics, HistoryEntry, ShareRequest } from '../modules/requests/schemas.js';
-import type { RequestStatus } from '../modules/requests/vocabulary.js';
+import { ATTACHMENT_KINDS, type AttachmentKind, type RequestStatus } from '../modules/requests/vocabulary.js';
 import { action, chinaTime, configFrom, limitOf, listOf, print, runOperation, table, usage } from './context.js';
 import { grantRows } from './grants.js';
 
 function fileError(path: string, reason: string, reasonZh: string): GsError {
   return new GsError('GS_ERR_SHARE_REQUEST_FILE', { path, reason, reasonZh });
+}
+
+/** `ID` or `ID:kind` of `--attachment`. */
+function attachmentRef(command: Command, raw: string): { id: string; kind: AttachmentKind } {
+  const [id, kind = 'other', ...rest] = raw.split(':');
+  if (rest.length > 0 || !id || !(ATTACHMENT_KINDS as readonly string[]).includes(kind)) usage(command, `--attachment ${raw}: give ID or ID:kind, kind one of ${ATTACHMENT_KINDS.join(', ')}`);
+  return { id, kind: kind as AttachmentKind };
 }
 
 /** A JSON object from a file (a request body, grant terms); what is inside is checked by the platform, which names each bad field. */
@@ -240,9 +247,11 @@ export function registerRequests(program: Command): void {
     .command('reply <idOrNumber>')
     .description("give the information the provider asked for; the review goes on")
     .requiredOption('--answer <text>', 'the answer')
+    .option('--attachment <idAndKind...>', `attachments to add (from \`govshare attachments upload --agency CONSUMER\`); kind ${ATTACHMENT_KINDS.join(' or ')}, default other`)
     .action(
-      action(async (id: string, opts: { answer: string }, command: Command) => {
-        const r = await runOperation(configFrom(command), 'requestReply', { id, answer: opts.answer });
+      action(async (id: string, opts: { answer: string; attachment?: string[] }, command: Command) => {
+        const attachments = opts.attachment ? listOf(opts.attachment).map((a) => attachmentRef(command, a)) : undefined;
+        const r = await runOperation(configFrom(command), 'requestReply', { id, answer: opts.answer, ...(attachments ? { attachments } : {}) });
         print(command, r, () => stepLine(r));
       }),
     );

@@ -9,6 +9,7 @@ import { openBackupLocation } from '../modules/backup/target.js';
 import type { AgencyCreate } from '../modules/agencies/schemas.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { dcatChunks, exportSource, jsonChunks, writeXlsx, type ExportFormat } from '../modules/catalog/export.js';
@@ -18,9 +19,11 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { openDataFile } from '../modules/exchange/file-rows.js';
 import type { CsvEncoding, IngestPolicy, LoadFormat } from '../modules/exchange/vocabulary.js';
 import { GrantTerms } from '../modules/grants/schemas.js';
+import { refusalError } from '../modules/grants/check.js';
 import { GRANT_METHODS, GRANT_STATUSES } from '../modules/grants/vocabulary.js';
 import { sweepOnce } from '../modules/requests/deadline-sweep.js';
-import { ShareRequestCreate } from '../modules/requests/schemas.js';
+import { AttachmentRef, ShareRequestCreate } from '../modules/requests/schemas.js';
+import { DELIVERY_CHANNELS, DELIVERY_STATUSES, NOTICE_KINDS } from '../modules/notifications/vocabulary.js';
 import { ARBITRATION_OUTCOMES, REQUEST_STATUSES } from '../modules/requests/vocabulary.js';
 import { cliContext, type RequestContext } from './actor.js';
 import { checkInput } from './input-check.js';
@@ -157,6 +160,77 @@ export const GrantListInput = Type.Object(
 const RequestFileInput = Type.Object({ body: Type.Unknown(), consumer: Type.Optional(AgencyKey) }, { additionalProperties: false });
 
 const WithReason = Type.Object({ id: Text(64), reason: Text(4000) }, { additionalProperties: false });
+
+const Uuid = Type.String({ format: 'uuid' });
+const NoticeKinds = Type.Array(literals(NOTICE_KINDS), { minItems: 1, uniqueItems: true });
+
+export const WebhookAddInput = Type.Object(
+  {
+    url: Text(2000),
+    /** The agency (code or id) whose notices it receives; absent: platform-level (the supervisor's notices). */
+    agency: Type.Optional(AgencyKey),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    kinds: Type.Optional(NoticeKinds),
+    active: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const WebhookUpdateInput = Type.Object(
+  {
+    id: Uuid,
+    url: Type.Optional(Text(2000)),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    /** null: every kind. */
+    kinds: Type.Optional(Type.Union([NoticeKinds, Type.Null()])),
+    active: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const AttachmentUploadInput = Type.Object(
+  {
+    /** Absolute path; through the admin socket, a path on the server's machine. */
+    file: Text(4096),
+    /** The agency (code or id) the file is uploaded for, so it can attach it to its own requests. */
+    agency: Type.Optional(AgencyKey),
+    contentType: Type.Optional(Text(255)),
+    fileName: Type.Optional(Text(255)),
+  },
+  { additionalProperties: false },
+);
+
+/** Opens a file the operation was given, refusing a missing or unreadable one by its path. */
+async function openFile(path: string, field: string) {
+  const stream = createReadStream(path);
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (e: NodeJS.ErrnoException) => reject(invalidField(field, 'readable', `cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.message}`)));
+  });
+  return stream;
+}
+
+const MEDIA_TYPES: Readonly<Record<string, string>> = {
+  pdf: 'application/pdf',
+  ofd: 'application/ofd',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  txt: 'text/plain',
+  csv: 'text/csv',
+  json: 'application/json',
+  zip: 'application/zip',
+  doc: 'application/msword',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  xls: 'application/vnd.ms-excel',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+};
+
+/** The media type a file's extension usually means (absent: application/octet-stream). */
+export function mediaTypeOfName(name: string): string | undefined {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(name)?.[1]?.toLowerCase();
+  return ext === undefined ? undefined : MEDIA_TYPES[ext];
+}
 
 function sideNeedsAgency(input: { side?: string; agency?: string }): void {
   if (input.side && !input.agency) throw invalidField('side', 'needsAgency', 'side needs the agency whose side it is (--agency CODE)');
@@ -373,7 +447,9 @@ export const ADMIN_OPERATIONS = {
     p.requests.refuse(ctx, id, { reason, legalBasis: { law, article } }),
   ),
   requestAskInfo: checked(Type.Object({ id: Text(64), question: Text(4000) }, { additionalProperties: false }), async (p, ctx, { id, question }) => p.requests.askInfo(ctx, id, { question })),
-  requestReply: checked(Type.Object({ id: Text(64), answer: Text(4000) }, { additionalProperties: false }), async (p, ctx, { id, answer }) => p.requests.reply(ctx, id, { answer })),
+  requestReply: checked(Type.Object({ id: Text(64), answer: Text(4000), attachments: Type.Optional(Type.Array(AttachmentRef, { maxItems: 20 })) }, { additionalProperties: false }), async (p, ctx, { id, answer, attachments }) =>
+    p.requests.reply(ctx, id, { answer, ...(attachments ? { attachments } : {}) }),
+  ),
   requestWithdraw: checked(WithReason, async (p, ctx, { id, reason }) => p.requests.withdraw(ctx, id, { reason })),
   requestDispute: checked(WithReason, async (p, ctx, { id, reason }) => p.requests.dispute(ctx, id, { reason })),
   requestArbitrate: checked(
@@ -399,10 +475,80 @@ export const ADMIN_OPERATIONS = {
   grantSuspend: checked(WithReason, async (p, ctx, { id, reason }) => p.grants.suspend(ctx, id, { reason })),
   grantReinstate: checked(WithReason, async (p, ctx, { id, reason }) => p.grants.reinstate(ctx, id, { reason })),
   grantRevoke: checked(WithReason, async (p, ctx, { id, reason }) => p.grants.revoke(ctx, id, { reason })),
+  /**
+   * What the exchange would decide now for (system, resource, method): the grant in force, or its
+   * refusal as the error the exchange answers with. Through the admin socket, the running server's
+   * cached check answers, so this also shows what that server currently holds.
+   */
+  grantCheck: checked(Type.Object({ system: Uuid, resource: Text(40), method: literals(GRANT_METHODS) }, { additionalProperties: false }), async (p, _ctx, { system, resource, method }) => {
+    const decision = await p.grantCheck.check(system, resource, method);
+    if (!decision.allowed) throw refusalError(decision, system, resource, method);
+    return decision.grant;
+  }),
   /** A renewal is a new share request with the grant's terms and a later end, reviewed like any other. */
   grantRenew: checked(Type.Object({ id: Text(64), until: Day, comment: Type.Optional(Text(4000)) }, { additionalProperties: false }), async (p, ctx, { id, until, comment }) =>
     p.requests.renew(ctx, id, { validUntil: until, ...(comment ? { comment } : {}) }),
   ),
+  // ---- attachments (docs/attachments.md)
+  /** Stores a file for an agency (or for the platform); through the admin socket the server reads the path. */
+  attachmentUpload: checked(AttachmentUploadInput, async (p, ctx, input) => {
+    const agencyId = input.agency ? await agencyIdOf(p, input.agency) : undefined;
+    const fileName = input.fileName ?? basename(input.file);
+    const body = await openFile(input.file, 'file');
+    return p.attachments.upload(ctx, { fileName, contentType: input.contentType ?? mediaTypeOfName(fileName), body, ...(agencyId ? { agencyId } : {}) });
+  }),
+  attachmentShow: checked(Type.Object({ id: Uuid }, { additionalProperties: false }), async (p, ctx, { id }) => p.attachments.get(ctx.actor, id)),
+  /** Writes an attachment's content to `out` (checked against its SHA-256 as it streams; audited). */
+  attachmentDownload: checked(Type.Object({ id: Uuid, out: Text(4096) }, { additionalProperties: false }), async (p, ctx, { id, out }) => {
+    const { attachment, content } = await p.attachments.open(ctx, id);
+    await pipeline(content, createWriteStream(out, { flags: 'wx' })).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EEXIST') throw invalidField('out', 'new', `${out} exists; give a new file name`);
+      throw e;
+    });
+    return { attachment, out };
+  }),
+  // ---- webhooks and deliveries (docs/notifications.md)
+  webhookList: checked(
+    Type.Object({ agency: Type.Optional(AgencyKey), platform: Type.Optional(Type.Boolean()), after: Type.Optional(Uuid), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }, { additionalProperties: false }),
+    async (p, ctx, input) => {
+      if (input.agency && input.platform) throw invalidField('platform', 'exclusive', 'give --agency or --platform, not both');
+      const agencyId = input.agency ? await agencyIdOf(p, input.agency) : input.platform ? null : undefined;
+      return p.notifications.listWebhooks(ctx.actor, { agencyId, after: input.after, limit: input.limit ?? 50 });
+    },
+  ),
+  webhookAdd: checked(WebhookAddInput, async (p, ctx, input) => {
+    const agencyId = input.agency ? await agencyIdOf(p, input.agency) : null;
+    return p.notifications.createWebhook(ctx, { url: input.url, agencyId, ...(input.description !== undefined ? { description: input.description } : {}), ...(input.kinds ? { kinds: input.kinds } : {}), ...(input.active !== undefined ? { active: input.active } : {}) });
+  }),
+  /** A webhook and its latest deliveries. */
+  webhookShow: checked(Type.Object({ id: Uuid, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }, { additionalProperties: false }), async (p, ctx, { id, limit }) => ({
+    webhook: await p.notifications.getWebhook(ctx.actor, id),
+    deliveries: (await p.notifications.webhookDeliveries(ctx.actor, id, { limit: limit ?? 10 })).items,
+  })),
+  webhookUpdate: checked(WebhookUpdateInput, async (p, ctx, { id, ...patch }) => p.notifications.updateWebhook(ctx, id, patch)),
+  webhookRemove: checked(Type.Object({ id: Uuid }, { additionalProperties: false }), async (p, ctx, { id }) => {
+    await p.notifications.deleteWebhook(ctx, id);
+    return { id, removed: true };
+  }),
+  webhookTest: checked(Type.Object({ id: Uuid }, { additionalProperties: false }), async (p, ctx, { id }) => p.notifications.testWebhook(ctx, id)),
+  deliveryList: checked(
+    Type.Object(
+      {
+        status: Type.Optional(literals(DELIVERY_STATUSES)),
+        channel: Type.Optional(literals(DELIVERY_CHANNELS)),
+        webhook: Type.Optional(Uuid),
+        before: Type.Optional(Type.Integer({ minimum: 1 })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+      },
+      { additionalProperties: false },
+    ),
+    async (p, ctx, input) => {
+      const q = { status: input.status, channel: input.channel, before: input.before, limit: input.limit ?? 50 };
+      return input.webhook ? p.notifications.webhookDeliveries(ctx.actor, input.webhook, q) : p.notifications.listDeliveries(q);
+    },
+  ),
+  deliveryShow: checked(Type.Object({ id: Uuid }, { additionalProperties: false }), async (p, _ctx, { id }) => p.notifications.getDelivery(id)),
+  deliveryRetry: checked(Type.Object({ id: Uuid }, { additionalProperties: false }), async (p, ctx, { id }) => p.notifications.retryDelivery(ctx, id)),
 } as const;
 
 export type AdminOperationName = keyof typeof ADMIN_OPERATIONS;

@@ -107,6 +107,24 @@ describe('attachments', () => {
     expect(await attachments.linked(owner.ownerType, owner.ownerId)).toEqual([]);
   });
 
+  it('lets platform staff upload for an agency, which may then link it; an agency user cannot upload for another agency', async () => {
+    const forAsking = await attachments.upload(t.cli, { fileName: '保密协议.pdf', contentType: 'application/pdf', body: body(Buffer.from('%PDF staff copy')), agencyId: asking.id });
+    expect(forAsking.agency).toEqual({ id: asking.id, code: asking.code, name: asking.name });
+    expect((await attachments.get(requester.actor, forAsking.id)).id).toBe(forAsking.id);
+    const owner = { ownerType: 'shareRequest', ownerId: '00000000-0000-4000-8000-00000000b002', readerAgencyIds: [holding.id] };
+    const linked = await t.platform.db.transaction().execute((trx) => attachments.link(trx, { ...owner, attachmentIds: [forAsking.id] }, asking.id));
+    expect(linked.map((a) => a.id)).toEqual([forAsking.id]);
+    const audit = await t.platform.audit.search({ targetId: forAsking.id, action: 'attachment.upload', limit: 10 });
+    expect(audit.map((a) => a.details)).toEqual([expect.objectContaining({ forAgencyId: asking.id })]);
+
+    await refused(attachments.upload(requester, { fileName: 'x.pdf', body: body(Buffer.from('x')), agencyId: holding.id }), 'GS_ERR_AUTH_WRONG_AGENCY');
+    // Naming one's own agency is allowed and changes nothing.
+    expect((await attachments.upload(requester, { fileName: 'own.pdf', body: body(Buffer.from('own')), agencyId: asking.id })).agency?.id).toBe(asking.id);
+    const before = filesIn(blobDir).length;
+    await refused(attachments.upload(t.cli, { fileName: 'x.pdf', body: body(Buffer.from('for nobody')), agencyId: '00000000-0000-4000-8000-00000000beef' }), 'GS_ERR_AGENCY_NOT_FOUND');
+    expect(filesIn(blobDir).length).toBe(before);
+  });
+
   it('refuses an attachment over the limit, naming it, and keeps neither a blob nor a row', async () => {
     const before = filesIn(blobDir);
     const e = await refused(attachments.upload(requester, { fileName: 'big.pdf', contentType: 'application/pdf', body: body(randomBytes(100_001)) }), 'GS_ERR_ATTACHMENT_TOO_LARGE');

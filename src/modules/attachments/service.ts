@@ -16,6 +16,21 @@ export interface AttachmentUpload {
   /** The upload's Content-Type; absent: application/octet-stream. */
   readonly contentType?: string | undefined;
   readonly body: Readable;
+  /**
+   * Platform staff only (the CLI, the platform itself): record the upload for this agency, so that
+   * it can attach the file to its own records (a request filed for it from the command line).
+   * Anyone else uploads for their own agency; naming another is GS_ERR_AUTH_WRONG_AGENCY.
+   */
+  readonly agencyId?: string | undefined;
+}
+
+/** What an owner shows of a linked file. */
+export interface LinkedFile {
+  readonly id: string;
+  readonly fileName: string;
+  readonly contentType: string;
+  readonly bytes: number;
+  readonly sha256: string;
 }
 
 export interface AttachmentLink {
@@ -77,8 +92,10 @@ export class AttachmentService {
     let contentType: string;
     try {
       if (!staff && !actor.permissions.has('attachment:upload')) throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: 'attachment:upload' });
+      if (input.agencyId !== undefined && !staff && input.agencyId !== actor.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
       fileName = sanitiseFileName(input.fileName, 'query.fileName');
       contentType = mediaTypeOf(input.contentType);
+      if (staff && input.agencyId !== undefined) await this.agencies.get(input.agencyId);
     } catch (e) {
       input.body.destroy();
       throw e;
@@ -90,11 +107,11 @@ export class AttachmentService {
     // A blob whose row is never written (the database failed here) stays unreferenced in the store.
     const row = await this.db.transaction().execute(async (trx) => {
       const inserted = await this.#store.insert(
-        { id: newId(), sha256: stored.sha256, bytes: stored.bytes, fileName, contentType, agencyId: staff ? null : actor.agencyId, uploadedBy: actor.name },
+        { id: newId(), sha256: stored.sha256, bytes: stored.bytes, fileName, contentType, agencyId: staff ? (input.agencyId ?? null) : actor.agencyId, uploadedBy: actor.name },
         this.now(),
         trx,
       );
-      await this.audit.record(ctx, { action: 'attachment.upload', targetType: 'attachment', targetId: inserted.id, details: { fileName, contentType, bytes: stored.bytes, sha256: stored.sha256 } }, trx);
+      await this.audit.record(ctx, { action: 'attachment.upload', targetType: 'attachment', targetId: inserted.id, details: { fileName, contentType, bytes: stored.bytes, sha256: stored.sha256, ...(staff && input.agencyId !== undefined ? { forAgencyId: input.agencyId } : {}) } }, trx);
       return inserted;
     });
     return this.#view(row, lang);
@@ -144,6 +161,22 @@ export class AttachmentService {
   async linked(ownerType: string, ownerId: string, lang?: string, executor: Db = this.db): Promise<AttachmentView[]> {
     if (!isUuid(ownerId)) return [];
     return Promise.all((await this.#store.linked(ownerType, ownerId, executor)).map((r) => this.#view(r, lang, executor)));
+  }
+
+  /**
+   * The files linked to each of these owners (by owner id; owners without any are absent), without
+   * the uploading agency's name: one query for a whole page of owners (the owner has checked who
+   * may see them).
+   */
+  async filesOf(ownerType: string, ownerIds: readonly string[], executor: Db = this.db): Promise<Map<string, LinkedFile[]>> {
+    const rows = await this.#store.linkedToAny(ownerType, ownerIds.filter(isUuid), executor);
+    const byOwner = new Map<string, LinkedFile[]>();
+    for (const r of rows) {
+      const files = byOwner.get(r.ownerId) ?? [];
+      files.push({ id: r.id, fileName: r.fileName, contentType: r.contentType, bytes: r.bytes, sha256: r.sha256 });
+      byOwner.set(r.ownerId, files);
+    }
+    return byOwner;
   }
 
   async #view(r: AttachmentRow, lang?: string, executor?: Db): Promise<AttachmentView> {

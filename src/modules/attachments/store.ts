@@ -50,6 +50,21 @@ export class AttachmentStore {
   }
 
   /** The attachments of one owner, in the order they were uploaded. */
+  /** The attachments linked to any of these owners, each with the owner it is linked to. */
+  linkedToAny(ownerType: string, ownerIds: readonly string[], executor: Db = this.db): Promise<(AttachmentRow & { ownerId: string })[]> {
+    if (ownerIds.length === 0) return Promise.resolve([]);
+    return executor
+      .selectFrom('attachments as a')
+      .innerJoin('attachmentLinks as l', 'l.attachmentId', 'a.id')
+      .selectAll('a')
+      .select('l.ownerId')
+      .where('l.ownerType', '=', ownerType)
+      .where('l.ownerId', 'in', ownerIds)
+      .orderBy('a.createdAt')
+      .orderBy('a.id')
+      .execute();
+  }
+
   linked(ownerType: string, ownerId: string, executor: Db = this.db): Promise<AttachmentRow[]> {
     return executor
       .selectFrom('attachments as a')

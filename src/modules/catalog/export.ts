@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import ExcelJS from 'exceljs';
+import { loadExcelJs } from '../../lib/exceljs.js';
 import { classificationCode, type DataItem, type EntryContent } from './content.js';
 import {
   CATEGORY_ZH,
@@ -111,6 +111,7 @@ export function templateRows(e: PublishedEntry, languages: readonly string[], ex
 
 /** Writes the template workbook with exceljs' streaming writer: memory stays flat for a large catalog. */
 export async function writeXlsx(out: Writable, source: ExportSource): Promise<number> {
+  const ExcelJS = await loadExcelJs();
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useSharedStrings: false, useStyles: true });
   const sheet = workbook.addWorksheet('政务信息资源目录');
   const headers = exportHeaders(source.languages, source.extensionFields);

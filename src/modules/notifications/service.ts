@@ -193,7 +193,7 @@ export class NotificationService {
     return row;
   }
 
-  async listWebhooks(actor: Actor, q: { agencyId?: string | undefined; after?: string | undefined; limit: number }): Promise<Webhook[]> {
+  async listWebhooks(actor: Actor, q: { agencyId?: string | null | undefined; after?: string | undefined; limit: number }): Promise<Webhook[]> {
     if (!this.#everyAgency(actor)) {
       if (!actor.agencyId) return [];
       if (q.agencyId !== undefined && q.agencyId !== actor.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
@@ -294,7 +294,7 @@ export class NotificationService {
   }
 
   /** The deliveries to one webhook, newest first (its agency's node admin sees them too). */
-  async webhookDeliveries(actor: Actor, id: string, q: { before?: number | undefined; limit: number }): Promise<{ items: Delivery[]; next: string | null }> {
+  async webhookDeliveries(actor: Actor, id: string, q: Omit<DeliveryQuery, 'webhookId'>): Promise<{ items: Delivery[]; next: string | null }> {
     await this.#requireWebhook(actor, id);
     return this.#deliveryPage({ ...q, webhookId: id });
   }

@@ -133,6 +133,16 @@ describe('filing', () => {
     expect(r).toMatchObject({ status: 'review', sensitiveItems: ['法定代表人身份证号'], attachments: [{ id: agreement.id, kind: 'securityAgreement', fileName: '安全保密协议.pdf', sha256: agreement.sha256 }] });
     expect((await t.platform.attachments.get(reviewer.actor, agreement.id)).id).toBe(agreement.id);
     await refused(t.platform.attachments.get(thirdReviewer.actor, agreement.id), 'GS_ERR_ATTACHMENT_NOT_FOUND');
+    // A page of requests shows each with its own attachments (read for the whole page at once).
+    const second = await upload(requester);
+    const note = await t.platform.attachments.upload(requester, { fileName: '说明.txt', contentType: 'text/plain', body: Readable.from([Buffer.from('用途说明')]) });
+    const other = await requests.file(requester, ask({ shareMethod: 'push', items: ['企业名称', '法定代表人身份证号'], attachments: [{ id: second.id, kind: 'securityAgreement' }, { id: note.id, kind: 'other' }] }));
+    const page = await requests.list(reviewer.actor, { side: 'provider', agencyId: provider.id, statuses: ['review'], limit: 10 });
+    const shown = new Map(page.map((x) => [x.id, x.attachments.map((a) => [a.id, a.kind, a.fileName]).sort()]));
+    expect(shown.get(r.id)).toEqual([[agreement.id, 'securityAgreement', '安全保密协议.pdf']]);
+    expect(shown.get(other.id)).toEqual([[second.id, 'securityAgreement', '安全保密协议.pdf'], [note.id, 'other', '说明.txt']].sort());
+    expect(page.find((x) => x.id === other.id)).toMatchObject({ consumer: { id: consumer.id }, provider: { id: provider.id }, sensitiveItems: ['法定代表人身份证号'] });
+    await requests.withdraw(requester, other.id, { reason: '测试完毕' });
     await requests.withdraw(requester, r.id, { reason: '测试完毕' });
   });
 

@@ -68,7 +68,8 @@ export interface AttachmentInfo {
 /** What the workflow needs of the attachments module. */
 export interface RequestAttachments {
   link(trx: Db, input: { readonly attachmentIds: readonly string[]; readonly ownerType: string; readonly ownerId: string; readonly readerAgencyIds: readonly string[] }, uploaderAgencyId: string | null): Promise<readonly AttachmentInfo[]>;
-  linked(ownerType: string, ownerId: string): Promise<readonly AttachmentInfo[]>;
+  /** The files linked to each owner, for a whole page of owners at once. */
+  filesOf(ownerType: string, ownerIds: readonly string[]): Promise<ReadonlyMap<string, readonly AttachmentInfo[]>>;
 }
 
 const OWNER_TYPE = 'shareRequest';
@@ -165,7 +166,7 @@ export class ShareRequestService {
     } else if (!q.agencyId && q.side) {
       throw invalid('query.side', 'needsAgency', 'side needs agencyId', 'side 须与 agencyId 同时使用');
     }
-    return Promise.all((await this.#store.list(query)).map((r) => this.#view(r, lang)));
+    return this.#views(await this.#store.list(query), lang);
   }
 
   /** The whole history of a request: its own steps and those of the grants it produced. */
@@ -297,7 +298,7 @@ export class ShareRequestService {
     if (input.validUntil <= grant.validUntil) throw invalid('body.validUntil', 'later', `a renewal must end after ${grant.validUntil}`, `续期截止时间须晚于 ${grant.validUntil}`);
     const original = await this.#store.byId(grant.requestId);
     if (!original) throw new GsError('GS_ERR_SHARE_REQUEST_NOT_FOUND', { id: grant.requestId });
-    const agreements = (await this.#store.attachmentKinds(original.id)).map((a) => ({ id: a.attachmentId, kind: a.kind as AttachmentKind }));
+    const agreements = (await this.#store.attachmentKinds([original.id])).map((a) => ({ id: a.attachmentId, kind: a.kind as AttachmentKind }));
     return this.file(
       ctx,
       {
@@ -742,18 +743,51 @@ export class ShareRequestService {
   }
 
   async #view(r: ShareRequestRow, lang?: string): Promise<ShareRequest> {
-    const ref = async (id: string) => {
+    return (await this.#views([r], lang))[0]!;
+  }
+
+  /**
+   * The views of a page of requests: the agencies, systems and resources they name are each read
+   * once, and the attachments of the whole page in two queries.
+   */
+  async #views(rows: readonly ShareRequestRow[], lang?: string): Promise<ShareRequest[]> {
+    const once = <T>(read: (id: string) => Promise<T>) => {
+      const seen = new Map<string, Promise<T>>();
+      return (id: string): Promise<T> => {
+        let p = seen.get(id);
+        if (p === undefined) seen.set(id, (p = read(id)));
+        return p;
+      };
+    };
+    const agency = once(async (id) => {
       const a = await this.agencies.get(id, lang);
       return { id: a.id, code: a.code, name: a.name };
-    };
-    const [consumer, provider, system, kinds, files, entry] = await Promise.all([
-      ref(r.consumerAgencyId),
-      ref(r.providerAgencyId),
-      this.systems.get(r.consumerSystemId),
-      this.#store.attachmentKinds(r.id),
-      this.attachments.linked(OWNER_TYPE, r.id),
-      this.catalog.getPublished(r.entryId).catch(() => undefined),
-    ]);
+    });
+    const system = once((id) => this.systems.get(id));
+    const entry = once((id) => this.catalog.getPublished(id).catch(() => undefined));
+    const ids = rows.map((r) => r.id);
+    const [kindRows, files] = await Promise.all([this.#store.attachmentKinds(ids), this.attachments.filesOf(OWNER_TYPE, ids)]);
+    const kinds = new Map<string, { attachmentId: string; kind: string }[]>();
+    for (const k of kindRows) kinds.set(k.requestId, [...(kinds.get(k.requestId) ?? []), k]);
+    return Promise.all(
+      rows.map(async (r) => {
+        const [consumer, provider, sys, published] = await Promise.all([agency(r.consumerAgencyId), agency(r.providerAgencyId), system(r.consumerSystemId), entry(r.entryId)]);
+        return this.#viewOf(r, { consumer, provider, system: sys, entry: published, kinds: kinds.get(r.id) ?? [], files: files.get(r.id) ?? [] });
+      }),
+    );
+  }
+
+  #viewOf(
+    r: ShareRequestRow,
+    { consumer, provider, system, entry, kinds, files }: {
+      consumer: ShareRequest['consumer'];
+      provider: ShareRequest['provider'];
+      system: { readonly id: string; readonly name: string };
+      entry: Awaited<ReturnType<CatalogService['getPublished']>> | undefined;
+      kinds: readonly { attachmentId: string; kind: string }[];
+      files: readonly AttachmentInfo[];
+    },
+  ): ShareRequest {
     const byId = new Map(files.map((f) => [f.id, f]));
     const status = r.status as RequestStatus;
     const today = chinaDateOf(this.now());

@@ -91,8 +91,10 @@ export class ShareRequestStore {
       .execute();
   }
 
-  attachmentKinds(requestId: string): Promise<{ attachmentId: string; kind: string }[]> {
-    return this.db.selectFrom('shareRequestAttachments').select(['attachmentId', 'kind']).where('requestId', '=', requestId).orderBy('addedAt').execute();
+  /** The attachments of these requests with the kind each was given, oldest first. */
+  attachmentKinds(requestIds: readonly string[]): Promise<{ requestId: string; attachmentId: string; kind: string }[]> {
+    if (requestIds.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('shareRequestAttachments').select(['requestId', 'attachmentId', 'kind']).where('requestId', 'in', requestIds).orderBy('addedAt').orderBy('attachmentId').execute();
   }
 
   /**
