@@ -17,7 +17,7 @@ import type { RequestContext } from '../src/server/actor.js';
 import { buildApp, type GsApp } from '../src/server/app.js';
 import { catalogContent } from './helpers/catalog.js';
 import { csv, HEADERS, resourceRows } from './helpers/catalog-file.js';
-import { agencyInput, appRecordingRoutes, createTestPlatform, sessionCookie, STRONG_PASSWORD, userContext, userWithRoles, type LoggedIn, type RegisteredRoute, type TestPlatform } from './helpers/platform.js';
+import { agencyInput, appRecordingRoutes, createTestPlatform, sessionCookie, STRONG_PASSWORD, userContext, usccFor, userWithRoles, type LoggedIn, type RegisteredRoute, type TestPlatform } from './helpers/platform.js';
 
 /** Who calls: anonymous (no credentials) or a logged-in account holding exactly one role. */
 type Caller = 'anonymous' | Role;
@@ -198,6 +198,28 @@ async function freshRequest(side: 'consumer' | 'provider', state: 'review' | 'co
   if (state === 'refused' || state === 'disputed') await requests.refuse(t.cli, r.id, { reason: '测试', legalBasis: { law: '某条例', article: '第一条' } });
   if (state === 'disputed') await requests.dispute(t.cli, r.id, { reason: '有异议' });
   return r.id;
+}
+
+/** The home agency's published table resource (its shared table holds one record): its URL-encoded code. */
+let homeTable: Promise<string> | undefined;
+function freshTableResource(): Promise<string> {
+  homeTable ??= (async () => {
+    const e = await t.platform.catalog.create(t.cli, { agencyId: home.id, content: catalogContent({ nameZh: '矩阵库表资源' }) });
+    await t.platform.catalog.submit(t.cli, e.id);
+    const code = (await t.platform.catalog.publish(t.cli, e.id, {})).resourceCode!;
+    await t.platform.exchange.applyBatch(t.cli, code, { idempotencyKey: 'matrix-seed', changes: [{ row: 1, operation: 'upsert', values: { 统一社会信用代码: usccFor(9001), 企业名称: '矩阵企业' } }] });
+    return encodeURIComponent(code);
+  })();
+  return homeTable;
+}
+
+/** A row in the quarantine of the home table resource, unresolved. */
+async function freshQuarantinedRow(): Promise<string> {
+  const code = decodeURIComponent(await freshTableResource());
+  const key = `matrix-q-${next()}`;
+  await t.platform.exchange.applyBatch(t.cli, code, { idempotencyKey: key, policy: 'quarantine', changes: [{ row: 1, operation: 'upsert', values: { 统一社会信用代码: usccFor(9002), 成立日期: '不是日期' } }] });
+  const rows = await t.platform.exchange.quarantine(t.cli.actor, code, { limit: 500 });
+  return rows.find((r) => r.idempotencyKey === key)!.id;
 }
 
 /** A grant of an unconditional resource: held by the home agency (consumer) or given by it (provider). */
@@ -451,6 +473,21 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'GET /api/v1/notification-deliveries': async () => ({ url: `${V1}/notification-deliveries?status=pending&channel=webhook&limit=5` }),
   'GET /api/v1/notification-deliveries/:id': async () => ({ url: `${V1}/notification-deliveries/${await freshDelivery()}` }),
   'POST /api/v1/notification-deliveries/:id/retry': async () => ({ url: `${V1}/notification-deliveries/${await freshDelivery()}/retry` }),
+  'GET /api/v1/data/tables': async () => ({ url: `${V1}/data/tables` }),
+  'GET /api/v1/data/tables/:code': async () => ({ url: `${V1}/data/tables/${await freshTableResource()}` }),
+  'POST /api/v1/data/tables/:code/lookup': async () => ({ url: `${V1}/data/tables/${await freshTableResource()}/lookup`, payload: { key: { 统一社会信用代码: usccFor(9001) } } }),
+  'GET /api/v1/data/tables/:code/changes': async () => ({ url: `${V1}/data/tables/${await freshTableResource()}/changes?after=0&limit=5` }),
+  'POST /api/v1/data/tables/:code/batches': async () => ({
+    url: `${V1}/data/tables/${await freshTableResource()}/batches`,
+    payload: { idempotencyKey: `matrix-${next()}`, changes: [{ upsert: { 统一社会信用代码: usccFor(next()), 企业名称: '矩阵企业' } }, { delete: { 统一社会信用代码: usccFor(next()) } }] },
+  }),
+  'POST /api/v1/data/tables/:code/files': async ({ me }) => ({
+    url: `${V1}/data/tables/${await freshTableResource()}/files`,
+    headers: { ...me.headers, 'content-type': 'text/csv' },
+    payload: `统一社会信用代码,企业名称\n${usccFor(next())},矩阵企业\n`,
+  }),
+  'GET /api/v1/data/tables/:code/quarantine': async () => ({ url: `${V1}/data/tables/${await freshTableResource()}/quarantine` }),
+  'POST /api/v1/data/tables/:code/quarantine/resolve': async () => ({ url: `${V1}/data/tables/${await freshTableResource()}/quarantine/resolve`, payload: { ids: [await freshQuarantinedRow()], note: '已处理' } }),
   'PATCH /api/v1/catalog/extension-fields/:key': async () => ({ url: `${V1}/catalog/extension-fields/${await freshExtensionField()}`, payload: { labelZh: '改名字段' } }),
 };
 

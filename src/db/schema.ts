@@ -604,6 +604,69 @@ export interface NotificationDeliveryAttemptsTable {
   error: string | null;
 }
 
+/** exchange/columns.ts: how a data item maps to a column of its shared table. */
+export interface SharedColumnRow {
+  readonly item: string;
+  readonly column: string;
+  readonly dataType: string;
+  readonly sqlType: string;
+  readonly key: boolean;
+  readonly sensitive: boolean;
+  readonly format: string | null;
+  readonly length: number | null;
+  readonly precision: number | null;
+  readonly scale: number | null;
+  /** The blind-index column of a sensitive key item (its keyed hash), else null. */
+  readonly indexColumn: string | null;
+}
+
+export interface ExchangeTablesTable {
+  resourceCode: string;
+  entryId: string;
+  agencyId: string;
+  tableName: string;
+  catalogVersion: number;
+  schemaVersion: Generated<number>;
+  columns: Json<SharedColumnRow[]>;
+  lastSeq: Generated<number>;
+  lastUpdateAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  withdrawnAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  retiredAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
+export interface ExchangeBatchesTable {
+  resourceCode: string;
+  idempotencyKey: string;
+  bodySha256: string;
+  source: string;
+  outcome: Json<unknown>;
+  createdBy: string;
+  createdAt: Timestamp;
+}
+
+export interface ExchangeQuarantineTable {
+  id: string;
+  resourceCode: string;
+  idempotencyKey: string;
+  rowNumber: number;
+  operation: string;
+  sealedRow: string;
+  problems: Json<unknown>;
+  createdAt: Timestamp;
+  resolvedAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface ExchangeDataKeysTable {
+  id: Generated<number>;
+  purpose: string;
+  algorithm: string;
+  sealedKey: string;
+  active: Generated<boolean>;
+  createdAt: Timestamp;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -639,6 +702,10 @@ export interface Database {
   grantEvents: GrantEventsTable;
   shareRequestAttachments: ShareRequestAttachmentsTable;
   attachments: AttachmentsTable;
+  exchangeTables: ExchangeTablesTable;
+  exchangeBatches: ExchangeBatchesTable;
+  exchangeQuarantine: ExchangeQuarantineTable;
+  exchangeDataKeys: ExchangeDataKeysTable;
   attachmentLinks: AttachmentLinksTable;
   notifications: NotificationsTable;
   notificationInbox: NotificationInboxTable;

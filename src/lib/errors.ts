@@ -183,6 +183,17 @@ export const ERRORS = {
   GS_ERR_BLOB_STORE_FAILED: { status: 502, message: 'The blob store {location} failed: {reason}', messageZh: '文件存储 {location} 出错：{reason}' },
   GS_ERR_BLOB_STORE_CREDENTIALS: { status: 500, message: 'No usable object-store credentials for the blob store: {reason}', messageZh: '没有可用的文件存储（对象存储）凭据：{reason}' },
 
+  // exchange: shared tables and ingest
+  GS_ERR_DATA_TABLE_NOT_FOUND: { status: 404, message: 'Resource {resourceCode} has no shared table (it is not a published table resource)', messageZh: '资源 {resourceCode} 没有共享库表（不是已发布的库表类资源）' },
+  GS_ERR_DATA_TABLE_INCOMPATIBLE: { status: 409, message: 'Version {version} of {resourceCode} changes its shared table incompatibly ({summary}); retire the table first (govshare data retire-table, docs/exchange.md), then publish', messageZh: '资源 {resourceCode} 的第 {version} 版与其共享库表不兼容（{summary}），须先执行 govshare data retire-table（见 docs/exchange.md）再发布' },
+  GS_ERR_DATA_TABLE_RETIRED: { status: 409, message: 'The shared table of {resourceCode} was retired for a migration; publish the new version to create its new table', messageZh: '资源 {resourceCode} 的共享库表已因迁移停用，请发布新版本以创建新表' },
+  GS_ERR_DATA_RESOURCE_WITHDRAWN: { status: 409, message: 'Resource {resourceCode} was withdrawn from the catalog; no more data is loaded into it', messageZh: '资源 {resourceCode} 已从目录撤销，不再接收数据' },
+  GS_ERR_DATA_BATCH_KEY_REUSED: { status: 409, message: 'Idempotency key {idempotencyKey} was used for a different batch of this resource; use a new key for new data', messageZh: '幂等键 {idempotencyKey} 已用于本资源的另一批数据，新数据请使用新的键' },
+  GS_ERR_DATA_BATCH_REJECTED: { status: 422, message: '{invalid} of {rows} rows are invalid, so nothing was loaded (policy reject); details.problems lists each row, item and rule', messageZh: '{rows} 行中有 {invalid} 行不合规，整批未装载（拒绝策略）；details.problems 列出每行、信息项和规则' },
+  GS_ERR_DATA_FILE_UNREADABLE: { status: 400, message: 'The data file cannot be read at {location}: {reason}; nothing was loaded', messageZh: '数据文件在 {location} 处无法读取：{reasonZh}；未装载任何数据' },
+  GS_ERR_DATA_FILE_TOO_LARGE: { status: 413, message: 'The data file is larger than the limit of {limit} bytes (GOVSHARE_DATA_LOAD_MAX_BYTES); nothing was loaded', messageZh: '数据文件超过 {limit} 字节的上限（GOVSHARE_DATA_LOAD_MAX_BYTES），未装载任何数据' },
+  GS_ERR_DATA_DECRYPT: { status: 500, message: 'A stored value cannot be decrypted: {reason}', messageZh: '存储的数据无法解密：{reason}' },
+
   // attachments (附件: e.g. the signed security agreement of a share request)
   GS_ERR_ATTACHMENT_NOT_FOUND: { status: 404, message: 'No attachment {id}', messageZh: '附件 {id} 不存在' },
   GS_ERR_ATTACHMENT_TOO_LARGE: { status: 413, message: 'The attachment is larger than the limit of {limit} bytes (GOVSHARE_ATTACHMENT_MAX_BYTES); nothing was stored', messageZh: '附件超过 {limit} 字节的上限（GOVSHARE_ATTACHMENT_MAX_BYTES），未保存' },

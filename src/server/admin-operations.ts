@@ -8,6 +8,7 @@ import type { S3Options } from '../modules/backup/s3-options.js';
 import { openBackupLocation } from '../modules/backup/target.js';
 import type { AgencyCreate } from '../modules/agencies/schemas.js';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +16,8 @@ import { dcatChunks, exportSource, jsonChunks, writeXlsx, type ExportFormat } fr
 import { importCatalogFile, type ImportProgress } from '../modules/catalog/import-file.js';
 import type { ImportFormat } from '../modules/catalog/import-reader.js';
 import { Type, type Static, type TSchema } from 'typebox';
+import { openDataFile } from '../modules/exchange/file-rows.js';
+import type { CsvEncoding, IngestPolicy, LoadFormat } from '../modules/exchange/vocabulary.js';
 import { GrantTerms } from '../modules/grants/schemas.js';
 import { refusalError } from '../modules/grants/check.js';
 import { GRANT_METHODS, GRANT_STATUSES } from '../modules/grants/vocabulary.js';
@@ -79,6 +82,19 @@ export interface CatalogImportInput {
   readonly dryRun?: boolean;
   /** In-process only: a function does not cross the admin socket (JSON drops it), so no progress there. */
   readonly onProgress?: (p: ImportProgress) => void;
+}
+
+export interface DataLoadInput {
+  /** The table resource's code. */
+  readonly resource: string;
+  /** Absolute path of the file; through the admin socket, a path on the server's machine. */
+  readonly file: string;
+  readonly format?: LoadFormat;
+  readonly encoding?: CsvEncoding;
+  readonly policy?: IngestPolicy;
+  readonly idempotencyKey?: string;
+  /** In-process only (JSON drops functions): rows read and bytes read of the file's size. */
+  readonly onProgress?: (p: { readonly rows: number; readonly bytes: number; readonly totalBytes: number }) => void;
 }
 
 export interface CatalogExportInput {
@@ -329,6 +345,34 @@ export const ADMIN_OPERATIONS = {
     const { file, ...options } = input;
     return importCatalogFile(p.catalog, p.agencies, ctx, { path: file }, { ...options, fileName: file.split('/').pop() });
   },
+  /**
+   * Loads a CSV or NDJSON file into a table resource's shared table as the local administrator,
+   * streamed from disk; a rejected file is an outcome (its problems listed), not an error.
+   */
+  async dataLoad(p: Platform, ctx: RequestContext, input: DataLoadInput) {
+    const totalBytes = await stat(input.file).then(
+      (s) => s.size,
+      (e: NodeJS.ErrnoException) => {
+        throw new GsError('GS_ERR_DATA_FILE_UNREADABLE', { location: input.file, reason: `cannot open it (${e.code ?? e.message})`, reasonZh: `无法打开（${e.code ?? e.message}）` });
+      },
+    );
+    if (totalBytes > p.config.dataLoadMaxBytes) throw new GsError('GS_ERR_DATA_FILE_TOO_LARGE', { limit: p.config.dataLoadMaxBytes });
+    const format = input.format ?? (/\.(ndjson|jsonl)$/i.test(input.file) ? 'ndjson' : /\.xlsx$/i.test(input.file) ? 'xlsx' : 'csv');
+    const file = openDataFile(createReadStream(input.file), { format, encoding: input.encoding, maxBytes: p.config.dataLoadMaxBytes });
+    const rows = (async function* () {
+      for await (const r of file.rows) yield { ...r, operation: 'upsert' as const };
+    })();
+    const outcome = await p.exchange.loadRows(ctx, input.resource, rows, {
+      idempotencyKey: input.idempotencyKey,
+      policy: input.policy,
+      digest: file.digest,
+      details: { format, file: input.file.split('/').pop() ?? input.file, bytes: totalBytes },
+      onProgress: input.onProgress ? (n) => input.onProgress?.({ rows: n, bytes: file.bytes(), totalBytes }) : undefined,
+    });
+    return { ...outcome, format, encoding: file.encoding() };
+  },
+  /** The explicit migration step for an incompatible catalog change (docs/exchange.md). */
+  dataRetireTable: checked(Type.Object({ resource: Text(40), reason: Text(4000) }, { additionalProperties: false }), async (p, ctx, { resource, reason }) => p.exchange.retireTable(ctx, resource, reason)),
   /** Writes the published catalog to `out` as XLSX (the import template), JSON or DCAT-AP JSON-LD. */
   async catalogExport(p: Platform, ctx: RequestContext, input: CatalogExportInput) {
     const source = await exportSource(p.catalog);

@@ -113,6 +113,8 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_BLOB_S3_CA_FILE: '/etc/govshare/files-ca.pem',
         GOVSHARE_BLOB_S3_CREDENTIALS_FILE: '/etc/govshare/files.credentials',
         GOVSHARE_ATTACHMENT_MAX_BYTES: '1048576',
+        GOVSHARE_DATA_LOAD_MAX_BYTES: '2097152',
+        GOVSHARE_EXCHANGE_CIPHER: 'sm4',
         GOVSHARE_SMTP_URL: 'smtp://noreply:secret@mail.gov.example:587',
         GOVSHARE_SMTP_FROM: 'noreply@gov.example',
         GOVSHARE_DELIVERY_TIMEOUT_MS: '5000',
@@ -180,6 +182,8 @@ describe('loadConfig from the environment', () => {
       blobS3CaFile: '/etc/govshare/files-ca.pem',
       blobS3CredentialsFile: '/etc/govshare/files.credentials',
       attachmentMaxBytes: 1048576,
+      dataLoadMaxBytes: 2097152,
+      exchangeCipher: 'sm4',
     });
   });
 
@@ -236,6 +240,8 @@ describe('loadConfig refuses bad settings', () => {
     ['GOVSHARE_SECURE_COOKIES', 'maybe'],
     ['GOVSHARE_HOST', 'bad host/name'],
     ['GOVSHARE_BODY_LIMIT', '10'],
+    ['GOVSHARE_EXCHANGE_CIPHER', 'des'],
+    ['GOVSHARE_DATA_LOAD_MAX_BYTES', '10'],
     ['GOVSHARE_SESSION_IDLE_MINUTES', '0'],
     ['DATABASE_URL', 'mysql://x'],
     ['DATABASE_URL', 'not a url'],

@@ -6,6 +6,7 @@ import { GsError } from '../lib/errors.js';
 import { parseTarget } from '../modules/backup/location.js';
 import { BACKUP_VERIFY_MODES, parseRetention, parseSchedule, type BackupVerifyMode } from '../modules/backup/schedule.js';
 import { CA_KEY_ALGORITHMS, type CaKeyAlgorithm } from '../modules/pki/certificate-authority.js';
+import { DATA_CIPHERS, type DataCipherName } from '../modules/exchange/data-cipher.js';
 import { checkOneMasterKeySource } from '../modules/keys/key-ring.js';
 import { MASTER_PASSPHRASE_ENV, MasterPassphrase } from '../modules/keys/passphrase.js';
 import { INFO_CLOCKS, type InfoClock } from '../modules/requests/vocabulary.js';
@@ -65,6 +66,10 @@ export interface Config {
   readonly blobS3CredentialsFile: string | undefined;
   /** The largest attachment accepted (POST /attachments), in bytes. */
   readonly attachmentMaxBytes: number;
+  /** The largest data file a provider loads into a shared table (POST /data/tables/:code/files), in bytes. */
+  readonly dataLoadMaxBytes: number;
+  /** How sensitive data items are encrypted in the shared tables: aes-256-gcm, or sm4 (SM4-CBC + HMAC-SHA256). */
+  readonly exchangeCipher: DataCipherName;
   /** Connections each process keeps to the PostgreSQL server (the embedded database has one). */
   readonly dbPoolSize: number;
   readonly logLevel: LogLevel;
@@ -272,6 +277,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_BLOB_S3_CREDENTIALS_FILE', file: 'blobS3CredentialsFile', parse: text },
   // At most 5 GiB: an object store copies an object of that size at most in one request.
   { env: 'GOVSHARE_ATTACHMENT_MAX_BYTES', file: 'attachmentMaxBytes', parse: integer(1, 5 * 1024 * 1024 * 1024) },
+  { env: 'GOVSHARE_DATA_LOAD_MAX_BYTES', file: 'dataLoadMaxBytes', parse: integer(1024, 50 * 1024 * 1024 * 1024) },
+  { env: 'GOVSHARE_EXCHANGE_CIPHER', file: 'exchangeCipher', parse: oneOf(DATA_CIPHERS) },
   { env: 'GOVSHARE_DB_POOL_SIZE', file: 'dbPoolSize', parse: integer(1, 1000) },
   { env: 'GOVSHARE_LOG_LEVEL', file: 'logLevel', parse: oneOf(LOG_LEVELS) },
   { env: 'GOVSHARE_BODY_LIMIT', file: 'bodyLimitBytes', parse: integer(1024, 1024 * 1024 * 1024) },
@@ -333,6 +340,8 @@ export const DEFAULT_CONFIG: Config = {
   blobS3CaFile: undefined,
   blobS3CredentialsFile: undefined,
   attachmentMaxBytes: 20 * 1024 * 1024,
+  dataLoadMaxBytes: 1024 * 1024 * 1024,
+  exchangeCipher: 'aes-256-gcm',
   dbPoolSize: 10,
   logLevel: 'info',
   bodyLimitBytes: 1024 * 1024,

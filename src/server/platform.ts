@@ -12,6 +12,7 @@ import { CalendarService, type CalendarSyncResult } from '../modules/calendar/se
 import { CatalogSearch } from '../modules/catalog/search.js';
 import { CatalogService } from '../modules/catalog/service.js';
 import { DemandService } from '../modules/demands/service.js';
+import { ExchangeService } from '../modules/exchange/service.js';
 import { GrantCheck } from '../modules/grants/check.js';
 import { GrantService } from '../modules/grants/service.js';
 import { ShareRequestService } from '../modules/requests/service.js';
@@ -54,6 +55,8 @@ export class Platform {
   readonly pki: PkiService;
   readonly catalog: CatalogService;
   readonly catalogSearch: CatalogSearch;
+  /** The exchange's shared tables and the providers' ingest. */
+  readonly exchange: ExchangeService;
   readonly demands: DemandService;
   /** Share requests (申请共享): filing, review with deadlines, disputes, arbitration. */
   readonly requests: ShareRequestService;
@@ -96,7 +99,8 @@ export class Platform {
     this.nodes = new NodeService(db, this.audit, this.agencies, now);
     this.pki = new PkiService(db, this.audit, keys, this.systems, this.nodes, this.agencies, this.accounts, config, now);
     this.catalogSearch = new CatalogSearch(db);
-    this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now, this.catalogSearch);
+    this.exchange = new ExchangeService(db, this.audit, keys, { cipher: config.exchangeCipher }, now);
+    this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now, this.catalogSearch, this.exchange);
     this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
     this.notificationDelivery = new DeliveryWorker({
       db,

@@ -61,6 +61,8 @@ export const PERMISSIONS = [
   'notification:read',
   'webhook:manage',
   'notification:deliveries',
+  'data:read',
+  'data:load',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -87,15 +89,17 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   // Agency users read the audit events of their own agency (000 §29); catalogers edit their own
   // agency's entries (the service checks the agency).
   // Catalogers answer demands routed to their agency (catalog:edit); catalogers and requesters post them.
-  cataloger: [...AGENCY_USER, ...ATTACHING, 'catalog:edit', 'demand:post'],
+  cataloger: [...AGENCY_USER, ...ATTACHING, 'catalog:edit', 'demand:post', 'data:read'],
   // Requesters file share requests for their agency; reviewers decide those made of its resources
   // and, with the service authorisers (服务授权, 000 §29), suspend or revoke the grants it gave.
   requester: [...AGENCY_USER, ...ATTACHING, 'demand:post', 'request:file'],
   reviewer: [...AGENCY_USER, ...ATTACHING, 'request:review', 'grant:manage'],
   serviceAuthoriser: [...AGENCY_USER, 'grant:manage'],
   viewer: AGENCY_USER,
-  // The node admin also registers the agency's webhooks (its own agency's only: the service checks).
-  nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply', 'webhook:manage'],
+  // The node admin also registers the agency's webhooks (its own agency's only: the service checks),
+  // and loads the agency's data into the shared tables of its table resources (data:load), as the
+  // node does; catalogers read those tables' state (their own agency's: the service checks).
+  nodeAdmin: [...AGENCY_USER, 'system:register', 'node:register', 'certificate:read', 'certificate:apply', 'webhook:manage', 'data:read', 'data:load'],
 };
 
 export function isRole(value: string): value is Role {

@@ -216,7 +216,9 @@ describe('return, revision and versions', () => {
   });
 
   it('keeps the published version in force while a revision is reviewed, then supersedes it, and diffs the two', async () => {
-    const p = await publishNew();
+    // Shared as an API: a table resource's shared table refuses a removed data item without the
+    // exchange's explicit migration (exchange/service.test.ts).
+    const p = await publishNew(tableContent({ shareMethods: ['api'] }));
     const items = tableContent().dataItems!;
     const revised = await catalog.saveDraft(
       cataloger,
@@ -226,6 +228,7 @@ describe('return, revision and versions', () => {
           shareType: 'unconditional',
           shareCondition: undefined,
           updateCycle: 'realtime',
+          shareMethods: ['api'],
           names: { ug: 'كارخانا تىزىملاش ئۇچۇرى', en: 'Registered enterprises' },
           dataItems: [{ ...items[0]! }, { ...items[1]!, length: 300 }, ...items.slice(2, 4), { nameZh: '经营范围', dataType: 'string', length: 2000 }],
         }),

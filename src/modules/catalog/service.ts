@@ -43,6 +43,16 @@ export interface CatalogIndex {
   remove(entryId: string, trx: Db): Promise<void>;
 }
 
+/**
+ * The exchange's shared tables (exchange/service.ts), kept in step with the publications of table
+ * resources inside their transactions: a refusal (a version the table cannot follow) refuses the
+ * publication.
+ */
+export interface SharedTableHook {
+  published(p: { readonly entryId: string; readonly agencyId: string; readonly resourceCode: string; readonly version: number; readonly dataItems: readonly DataItem[] }, trx: Db): Promise<void>;
+  withdrawn(resourceCode: string, trx: Db): Promise<void>;
+}
+
 /** What the catalog needs of the working-day calendar (CalendarService: weekends, public holidays, 调休). */
 export interface WorkingDayCalendar {
   /** The deadline of `days` working days for something that happened on `received` (YYYY-MM-DD, China time; that day not counted). */
@@ -185,6 +195,8 @@ export class CatalogService {
     private readonly now: () => Date = () => new Date(),
     /** The search index; none in tests that build the service alone. */
     private readonly search: CatalogIndex | null = null,
+    /** The exchange's shared tables; none in tests that build the service alone. */
+    private readonly tables: SharedTableHook | null = null,
   ) {
     this.#store = new CatalogStore(db);
   }
@@ -537,6 +549,12 @@ export class CatalogService {
             trx,
           );
         }
+        if (options.publish && this.tables) {
+          for (const i of chunk) {
+            const content = contents[i]!;
+            if (content.shareMethods.includes('table')) await this.tables.published({ entryId: written[i]!.entryId, agencyId: candidates[i]!.agencyId, resourceCode: written[i]!.resourceCode!, version: 1, dataItems: content.dataItems }, trx);
+          }
+        }
         if (options.publish) {
           await this.#store.insertChanges(
             chunk.map((i, k) => ({ seq: firstSeq + at + k, kind: 'published' as const, entryId: written[i]!.entryId, resourceCode: written[i]!.resourceCode!, versionNumber: 1, at: now, reason: null })),
@@ -665,6 +683,9 @@ export class CatalogService {
       const provider = await this.agencies.requireActive(entry.agencyId, trx);
       await this.search.index({ entryId: entry.id, resourceCode: code, version: version.row.number, provider, content: version.content, publishDate: chinaDateOf(now) }, trx);
     }
+    if (this.tables && version.content.shareMethods.includes('table')) {
+      await this.tables.published({ entryId: entry.id, agencyId: entry.agencyId, resourceCode: code, version: version.row.number, dataItems: version.content.dataItems }, trx);
+    }
     const seq = await this.#store.allocateFeedSeq(trx);
     await this.#store.insertChange({ seq, kind: 'published', entryId: entry.id, resourceCode: code, versionNumber: version.row.number, at: now, reason: null }, trx);
     await this.#event(ctx, entry.id, version.row.number, 'catalog.publish', now, trx, comment, {
@@ -681,6 +702,7 @@ export class CatalogService {
     if (entry.publishedVersion !== null) await this.#store.setVersion(entry.id, entry.publishedVersion, { state: 'withdrawn' }, now, trx);
     await this.#store.updateEntry(entry.id, { status: 'withdrawn', openVersion: null, withdrawnAt: now, withdrawalReason: reason, revisionCause: null, revisionOccurredOn: null, revisionNote: null, revisionDueOn: null }, now, trx);
     await this.search?.remove(entry.id, trx);
+    if (entry.resourceCode !== null) await this.tables?.withdrawn(entry.resourceCode, trx);
     let feedSeq: number | null = null;
     // An entry never published was never in the feed: its withdrawal is nobody else's business.
     if (entry.publishedVersion !== null && entry.resourceCode !== null) {

@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { blindIndex, decryptValue, encryptValue, keyIdOf, type DataKey } from './data-cipher.js';
+
+const aes: DataKey = { id: 7, algorithm: 'aes-256-gcm', key: randomBytes(32) };
+const sm4: DataKey = { id: 8, algorithm: 'sm4-cbc-hmac-sha256', key: randomBytes(32) };
+
+describe('data cipher', () => {
+  it.each([aes, sm4])('round-trips with $algorithm, naming its key, and refuses another column or an altered byte', (k) => {
+    const stored = encryptValue(k, '430402199001010011 张三', 'R/c5');
+    expect(keyIdOf(stored)).toBe(k.id);
+    expect(stored.includes(Buffer.from('张三'))).toBe(false);
+    expect(decryptValue(k, stored, 'R/c5')).toBe('430402199001010011 张三');
+    // Two encryptions of one value differ (random nonce / IV).
+    expect(encryptValue(k, 'x', 'R/c5').equals(encryptValue(k, 'x', 'R/c5'))).toBe(false);
+    expect(() => decryptValue(k, stored, 'R/c6')).toThrow(/authentication failed/);
+    const altered = Buffer.from(stored);
+    altered[altered.length - 20]! ^= 1;
+    expect(() => decryptValue(k, altered, 'R/c5')).toThrow(/authentication failed/);
+  });
+
+  it('refuses a value encrypted under another key', () => {
+    const stored = encryptValue(aes, 'x', 'R/c1');
+    expect(() => decryptValue({ ...aes, id: 9 }, stored, 'R/c1')).toThrow(/not encrypted under data key 9/);
+  });
+
+  it('gives a blind index equal for equal values of one resource and unrelated across resources', () => {
+    const key = randomBytes(32);
+    expect(blindIndex(key, 'A', 'v').equals(blindIndex(key, 'A', 'v'))).toBe(true);
+    expect(blindIndex(key, 'A', 'v').equals(blindIndex(key, 'B', 'v'))).toBe(false);
+    expect(blindIndex(key, 'A', 'v').equals(blindIndex(randomBytes(32), 'A', 'v'))).toBe(false);
+    expect(blindIndex(key, 'A', 'v')).toHaveLength(32);
+  });
+});

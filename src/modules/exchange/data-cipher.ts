@@ -1,0 +1,99 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { GsError } from '../../lib/errors.js';
+
+/**
+ * Encryption of sensitive values in the shared tables, and their blind index.
+ *
+ * A value is stored as `format (1 byte) | key number (4 bytes, big-endian) | body`:
+ * - format 1, AES-256-GCM: body = nonce (12) | ciphertext | tag (16);
+ * - format 2, SM4-CBC + HMAC-SHA256 (encrypt-then-MAC; Node has no SM4-GCM): body = iv (16) |
+ *   ciphertext | mac (32), the SM4 and MAC keys derived from the data key with HKDF.
+ * The additional data binds a value to its resource and column, so a ciphertext copied into
+ * another column or table does not open. The key number names the data key (exchange_data_keys),
+ * so a new key can take over while values under older ones still open.
+ *
+ * The blind index is HMAC-SHA256 under a separate key over the resource code and the value: equal
+ * values give equal hashes within one resource (lookups and comparison use it without
+ * decrypting), and nothing links the same value across resources.
+ */
+export const DATA_CIPHERS = ['aes-256-gcm', 'sm4'] as const;
+export type DataCipherName = (typeof DATA_CIPHERS)[number];
+
+export type DataKeyAlgorithm = 'aes-256-gcm' | 'sm4-cbc-hmac-sha256';
+
+export const ALGORITHM_OF: Readonly<Record<DataCipherName, DataKeyAlgorithm>> = { 'aes-256-gcm': 'aes-256-gcm', sm4: 'sm4-cbc-hmac-sha256' };
+
+const FORMAT = { 'aes-256-gcm': 1, 'sm4-cbc-hmac-sha256': 2 } as const;
+
+export interface DataKey {
+  readonly id: number;
+  readonly algorithm: DataKeyAlgorithm;
+  readonly key: Buffer;
+}
+
+function sm4Keys(key: Buffer): { enc: Buffer; mac: Buffer } {
+  const okm = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'govshare exchange sm4-cbc-hmac', 48));
+  return { enc: okm.subarray(0, 16), mac: okm.subarray(16) };
+}
+
+function header(k: DataKey): Buffer {
+  const h = Buffer.alloc(5);
+  h[0] = FORMAT[k.algorithm];
+  h.writeUInt32BE(k.id, 1);
+  return h;
+}
+
+/** Encrypts with the current key; `aad` is `<resource code>/<column>`. */
+export function encryptValue(k: DataKey, plaintext: string, aad: string): Buffer {
+  const head = header(k);
+  const data = Buffer.from(plaintext, 'utf8');
+  if (k.algorithm === 'aes-256-gcm') {
+    const nonce = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', k.key, nonce);
+    c.setAAD(Buffer.concat([head, Buffer.from(aad, 'utf8')]));
+    return Buffer.concat([head, nonce, c.update(data), c.final(), c.getAuthTag()]);
+  }
+  const { enc, mac } = sm4Keys(k.key);
+  const iv = randomBytes(16);
+  const c = createCipheriv('sm4-cbc', enc, iv);
+  const body = Buffer.concat([iv, c.update(data), c.final()]);
+  const tag = createHmac('sha256', mac).update(head).update(body).update(Buffer.from(aad, 'utf8')).digest();
+  return Buffer.concat([head, body, tag]);
+}
+
+/** The key number a stored value was encrypted under. */
+export function keyIdOf(stored: Buffer): number {
+  if (stored.length < 5) throw new GsError('GS_ERR_DATA_DECRYPT', { reason: 'truncated value' });
+  return stored.readUInt32BE(1);
+}
+
+export function decryptValue(k: DataKey, stored: Buffer, aad: string): string {
+  const head = stored.subarray(0, 5);
+  const fail = (reason: string) => new GsError('GS_ERR_DATA_DECRYPT', { reason });
+  if (stored[0] !== FORMAT[k.algorithm] || keyIdOf(stored) !== k.id) throw fail(`not encrypted under data key ${k.id} (${k.algorithm})`);
+  try {
+    if (k.algorithm === 'aes-256-gcm') {
+      const nonce = stored.subarray(5, 17);
+      const tag = stored.subarray(stored.length - 16);
+      const d = createDecipheriv('aes-256-gcm', k.key, nonce);
+      d.setAAD(Buffer.concat([head, Buffer.from(aad, 'utf8')]));
+      d.setAuthTag(tag);
+      return Buffer.concat([d.update(stored.subarray(17, stored.length - 16)), d.final()]).toString('utf8');
+    }
+    const { enc, mac } = sm4Keys(k.key);
+    const body = stored.subarray(5, stored.length - 32);
+    const tag = stored.subarray(stored.length - 32);
+    const want = createHmac('sha256', mac).update(head).update(body).update(Buffer.from(aad, 'utf8')).digest();
+    if (tag.length !== 32 || !timingSafeEqual(tag, want)) throw fail('authentication failed (wrong key, wrong column or altered data)');
+    const d = createDecipheriv('sm4-cbc', enc, body.subarray(0, 16));
+    return Buffer.concat([d.update(body.subarray(16)), d.final()]).toString('utf8');
+  } catch (e) {
+    if (e instanceof GsError) throw e;
+    throw fail('authentication failed (wrong key, wrong column or altered data)');
+  }
+}
+
+/** The blind index of a value of a resource: HMAC-SHA256(index key, resource code NUL value). */
+export function blindIndex(indexKey: Buffer, resourceCode: string, value: string): Buffer {
+  return createHmac('sha256', indexKey).update(resourceCode, 'utf8').update(Buffer.from([0])).update(value, 'utf8').digest();
+}

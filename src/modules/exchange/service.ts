@@ -1,0 +1,496 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from '../../db/database.js';
+import { GsError } from '../../lib/errors.js';
+import { newId } from '../../lib/secrets.js';
+import type { Actor, RequestContext } from '../../server/actor.js';
+import type { AuditService } from '../audit/service.js';
+import type { DataItem } from '../catalog/content.js';
+import type { KeyRing } from '../keys/key-ring.js';
+import { createTableSql, initialColumns, planColumns, primaryKeyColumns, qualified, tableNameOf, type IncompatibleChange, type SharedColumn } from './columns.js';
+import { ALGORITHM_OF, blindIndex, decryptValue, encryptValue, keyIdOf, type DataCipherName, type DataKey, type DataKeyAlgorithm } from './data-cipher.js';
+import { checkRow, checkValue, type CheckedValue, type RowProblem } from './row-check.js';
+import { ExchangeStore, type StoredValue, type TableRow, type WriteRow } from './store.js';
+import { MAX_LISTED_PROBLEMS, type BatchSource, type ChangeOperation, type IngestPolicy } from './vocabulary.js';
+
+/** What the catalog tells the exchange when a table resource's version comes into force. */
+export interface TablePublication {
+  readonly entryId: string;
+  readonly agencyId: string;
+  readonly resourceCode: string;
+  readonly version: number;
+  readonly dataItems: readonly DataItem[];
+}
+
+/** One incoming change before checking: its row number (batch position or file record) and values by item name. */
+export interface IncomingChange {
+  readonly row: number;
+  readonly operation: ChangeOperation;
+  readonly values: Readonly<Record<string, unknown>>;
+  /** Found by the reader (a record with the wrong number of cells, a line that is not JSON). */
+  readonly problems?: readonly RowProblem[] | undefined;
+}
+
+export interface BatchOutcome {
+  readonly resourceCode: string;
+  readonly idempotencyKey: string;
+  /** applied: this call changed the table; replayed: the key was applied before, nothing changed now; rejected: nothing applied. */
+  readonly status: 'applied' | 'replayed' | 'rejected';
+  readonly policy: IngestPolicy;
+  readonly rows: number;
+  readonly upserted: number;
+  readonly deleted: number;
+  readonly quarantined: number;
+  /** Rows with at least one problem. */
+  readonly invalid: number;
+  readonly firstSeq: number | null;
+  readonly lastSeq: number | null;
+  /** Every problem (at most MAX_LISTED_PROBLEMS listed; problemCount is complete). */
+  readonly problems: readonly RowProblem[];
+  readonly problemCount: number;
+}
+
+export interface TableView {
+  readonly resourceCode: string;
+  readonly tableName: string;
+  readonly catalogVersion: number;
+  readonly schemaVersion: number;
+  readonly columns: readonly { readonly item: string; readonly column: string; readonly sqlType: string; readonly key: boolean; readonly sensitive: boolean; readonly format: string | null; readonly indexColumn: string | null }[];
+  readonly lastSeq: number;
+  readonly lastUpdateAt: string | null;
+  readonly withdrawn: boolean;
+  readonly retired: boolean;
+  readonly liveRows: number;
+  readonly deletedRows: number;
+}
+
+export interface ExchangeOptions {
+  /** GOVSHARE_EXCHANGE_CIPHER: how sensitive values are encrypted from now on. */
+  readonly cipher: DataCipherName;
+}
+
+interface DataKeys {
+  readonly encryption: DataKey;
+  readonly byId: ReadonlyMap<number, DataKey>;
+  readonly index: Buffer;
+}
+
+/** Thrown inside a transaction to roll it back with an answer (never leaves the service). */
+class Rollback extends Error {
+  constructor(readonly outcome: BatchOutcome) {
+    super('rollback');
+  }
+}
+
+const canonical = (v: unknown): string =>
+  Array.isArray(v)
+    ? `[${v.map(canonical).join(',')}]`
+    : v !== null && typeof v === 'object'
+      ? `{${Object.keys(v)
+          .sort()
+          .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+          .join(',')}}`
+      : JSON.stringify(v ?? null);
+
+/** The SHA-256 of a batch's changes (key order inside objects does not count). */
+export function batchDigest(changes: readonly IncomingChange[]): string {
+  return createHash('sha256').update(canonical(changes.map((c) => [c.operation, c.values]))).digest('hex');
+}
+
+/**
+ * The exchange's shared tables and the provider's ingest. README.md beside this file states the
+ * invariants (sequence allocation, lock order, what a tombstone keeps).
+ */
+export class ExchangeService {
+  readonly #store: ExchangeStore;
+  #keys: DataKeys | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly audit: AuditService,
+    private readonly keyRing: KeyRing,
+    private readonly options: ExchangeOptions,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.#store = new ExchangeStore(db);
+  }
+
+  // ---- the catalog's hooks (inside its publishing transaction) --------------------------------
+
+  /**
+   * Creates or follows the physical table of a table resource whose version came into force.
+   * Refuses (GS_ERR_DATA_TABLE_INCOMPATIBLE, which rolls the publication back) a version the
+   * existing table cannot follow without the explicit migration of docs/exchange.md.
+   */
+  async published(p: TablePublication, trx: Db): Promise<void> {
+    const now = this.now();
+    const existing = await this.#store.table(p.resourceCode, trx, true);
+    if (!existing || existing.retiredAt !== null) {
+      const tableName = tableNameOf(p.resourceCode);
+      const columns = initialColumns(p.dataItems);
+      await this.#store.ddl(createTableSql(tableName, columns), trx);
+      if (!existing) await this.#store.insertTable({ resourceCode: p.resourceCode, entryId: p.entryId, agencyId: p.agencyId, tableName, catalogVersion: p.version, columns }, now, trx);
+      else await this.#store.updateTable(p.resourceCode, { tableName, columns, catalogVersion: p.version, schemaVersion: existing.schemaVersion + 1, retiredAt: null, withdrawnAt: null }, now, trx);
+      return;
+    }
+    const plan = planColumns(existing.tableName, existing.columns, p.dataItems);
+    if (plan.kind === 'incompatible') throw incompatible(p.resourceCode, p.version, plan.changes);
+    if (plan.kind === 'alter') await this.#store.ddl(plan.statements, trx);
+    await this.#store.updateTable(
+      p.resourceCode,
+      { catalogVersion: p.version, withdrawnAt: null, ...(plan.kind === 'alter' ? { columns: plan.columns, schemaVersion: existing.schemaVersion + (plan.statements.length > 0 ? 1 : 0) } : {}) },
+      now,
+      trx,
+    );
+  }
+
+  /** The catalog withdrew the resource: its table stays (consumers' history), loads are refused. */
+  async withdrawn(resourceCode: string, trx: Db): Promise<void> {
+    await this.#store.updateTable(resourceCode, { withdrawnAt: this.now() }, this.now(), trx);
+  }
+
+  /**
+   * The explicit migration step for an incompatible change (docs/exchange.md): the physical table
+   * is renamed aside (kept, not dropped) and the next publication creates a new one from its data
+   * items; the sequence carries on, so consumers see the reload as new changes. The provider then
+   * loads the data again.
+   */
+  async retireTable(ctx: RequestContext, resourceCode: string, reason: string): Promise<{ readonly resourceCode: string; readonly retiredAs: string }> {
+    if (ctx.actor.type !== 'cli' && ctx.actor.type !== 'system') throw new GsError('GS_ERR_AUTH_FORBIDDEN', { permission: 'local administrator (govshare data retire-table)' });
+    return this.db.transaction().execute(async (trx) => {
+      const table = await this.#require(resourceCode, trx, true);
+      if (table.retiredAt !== null) throw new GsError('GS_ERR_DATA_TABLE_RETIRED', { resourceCode });
+      const retiredAs = `${table.tableName}_v${table.schemaVersion}`.slice(0, 63);
+      await this.#store.ddl([`alter table ${qualified(table.tableName)} rename to "${retiredAs}"`, `alter index "shared"."${table.tableName}_seq_idx" rename to "${retiredAs}_seq_idx"`], trx);
+      await this.#store.updateTable(resourceCode, { retiredAt: this.now() }, this.now(), trx);
+      await this.audit.record(ctx, { action: 'data.retire-table', targetType: 'resource', targetId: resourceCode, details: { retiredAs, schemaVersion: table.schemaVersion, lastSeq: table.lastSeq, reason } }, trx);
+      return { resourceCode, retiredAs };
+    });
+  }
+
+  // ---- reading --------------------------------------------------------------------------------
+
+  async table(actor: Actor, resourceCode: string): Promise<TableView> {
+    const t = await this.#require(resourceCode, this.db);
+    this.#checkProvider(actor, t);
+    const counts = t.retiredAt === null ? await this.#store.count(t) : { live: 0, deleted: 0 };
+    return {
+      resourceCode: t.resourceCode,
+      tableName: t.tableName,
+      catalogVersion: t.catalogVersion,
+      schemaVersion: t.schemaVersion,
+      columns: t.columns.map((c) => ({ item: c.item, column: c.column, sqlType: c.sqlType, key: c.key, sensitive: c.sensitive, format: c.format, indexColumn: c.indexColumn })),
+      lastSeq: t.lastSeq,
+      lastUpdateAt: t.lastUpdateAt?.toISOString() ?? null,
+      withdrawn: t.withdrawnAt !== null,
+      retired: t.retiredAt !== null,
+      liveRows: counts.live,
+      deletedRows: counts.deleted,
+    };
+  }
+
+  async tables(actor: Actor): Promise<TableView[]> {
+    const everyAgency = actor.type === 'cli' || actor.type === 'system';
+    const rows = await this.#store.tables(everyAgency ? null : (actor.agencyId ?? '00000000-0000-0000-0000-000000000000'));
+    return Promise.all(rows.map((r) => this.table(actor, r.resourceCode)));
+  }
+
+  /**
+   * One record by its key values (item name → value), decrypted: a sensitive key is found by its
+   * blind index, so no other row is decrypted. The provider's own view; acquisition (later) reads
+   * through the grant instead.
+   */
+  async record(actor: Actor, resourceCode: string, key: Readonly<Record<string, unknown>>): Promise<{ readonly values: Record<string, unknown>; readonly seq: number; readonly deleted: boolean } | null> {
+    const t = await this.#require(resourceCode, this.db);
+    this.#checkProvider(actor, t);
+    const keys = await this.#dataKeys();
+    const encoded = new Map<string, StoredValue>();
+    for (const c of t.columns.filter((x) => x.key)) {
+      const r = checkValue(c, key[c.item]);
+      if ('problem' in r) throw new GsError('GS_ERR_REQUEST_INVALID', { summary: `${c.item}: ${r.problem.message}`, summaryZh: `${c.item}：${r.problem.messageZh}` }, [{ field: `key.${c.item}`, rule: r.problem.rule, message: r.problem.message, messageZh: r.problem.messageZh }]);
+      if (c.indexColumn) encoded.set(c.indexColumn, blindIndex(keys.index, t.resourceCode, String(r.value)));
+      else encoded.set(c.column, r.value);
+    }
+    const row = await this.#store.row(t, encoded);
+    if (!row) return null;
+    return { values: this.#decode(t, keys, row), seq: Number(row.gs_seq), deleted: row.gs_deleted === true };
+  }
+
+  /** The rows changed after a sequence number, in order, decrypted (the provider's view; push builds on the same read). */
+  async changes(actor: Actor, resourceCode: string, after: number, limit: number): Promise<{ readonly seq: number; readonly deleted: boolean; readonly values: Record<string, unknown> }[]> {
+    const t = await this.#require(resourceCode, this.db);
+    this.#checkProvider(actor, t);
+    const keys = await this.#dataKeys();
+    const rows = await this.#store.changes(t, after, limit);
+    return rows.map((r) => ({ seq: Number(r.gs_seq), deleted: r.gs_deleted === true, values: this.#decode(t, keys, r) }));
+  }
+
+  async quarantine(actor: Actor, resourceCode: string, q: { after?: string | undefined; limit: number }) {
+    const t = await this.#require(resourceCode, this.db);
+    this.#checkProvider(actor, t);
+    const rows = await this.#store.quarantine(resourceCode, q);
+    return rows.map((r) => ({
+      id: r.id,
+      idempotencyKey: r.idempotencyKey,
+      row: r.rowNumber,
+      operation: r.operation as ChangeOperation,
+      values: JSON.parse(this.keyRing.open(r.sealedRow, quarantineContext(resourceCode)).toString('utf8')) as Record<string, unknown>,
+      problems: r.problems as RowProblem[],
+      createdAt: r.createdAt.toISOString(),
+    }));
+  }
+
+  /** Marks quarantined rows as dealt with (the provider sent them again corrected, or dropped them on purpose). */
+  async resolveQuarantine(ctx: RequestContext, resourceCode: string, ids: readonly string[], note: string): Promise<{ readonly resolved: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      const t = await this.#require(resourceCode, trx);
+      this.#checkProvider(ctx.actor, t);
+      const resolved = await this.#store.resolveQuarantine(resourceCode, ids, this.now(), trx);
+      await this.audit.record(ctx, { action: 'data.resolve-quarantine', targetType: 'resource', targetId: resourceCode, details: { ids, resolved, note } }, trx);
+      return { resolved };
+    });
+  }
+
+  // ---- ingest ---------------------------------------------------------------------------------
+
+  /** A batch of upserts and deletes from the API; the same idempotency key again changes nothing. */
+  async applyBatch(ctx: RequestContext, resourceCode: string, input: { readonly idempotencyKey: string; readonly policy?: IngestPolicy | undefined; readonly changes: readonly IncomingChange[] }): Promise<BatchOutcome> {
+    const digest = batchDigest(input.changes);
+    return this.#ingest(ctx, resourceCode, toAsync(input.changes), { idempotencyKey: input.idempotencyKey, policy: input.policy ?? 'reject', source: 'api', digest: () => digest, details: {} });
+  }
+
+  /**
+   * Rows read from a file (file-rows.ts), streamed: checked and written chunk by chunk inside one
+   * transaction, so a failure anywhere (a bad row under `reject`, an unreadable record, a closed
+   * connection) leaves nothing. Without an idempotency key the file's SHA-256 is the key.
+   */
+  async loadRows(
+    ctx: RequestContext,
+    resourceCode: string,
+    rows: AsyncIterable<IncomingChange>,
+    options: { readonly idempotencyKey?: string | undefined; readonly policy?: IngestPolicy | undefined; readonly digest: () => string; readonly details: Readonly<Record<string, unknown>>; readonly onProgress?: ((rows: number) => void) | undefined },
+  ): Promise<BatchOutcome> {
+    return this.#ingest(ctx, resourceCode, rows, { idempotencyKey: options.idempotencyKey ?? null, policy: options.policy ?? 'reject', source: 'file', digest: options.digest, details: options.details, onProgress: options.onProgress });
+  }
+
+  async #ingest(
+    ctx: RequestContext,
+    resourceCode: string,
+    changes: AsyncIterable<IncomingChange>,
+    m: { idempotencyKey: string | null; policy: IngestPolicy; source: BatchSource; digest: () => string; details: Readonly<Record<string, unknown>>; onProgress?: ((rows: number) => void) | undefined },
+  ): Promise<BatchOutcome> {
+    const now = this.now();
+    // Before the batch's transaction: a key created in it would vanish with a rejected batch.
+    const keys = await this.#dataKeys();
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        // The counter row's lock is held to the end: batches of one resource run one after the
+        // other, so sequence numbers commit in order and without gaps (README.md).
+        const table = await this.#require(resourceCode, trx, true);
+        this.#checkProvider(ctx.actor, table);
+        if (table.withdrawnAt !== null) throw new GsError('GS_ERR_DATA_RESOURCE_WITHDRAWN', { resourceCode });
+        if (table.retiredAt !== null) throw new GsError('GS_ERR_DATA_TABLE_RETIRED', { resourceCode });
+        if (m.idempotencyKey !== null) {
+          const earlier = await this.#store.batch(resourceCode, m.idempotencyKey, trx);
+          // A replay is recognised before any work; its digest is compared at the end.
+          if (earlier && m.source === 'api') return this.#replay(earlier, m.idempotencyKey, m.digest());
+        }
+        const byName = namesOf(table.columns);
+        const pk = primaryKeyColumns(table.columns);
+        const chunkRows = Math.max(1, Math.min(1000, Math.floor(30_000 / (table.columns.length * 2 + 4))));
+        let seq = table.lastSeq;
+        let firstSeq: number | null = null;
+        let rows = 0;
+        let upserted = 0;
+        let deleted = 0;
+        let invalid = 0;
+        const problems: RowProblem[] = [];
+        let problemCount = 0;
+        const quarantined: { id: string; resourceCode: string; idempotencyKey: string; rowNumber: number; operation: string; sealedRow: string; problems: readonly RowProblem[] }[] = [];
+        const pending = new Map<string, { operation: ChangeOperation; values: Map<string, StoredValue> }>();
+
+        const flush = async (): Promise<void> => {
+          if (pending.size === 0) return;
+          const upserts: WriteRow[] = [];
+          const deletes: WriteRow[] = [];
+          for (const p of pending.values()) {
+            seq++;
+            firstSeq ??= seq;
+            (p.operation === 'delete' ? deletes : upserts).push({ seq, deleted: p.operation === 'delete', values: p.values });
+          }
+          pending.clear();
+          // Keys are distinct within a chunk, so the two statements touch different rows.
+          await this.#store.write(table, upserts, now, trx);
+          await this.#store.write(table, deletes, now, trx);
+          upserted += upserts.length;
+          deleted += deletes.length;
+        };
+
+        for await (const change of changes) {
+          rows++;
+          const checked = change.problems?.length ? { row: null, problems: change.problems } : checkRow(table.columns, byName, change.row, change.operation, change.values);
+          if (checked.row === null || checked.problems.length > 0) {
+            invalid++;
+            problemCount += checked.problems.length;
+            for (const p of checked.problems) if (problems.length < MAX_LISTED_PROBLEMS) problems.push(p);
+            if (m.policy === 'quarantine') {
+              quarantined.push({
+                id: newId(),
+                resourceCode,
+                idempotencyKey: m.idempotencyKey ?? '',
+                rowNumber: change.row,
+                operation: change.operation,
+                sealedRow: this.keyRing.seal(Buffer.from(JSON.stringify(change.values), 'utf8'), quarantineContext(resourceCode)),
+                problems: checked.problems,
+              });
+            }
+            continue;
+          }
+          // Under `reject` a bad row dooms the batch: stop writing, keep checking to list them all.
+          if (m.policy === 'reject' && invalid > 0) continue;
+          const values = this.#encode(table, keys, checked.row.values);
+          const id = JSON.stringify(pk.map((c) => storedText(values.get(c) ?? null)));
+          // The last change of a key in the chunk wins, at its position (it takes the later sequence number).
+          pending.delete(id);
+          pending.set(id, { operation: change.operation, values });
+          if (pending.size >= chunkRows) await flush();
+          if (rows % 1000 === 0) m.onProgress?.(rows);
+        }
+        m.onProgress?.(rows);
+        const idempotencyKey = m.idempotencyKey ?? `sha256:${m.digest()}`;
+        const base = { resourceCode, idempotencyKey, policy: m.policy, rows, invalid, problems, problemCount };
+        if (m.policy === 'reject' && invalid > 0) {
+          throw new Rollback({ ...base, status: 'rejected', upserted: 0, deleted: 0, quarantined: 0, firstSeq: null, lastSeq: null });
+        }
+        await flush();
+        const earlier = await this.#store.batch(resourceCode, idempotencyKey, trx);
+        if (earlier) throw new Rollback(this.#replay(earlier, idempotencyKey, m.digest()));
+        for (const q of quarantined) Object.assign(q, { idempotencyKey });
+        await this.#store.insertQuarantine(quarantined, now, trx);
+        const outcome: BatchOutcome = { ...base, status: 'applied', upserted, deleted, quarantined: quarantined.length, firstSeq, lastSeq: firstSeq === null ? null : seq };
+        if (seq !== table.lastSeq) await this.#store.updateTable(resourceCode, { lastSeq: seq, lastUpdateAt: now }, now, trx);
+        await this.#store.insertBatch({ resourceCode, idempotencyKey, bodySha256: m.digest(), source: m.source, outcome, createdBy: ctx.actor.name }, now, trx);
+        await this.audit.record(ctx, { action: 'data.load', targetType: 'resource', targetId: resourceCode, details: auditDetails(outcome, m.source, m.details) }, trx);
+        return outcome;
+      });
+    } catch (e) {
+      if (!(e instanceof Rollback)) throw e;
+      if (e.outcome.status === 'rejected') {
+        await this.audit.record(ctx, { action: 'data.load', targetType: 'resource', targetId: resourceCode, details: auditDetails(e.outcome, m.source, m.details) });
+      }
+      return e.outcome;
+    }
+  }
+
+  #replay(earlier: { bodySha256: string; outcome: unknown }, idempotencyKey: string, digest: string): BatchOutcome {
+    if (earlier.bodySha256 !== digest) throw new GsError('GS_ERR_DATA_BATCH_KEY_REUSED', { idempotencyKey });
+    return { ...(earlier.outcome as BatchOutcome), status: 'replayed' };
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  async #require(resourceCode: string, executor: Db, lock = false): Promise<TableRow> {
+    const t = await this.#store.table(resourceCode, executor, lock);
+    if (!t) throw new GsError('GS_ERR_DATA_TABLE_NOT_FOUND', { resourceCode });
+    return t;
+  }
+
+  /** The provider agency's own people; the local administrator and the platform for every agency. */
+  #checkProvider(actor: Actor, t: TableRow): void {
+    if (actor.type === 'cli' || actor.type === 'system') return;
+    if (actor.agencyId !== t.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
+  }
+
+  #encode(t: TableRow, keys: DataKeys, values: ReadonlyMap<string, CheckedValue>): Map<string, StoredValue> {
+    const out = new Map<string, StoredValue>();
+    for (const c of t.columns) {
+      if (!values.has(c.column)) continue;
+      const v = values.get(c.column) ?? null;
+      if (!c.sensitive || v === null) {
+        out.set(c.column, v);
+        continue;
+      }
+      const text = String(v);
+      out.set(c.column, encryptValue(keys.encryption, text, `${t.resourceCode}/${c.column}`));
+      if (c.indexColumn) out.set(c.indexColumn, blindIndex(keys.index, t.resourceCode, text));
+    }
+    return out;
+  }
+
+  #decode(t: TableRow, keys: DataKeys, row: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const c of t.columns) {
+      const v = row[c.column];
+      if (v === null || v === undefined) out[c.item] = null;
+      else if (c.sensitive) {
+        const stored = Buffer.from(v as Uint8Array);
+        const key = keys.byId.get(keyIdOf(stored));
+        if (!key) throw new GsError('GS_ERR_DATA_DECRYPT', { reason: `data key ${keyIdOf(stored)} is unknown` });
+        const text = decryptValue(key, stored, `${t.resourceCode}/${c.column}`);
+        out[c.item] = c.dataType === 'boolean' ? text === 'true' : text;
+      } else out[c.item] = v instanceof Date ? v.toISOString() : v;
+    }
+    return out;
+  }
+
+  /**
+   * The data keys, created on first use and sealed with the master key. When the configured
+   * cipher differs from the active encryption key's, a new key of the configured cipher takes
+   * over (older values still open by their key number).
+   */
+  async #dataKeys(): Promise<DataKeys> {
+    const algorithm = ALGORITHM_OF[this.options.cipher];
+    if (this.#keys && this.#keys.encryption.algorithm === algorithm) return this.#keys;
+    // In a transaction of its own (never a batch's: a rolled-back key would be cached and used).
+    const rows = await this.db.transaction().execute(async (trx) => {
+      const found = await this.#store.dataKeys(trx);
+      const active = (purpose: string) => found.find((r) => r.purpose === purpose && r.active);
+      const current = active('encryption');
+      if (current && current.algorithm === algorithm && active('blindIndex')) return found;
+      if (current && current.algorithm !== algorithm) await this.#store.deactivateDataKey(current.id, trx);
+      if (!current || current.algorithm !== algorithm) await this.#store.insertDataKey({ purpose: 'encryption', algorithm, sealedKey: this.keyRing.seal(randomBytes(32), DATA_KEY_CONTEXT) }, trx);
+      if (!active('blindIndex')) await this.#store.insertDataKey({ purpose: 'blindIndex', algorithm: 'hmac-sha256', sealedKey: this.keyRing.seal(randomBytes(32), DATA_KEY_CONTEXT) }, trx);
+      return this.#store.dataKeys(trx);
+    });
+    const byId = new Map<number, DataKey>();
+    for (const r of rows) if (r.purpose === 'encryption') byId.set(r.id, { id: r.id, algorithm: r.algorithm as DataKeyAlgorithm, key: this.keyRing.open(r.sealedKey, DATA_KEY_CONTEXT) });
+    const enc = rows.find((r) => r.purpose === 'encryption' && r.active);
+    const index = rows.find((r) => r.purpose === 'blindIndex' && r.active);
+    if (!enc || !index) throw new GsError('GS_ERR_DATA_DECRYPT', { reason: 'the data keys could not be created' });
+    const keys = { encryption: byId.get(enc.id)!, byId, index: this.keyRing.open(index.sealedKey, DATA_KEY_CONTEXT) };
+    this.#keys = keys;
+    return keys;
+  }
+}
+
+const DATA_KEY_CONTEXT = 'exchange.data-key';
+
+function incompatible(resourceCode: string, version: number, changes: readonly IncompatibleChange[]): GsError {
+  const summary = changes.map((c) => `${c.item}: ${c.change}${c.before !== null || c.after !== null ? ` (${c.before ?? '—'} → ${c.after ?? '—'})` : ''}`).join('; ');
+  return new GsError(
+    'GS_ERR_DATA_TABLE_INCOMPATIBLE',
+    { resourceCode, version, summary, changes },
+    changes.map((c) => ({ field: `content.dataItems[${c.item}]`, rule: c.change, message: `${c.change}: the shared table cannot follow it without a migration (docs/exchange.md)`, messageZh: '共享库表无法直接随之变更，须先执行迁移步骤（见 docs/exchange.md）' })),
+  );
+}
+
+function namesOf(columns: readonly SharedColumn[]): Map<string, SharedColumn> {
+  return new Map(columns.map((c) => [c.item, c]));
+}
+
+function storedText(v: StoredValue): string {
+  if (v === null) return '';
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  return String(v);
+}
+
+function quarantineContext(resourceCode: string): string {
+  return `exchange.quarantine:${resourceCode}`;
+}
+
+function auditDetails(o: BatchOutcome, source: BatchSource, extra: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return { source, ...extra, idempotencyKey: o.idempotencyKey, status: o.status, policy: o.policy, rows: o.rows, upserted: o.upserted, deleted: o.deleted, quarantined: o.quarantined, invalid: o.invalid, firstSeq: o.firstSeq, lastSeq: o.lastSeq };
+}
+
+async function* toAsync<T>(xs: readonly T[]): AsyncGenerator<T> {
+  yield* xs;
+}
