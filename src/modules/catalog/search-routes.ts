@@ -4,7 +4,7 @@ import type { GsApp } from '../../server/app.js';
 import type { Platform } from '../../server/platform.js';
 import { ERROR_RESPONSES, literals } from '../../server/schema-kit.js';
 import { LangQuery } from './schemas.js';
-import { SEARCH_FACETS } from './search.js';
+import { EXACT_HITS, SEARCH_FACETS } from './search.js';
 import { FORMAT_TYPES, SHARE_METHODS, SHARE_TYPES, UPDATE_CYCLES } from './vocabulary.js';
 
 const tags = ['catalog'];
@@ -46,7 +46,9 @@ const SearchHit = Type.Object({
   formatType: Type.Union([literals(FORMAT_TYPES), Type.Null()]),
   updateCycle: Type.Union([literals(UPDATE_CYCLES), Type.Null()]),
   publishDate: Type.String({ format: 'date' }),
-  score: Type.Number({ description: 'Relevance (ts_rank); 0 without a query' }),
+  score: Type.Number({
+    description: "ts_rank of the hit's words in its fields (name weighing most); 0 without a query. The order is: hits whose name has every word, newest first, then the others by this score",
+  }),
   highlight: Type.Object(
     { name: Type.Array(Segment), abstract: Type.Array(Segment) },
     { description: 'The name and abstract as returned, cut into pieces; the pieces that match a query word have match: true' },
@@ -56,11 +58,15 @@ const SearchHit = Type.Object({
 const FacetValue = Type.Object({ value: Type.String(), count: Type.Integer(), label: Type.Optional(Type.String()), code: Type.Optional(Type.String()) });
 
 const SearchResult = Type.Object({
-  total: Type.Integer({ description: 'Hits in all' }),
+  total: Type.Integer({ description: `Hits in all, counted exactly up to ${EXACT_HITS.toLocaleString('en')}; beyond, ${EXACT_HITS.toLocaleString('en')} with totalIsLowerBound` }),
+  totalIsLowerBound: Type.Boolean({
+    description: 'true: there are more hits than total (like "10,000+"); total and the facet counts were counted over the first total hits read, so each count is a lower bound',
+  }),
   terms: Type.Array(Type.String(), { description: 'The query words as matched, after segmentation' }),
   items: Type.Array(SearchHit),
   facets: Type.Union([Type.Object(Object.fromEntries(SEARCH_FACETS.map((f) => [f, Type.Array(FacetValue)]))), Type.Null()], {
-    description: 'For each facet the most frequent values among all hits (not only this page), with their counts',
+    description:
+      'For each facet the most frequent values among all hits (not only this page), with their counts; when totalIsLowerBound, among the first total hits read (storage order, not a random sample)',
   }),
 });
 

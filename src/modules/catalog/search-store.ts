@@ -52,6 +52,9 @@ const COLUMNS = sql.raw(`entry_id as "entryId", resource_code as "resourceCode",
   classification_code as "classificationCode", name_zh as "nameZh", names, abstract_zh as "abstractZh", abstracts, share_type as "shareType",
   share_methods as "shareMethods", format_type as "formatType", update_cycle as "updateCycle", publish_date as "publishDate"`);
 
+/** Rows read newest first before a newest-first part of a page is taken from the GIN indexes instead (`#newest`). */
+const NEWEST_WALK = 2_000;
+
 /** Values of a facet kept per search: the most frequent ones. */
 const FACET_VALUES = 30;
 
@@ -64,10 +67,9 @@ function prefixOf(column: string, prefixes: readonly string[] | undefined): RawB
   return prefixes && prefixes.length > 0 ? sql`(${sql.join(prefixes.map((p) => sql`starts_with(${sql.ref(column)}, ${p})`), sql` or `)})` : null;
 }
 
-/** The WHERE clause of a search: the query (if any) and every filter. */
-function where(tsquery: string | null, f: SearchFilters): RawBuilder<unknown> {
+/** The filters as conditions on the columns (for rows read by another index than the document's). */
+function columnsWhere(f: SearchFilters): RawBuilder<unknown> {
   const conditions = [
-    tsquery === null ? null : sql`document @@ ${tsquery}::tsquery`,
     f.agencyIds && f.agencyIds.length > 0 ? sql`agency_id = any(${f.agencyIds as string[]}::uuid[])` : null,
     prefixOf('region_code', f.regionPrefixes),
     prefixOf('classification_code', f.classificationPrefixes),
@@ -79,21 +81,92 @@ function where(tsquery: string | null, f: SearchFilters): RawBuilder<unknown> {
   return conditions.length === 0 ? sql`true` : sql.join(conditions, sql` and `);
 }
 
+/**
+ * Classification prefixes that are filter terms: 类, 类项, 类项目. A longer prefix (with part of a
+ * 细目) is checked on the column instead.
+ */
+const CLASSIFICATION_TERM_DIGITS: ReadonlySet<number> = new Set([1, 3, 6]);
+
+/**
+ * The terms of an entry's filter values, added to its document (not its name terms) without a
+ * position (so ts_rank never sees them): the GIN index then resolves the filters together with
+ * the words, and a filter that keeps few of a word's hits costs those few, not all of them.
+ * Segmentation never makes a term with `~` or `:` (search-text.ts splits at them), nor is either
+ * in an agency or resource code. Migration 0013 wrote the same terms into the rows indexed before it.
+ */
+export function filterTerms(row: SearchRow): string[] {
+  const region = row.regionCode;
+  const cls = row.classificationCode;
+  return [
+    ...new Set([
+      `~p:${row.agencyId}`,
+      `~r:${region.slice(0, 2)}`,
+      `~r:${region.slice(0, 4)}`,
+      `~r:${region}`,
+      ...[...CLASSIFICATION_TERM_DIGITS].map((n) => `~c:${cls.slice(0, n)}`),
+      `~s:${row.shareType}`,
+      ...row.shareMethods.map((m) => `~m:${m}`),
+      ...(row.formatType === null ? [] : [`~f:${row.formatType}`]),
+      ...(row.updateCycle === null ? [] : [`~u:${row.updateCycle}`]),
+    ]),
+  ];
+}
+
+const lexeme = (term: string): string => `'${term.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+/** A tsvector literal of terms without positions. */
+const tsvectorOf = (terms: readonly string[]): string => terms.map(lexeme).join(' ');
+
+/**
+ * A search as a `tsquery` over the document (or the name terms) — the words and every filter
+ * that filter terms express — and the filters left to check on the columns.
+ */
+function match(tsquery: string | null, f: SearchFilters): { tsquery: string | null; residual: RawBuilder<unknown> | null } {
+  const clauses: string[] = tsquery === null ? [] : [`(${tsquery})`];
+  const any = (prefix: string, values: readonly string[] | undefined) => {
+    if (values && values.length > 0) clauses.push(`(${values.map((v) => lexeme(`${prefix}${v}`)).join(' | ')})`);
+  };
+  any('~p:', f.agencyIds);
+  any('~r:', f.regionPrefixes);
+  const classifications = f.classificationPrefixes ?? [];
+  const asTerms = classifications.every((p) => CLASSIFICATION_TERM_DIGITS.has(p.length));
+  if (asTerms) any('~c:', classifications);
+  any('~s:', f.shareTypes);
+  any('~m:', f.shareMethods);
+  any('~f:', f.formatTypes);
+  any('~u:', f.updateCycles);
+  const residual = asTerms ? null : prefixOf('classification_code', classifications);
+  return { tsquery: clauses.length === 0 ? null : clauses.join(' & '), residual };
+}
+
+/** The WHERE clause of a search through the document's GIN index: the query (if any) and every filter. */
+function where(m: ReturnType<typeof match>): RawBuilder<unknown> {
+  const conditions = [m.tsquery === null ? null : sql`document @@ ${m.tsquery}::tsquery`, m.residual].filter((c): c is RawBuilder<unknown> => c !== null);
+  return conditions.length === 0 ? sql`true` : sql.join(conditions, sql` and `);
+}
+
 /** All SQL of the catalog search index. */
 export class CatalogSearchStore {
-  constructor(private readonly db: Db) {}
+  /** `newestWalk`: rows read newest first before `#newest` turns to the GIN indexes (a test sets it low). */
+  constructor(
+    private readonly db: Db,
+    private readonly newestWalk = NEWEST_WALK,
+  ) {}
 
+  /** Writes an entry's row; `document` is its terms' tsvector literal (search-text.ts), without the filter terms (added here). */
   async upsert(row: SearchRow, document: string, trx: Db): Promise<void> {
+    const filters = tsvectorOf(filterTerms(row));
     await sql`insert into catalog_search (entry_id, resource_code, version_number, agency_id, agency_code, agency_name_zh, agency_names, region_code,
-        classification_code, name_zh, names, abstract_zh, abstracts, share_type, share_methods, format_type, update_cycle, publish_date, document)
+        classification_code, name_zh, names, abstract_zh, abstracts, share_type, share_methods, format_type, update_cycle, publish_date, document, name_terms)
       values (${row.entryId}, ${row.resourceCode}, ${row.versionNumber}, ${row.agencyId}, ${row.agencyCode}, ${row.agencyNameZh}, ${JSON.stringify(row.agencyNames)}::jsonb,
         ${row.regionCode}, ${row.classificationCode}, ${row.nameZh}, ${JSON.stringify(row.names)}::jsonb, ${row.abstractZh}, ${JSON.stringify(row.abstracts)}::jsonb,
-        ${row.shareType}, ${row.shareMethods as string[]}::text[], ${row.formatType}, ${row.updateCycle}, ${row.publishDate}::date, ${document}::tsvector)
+        ${row.shareType}, ${row.shareMethods as string[]}::text[], ${row.formatType}, ${row.updateCycle}, ${row.publishDate}::date,
+        ${document}::tsvector || ${filters}::tsvector, ts_filter(${document}::tsvector, '{a}'))
       on conflict (entry_id) do update set resource_code = excluded.resource_code, version_number = excluded.version_number, agency_id = excluded.agency_id,
         agency_code = excluded.agency_code, agency_name_zh = excluded.agency_name_zh, agency_names = excluded.agency_names, region_code = excluded.region_code,
         classification_code = excluded.classification_code, name_zh = excluded.name_zh, names = excluded.names, abstract_zh = excluded.abstract_zh,
         abstracts = excluded.abstracts, share_type = excluded.share_type, share_methods = excluded.share_methods, format_type = excluded.format_type,
-        update_cycle = excluded.update_cycle, publish_date = excluded.publish_date, document = excluded.document`.execute(trx.withoutPlugins());
+        update_cycle = excluded.update_cycle, publish_date = excluded.publish_date, document = excluded.document,
+        name_terms = excluded.name_terms`.execute(trx.withoutPlugins());
   }
 
   /** Many rows in one statement (column arrays through unnest): rebuilding the index, loading a catalog. */
@@ -102,22 +175,25 @@ export class CatalogSearchStore {
     const col = <T>(pick: (r: SearchRow) => T): T[] => rows.map((x) => pick(x.row));
     const json = (pick: (r: SearchRow) => Readonly<Record<string, string>>): string[] => rows.map((x) => JSON.stringify(pick(x.row)));
     await sql`insert into catalog_search (entry_id, resource_code, version_number, agency_id, agency_code, agency_name_zh, agency_names, region_code,
-        classification_code, name_zh, names, abstract_zh, abstracts, share_type, share_methods, format_type, update_cycle, publish_date, document)
+        classification_code, name_zh, names, abstract_zh, abstracts, share_type, share_methods, format_type, update_cycle, publish_date, document, name_terms)
       select u.entry_id, u.resource_code, u.version_number, u.agency_id, u.agency_code, u.agency_name_zh, u.agency_names::jsonb, u.region_code,
         u.classification_code, u.name_zh, u.names::jsonb, u.abstract_zh, u.abstracts::jsonb, u.share_type,
-        case when u.share_methods = '' then '{}'::text[] else string_to_array(u.share_methods, ',') end, u.format_type, u.update_cycle, u.publish_date, u.document::tsvector
+        case when u.share_methods = '' then '{}'::text[] else string_to_array(u.share_methods, ',') end, u.format_type, u.update_cycle, u.publish_date,
+        u.document::tsvector || u.filters::tsvector, ts_filter(u.document::tsvector, '{a}')
       from unnest(${col((r) => r.entryId)}::uuid[], ${col((r) => r.resourceCode)}::text[], ${col((r) => r.versionNumber)}::int[], ${col((r) => r.agencyId)}::uuid[],
         ${col((r) => r.agencyCode)}::text[], ${col((r) => r.agencyNameZh)}::text[], ${json((r) => r.agencyNames)}::text[], ${col((r) => r.regionCode)}::text[],
         ${col((r) => r.classificationCode)}::text[], ${col((r) => r.nameZh)}::text[], ${json((r) => r.names)}::text[], ${col((r) => r.abstractZh)}::text[],
         ${json((r) => r.abstracts)}::text[], ${col((r) => r.shareType)}::text[], ${col((r) => r.shareMethods.join(','))}::text[], ${col((r) => r.formatType)}::text[],
-        ${col((r) => r.updateCycle)}::text[], ${col((r) => r.publishDate)}::date[], ${rows.map((x) => x.document)}::text[])
+        ${col((r) => r.updateCycle)}::text[], ${col((r) => r.publishDate)}::date[], ${rows.map((x) => x.document)}::text[],
+        ${rows.map((x) => tsvectorOf(filterTerms(x.row)))}::text[])
         as u(entry_id, resource_code, version_number, agency_id, agency_code, agency_name_zh, agency_names, region_code, classification_code, name_zh, names,
-          abstract_zh, abstracts, share_type, share_methods, format_type, update_cycle, publish_date, document)
+          abstract_zh, abstracts, share_type, share_methods, format_type, update_cycle, publish_date, document, filters)
       on conflict (entry_id) do update set resource_code = excluded.resource_code, version_number = excluded.version_number, agency_id = excluded.agency_id,
         agency_code = excluded.agency_code, agency_name_zh = excluded.agency_name_zh, agency_names = excluded.agency_names, region_code = excluded.region_code,
         classification_code = excluded.classification_code, name_zh = excluded.name_zh, names = excluded.names, abstract_zh = excluded.abstract_zh,
         abstracts = excluded.abstracts, share_type = excluded.share_type, share_methods = excluded.share_methods, format_type = excluded.format_type,
-        update_cycle = excluded.update_cycle, publish_date = excluded.publish_date, document = excluded.document`.execute(trx.withoutPlugins());
+        update_cycle = excluded.update_cycle, publish_date = excluded.publish_date, document = excluded.document,
+        name_terms = excluded.name_terms`.execute(trx.withoutPlugins());
   }
 
   async remove(entryId: string, trx: Db): Promise<void> {
@@ -125,53 +201,86 @@ export class CatalogSearchStore {
   }
 
   /**
-   * One page of hits, best first (by rank, then newest); without a query, newest first. Ranking
-   * weighs name over abstract over data items over provider. The ranking sorts only ids and ranks
-   * (a top-N sort); the page's 20-odd rows are read afterwards.
+   * One page of hits in the search's order (docs/catalog-search.md, "Ranking"): first the entries
+   * whose name has every query word, newest first; then the others by `ts_rank` (abstract above
+   * data item names above the provider), then newest. Without a query, newest first.
+   *
+   * The newest-first parts cost a page, not every hit (`#newest`). The second tier is read only
+   * when the first has fewer than `offset + limit` hits, and is ranked over all of its hits.
    */
-  async search(tsquery: string | null, filters: SearchFilters, offset: number, limit: number): Promise<RankedRow[]> {
-    const rank = tsquery === null ? sql`0::real` : sql`ts_rank(document, ${tsquery}::tsquery)`;
-    const r = await sql<RankedRow>`select ${COLUMNS}, t.rank
-      from (select entry_id, publish_date as p, ${rank} as rank from catalog_search where ${where(tsquery, filters)}
-            order by rank desc, p desc, entry_id offset ${offset} limit ${limit}) t
-      join catalog_search using (entry_id)
-      order by t.rank desc, t.p desc, entry_id`.execute(this.db.withoutPlugins());
-    return r.rows;
+  async page(tsquery: string | null, filters: SearchFilters, offset: number, limit: number): Promise<RankedRow[]> {
+    const m = match(tsquery, filters);
+    if (tsquery === null) return this.#rows(null, (await this.#newest(where(m), offset + limit)).slice(offset));
+    const want = offset + limit;
+    const named = await this.#newest(sql`name_terms @@ ${tsquery}::tsquery and ${columnsWhere(filters)}`, want);
+    const ids = named.slice(offset);
+    if (named.length < want) {
+      const skip = Math.max(0, offset - named.length);
+      const others = await sql<{ id: string }>`select entry_id::text as id from catalog_search
+        where ${where(m)} and not name_terms @@ ${tsquery}::tsquery
+        order by ts_rank(document, ${tsquery}::tsquery) desc, publish_date desc, entry_id offset ${skip} limit ${want - named.length - skip}`.execute(this.db.withoutPlugins());
+      ids.push(...others.rows.map((x) => x.id));
+    }
+    return this.#rows(tsquery, ids);
   }
 
   /**
-   * A page of hits with the facet counts and the number of hits, from one pass over the hits: they
-   * are ranked and gathered once (with only the columns ranking and counting need), the page is
-   * the top of them, the counts are grouping sets over them (share methods, an array, as three
-   * filtered counts); the page's rows and the providers' names are read afterwards by key.
+   * The first `want` ids that meet `condition`, newest first. First the newest `NEWEST_WALK`
+   * rows are read in the order of `catalog_search_publish_idx` and tested: a condition that many
+   * rows meet (a word in thousands of names) fills the page there, at the cost of a page. Only
+   * when it does not are all the rows that meet it taken — through the GIN indexes, the
+   * materialized CTE keeping the planner from walking the date index again, which for a
+   * condition met by few rows (or none) would read the whole table — and sorted: by then they
+   * are few, or the newest rows would have held enough of them.
    */
-  async searchWithFacets(tsquery: string | null, filters: SearchFilters, offset: number, limit: number, classificationDigits: number): Promise<{ rows: RankedRow[]; total: number; counts: FacetCount[] }> {
-    const rank = tsquery === null ? sql`0::real` : sql`ts_rank(document, ${tsquery}::tsquery)`;
-    const r = await sql<{ kind: 'page' | 'facet'; id: string | null; rank: number | null; g: number | null; agency: string | null; region: string | null; cls: string | null; shareType: string | null; formatType: string | null; updateCycle: string | null; count: number | null; tables: number | null; apis: number | null; files: number | null }>`
-      with hits as materialized (
-        select entry_id, publish_date, ${rank} as rank, agency_id, region_code, left(classification_code, ${classificationDigits}) as cls, share_type, share_methods,
-          format_type, update_cycle
-        from catalog_search where ${where(tsquery, filters)}
-      )
-      select * from (select 'page' as kind, entry_id::text as id, rank, null::int as g, null as agency, null as region, null as cls, null as "shareType",
-          null as "formatType", null as "updateCycle", null::bigint as count, null::bigint as tables, null::bigint as apis, null::bigint as files
-        from hits order by rank desc, publish_date desc, entry_id offset ${offset} limit ${limit}) page
-      union all
-      select 'facet', null, null, grouping(agency_id, region_code, cls, share_type, format_type, update_cycle), agency_id::text, region_code, cls, share_type,
-        format_type, update_cycle, count(*), count(*) filter (where share_methods @> '{table}'), count(*) filter (where share_methods @> '{api}'),
-        count(*) filter (where share_methods @> '{file}')
-      from hits group by grouping sets ((agency_id), (region_code), (cls), (share_type), (format_type), (update_cycle), ())`.execute(this.db.withoutPlugins());
-    const order = r.rows.filter((x) => x.kind === 'page').map((x) => ({ id: x.id!, rank: x.rank ?? 0 }));
+  async #newest(condition: RawBuilder<unknown>, want: number): Promise<string[]> {
+    const db = this.db.withoutPlugins();
+    const walked = await sql<{ id: string }>`select entry_id::text as id
+      from (select entry_id, publish_date, document, name_terms, agency_id, region_code, classification_code, share_type, share_methods, format_type, update_cycle
+        from catalog_search order by publish_date desc, entry_id limit ${this.newestWalk}) newest
+      where ${condition} order by publish_date desc, entry_id limit ${want}`.execute(db);
+    if (walked.rows.length >= want) return walked.rows.map((x) => x.id);
+    const all = await sql<{ id: string }>`with hits as materialized (select entry_id, publish_date from catalog_search where ${condition})
+      select entry_id::text as id from hits order by publish_date desc, entry_id limit ${want}`.execute(db);
+    return all.rows.map((x) => x.id);
+  }
+
+  /**
+   * The number of hits and, when asked (`classificationDigits` not null), the facet counts, over
+   * at most `exactHits` hits: the scan stops after `exactHits + 1`. When there are more, the
+   * total is `exactHits` with `totalIsLowerBound` and the facet counts are those of the first
+   * `exactHits` hits read (storage order: neither the best-ranked nor a random sample), each a
+   * lower bound of the true count. One pass over the hits: the counts are grouping sets over them
+   * (share methods, an array, as three filtered counts); the providers' names are read afterwards.
+   */
+  async counts(tsquery: string | null, filters: SearchFilters, exactHits: number, classificationDigits: number | null): Promise<{ total: number; totalIsLowerBound: boolean; counts: FacetCount[] }> {
+    const db = this.db.withoutPlugins();
+    if (classificationDigits === null) {
+      const r = await sql<{ n: number }>`select count(*)::int as n from (select 1 from catalog_search where ${where(match(tsquery, filters))} limit ${exactHits + 1}) hits`.execute(db);
+      const n = r.rows[0]?.n ?? 0;
+      return { total: Math.min(n, exactHits), totalIsLowerBound: n > exactHits, counts: [] };
+    }
+    const r = await sql<{ g: number; found: number; agency: string | null; region: string | null; cls: string | null; shareType: string | null; formatType: string | null; updateCycle: string | null; count: number; tables: number; apis: number; files: number }>`
+      with found as materialized (
+        select agency_id, region_code, left(classification_code, ${classificationDigits}) as cls, share_type, share_methods, format_type, update_cycle
+        from catalog_search where ${where(match(tsquery, filters))} limit ${exactHits + 1}
+      ), hits as (select * from found limit ${exactHits})
+      select grouping(agency_id, region_code, cls, share_type, format_type, update_cycle) as g, (select count(*)::int from found) as found,
+        agency_id::text as agency, region_code as region, cls, share_type as "shareType", format_type as "formatType", update_cycle as "updateCycle",
+        count(*)::int as count, (count(*) filter (where share_methods @> '{table}'))::int as tables, (count(*) filter (where share_methods @> '{api}'))::int as apis,
+        (count(*) filter (where share_methods @> '{file}'))::int as files
+      from hits group by grouping sets ((agency_id), (region_code), (cls), (share_type), (format_type), (update_cycle), ())`.execute(db);
     const counts: FacetCount[] = [];
     let total = 0;
-    const add = (facet: string, value: string | null, count: number | null) => {
-      if (value !== null && count) counts.push({ facet, value, count, code: null, nameZh: null, names: null });
+    let found = 0;
+    const add = (facet: string, value: string | null, count: number) => {
+      if (value !== null && count > 0) counts.push({ facet, value, count, code: null, nameZh: null, names: null });
     };
     for (const row of r.rows) {
-      if (row.kind !== 'facet') continue;
+      found = row.found;
       // grouping(): a bit for each column NOT grouped by in this row's set, the first column highest.
       if (row.g === 0b111111) {
-        total = row.count ?? 0;
+        total = row.count;
         add('shareMethod', 'table', row.tables);
         add('shareMethod', 'api', row.apis);
         add('shareMethod', 'file', row.files);
@@ -185,19 +294,23 @@ export class CatalogSearchStore {
     const byFacet = new Map<string, FacetCount[]>();
     for (const c of counts) byFacet.set(c.facet, [...(byFacet.get(c.facet) ?? []), c]);
     const kept = [...byFacet.values()].flatMap((list) => list.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1)).slice(0, FACET_VALUES));
-    const providerIds = kept.filter((c) => c.facet === 'provider').map((c) => c.value);
-    const [rows, labels] = await Promise.all([this.#rows(order), this.#providerLabels(providerIds)]);
-    return { rows, total, counts: kept.map((c) => (c.facet === 'provider' && labels.has(c.value) ? { ...c, ...labels.get(c.value)! } : c)) };
+    const labels = await this.#providerLabels(kept.filter((c) => c.facet === 'provider').map((c) => c.value));
+    return {
+      total,
+      totalIsLowerBound: found > exactHits,
+      counts: kept.map((c) => (c.facet === 'provider' && labels.has(c.value) ? { ...c, ...labels.get(c.value)! } : c)),
+    };
   }
 
-  /** The index rows of a page, in its order, with their ranks. */
-  async #rows(order: readonly { readonly id: string; readonly rank: number }[]): Promise<RankedRow[]> {
-    if (order.length === 0) return [];
-    const r = await sql<SearchRow>`select ${COLUMNS} from catalog_search where entry_id = any(${order.map((o) => o.id)}::uuid[])`.execute(this.db.withoutPlugins());
+  /** The index rows of a page, in its order, with their ranks (0 without a query). */
+  async #rows(tsquery: string | null, ids: readonly string[]): Promise<RankedRow[]> {
+    if (ids.length === 0) return [];
+    const rank = tsquery === null ? sql`0::real` : sql`ts_rank(document, ${tsquery}::tsquery)`;
+    const r = await sql<RankedRow>`select ${COLUMNS}, ${rank} as rank from catalog_search where entry_id = any(${ids as string[]}::uuid[])`.execute(this.db.withoutPlugins());
     const byId = new Map(r.rows.map((row) => [row.entryId, row]));
-    return order.flatMap((o) => {
-      const row = byId.get(o.id);
-      return row ? [{ ...row, rank: o.rank }] : [];
+    return ids.flatMap((id) => {
+      const row = byId.get(id);
+      return row ? [row] : [];
     });
   }
 
@@ -210,12 +323,6 @@ export class CatalogSearchStore {
       this.db.withoutPlugins(),
     );
     return new Map(r.rows.map((l) => [l.id, { code: l.code, nameZh: l.nameZh, names: l.names }]));
-  }
-
-  /** The number of hits alone (a page past the last has no row to carry it). */
-  async total(tsquery: string | null, filters: SearchFilters): Promise<number> {
-    const r = await sql<{ n: number }>`select count(*) as n from catalog_search where ${where(tsquery, filters)}`.execute(this.db.withoutPlugins());
-    return r.rows[0]?.n ?? 0;
   }
 
   async count(): Promise<number> {

@@ -3,7 +3,7 @@ import { catalogContent } from '../../../test/helpers/catalog.js';
 import { agencyInput, createTestPlatform, userWithRoles, type TestPlatform } from '../../../test/helpers/platform.js';
 import type { Agency } from '../agencies/schemas.js';
 import type { EntryContentInput, EntryView } from './schemas.js';
-import type { CatalogSearch, SearchQuery } from './search.js';
+import { CatalogSearch, type SearchQuery } from './search.js';
 
 let t: TestPlatform;
 let search: CatalogSearch;
@@ -114,6 +114,9 @@ describe('catalog search', () => {
     expect(await codes('', { agencyIds: [police.id] })).toEqual([entries.people!.resourceCode]);
     expect(await codes('', { classificationPrefixes: ['2'] })).toEqual([entries.land!.resourceCode]);
     expect(await codes('', { classificationPrefixes: ['101001'] })).toEqual([entries.people!.resourceCode]);
+    // A prefix into the 细目 is checked on the column (filter terms stop at 类项目); a shorter one here stands for it.
+    expect(await codes('人口', { classificationPrefixes: ['10100'] })).toEqual([entries.people!.resourceCode]);
+    expect(await codes('人口', { classificationPrefixes: ['10100', '2'] })).toEqual([entries.people!.resourceCode]);
     expect(await codes('', { shareTypes: ['none'] })).toEqual([entries.land!.resourceCode]);
     expect(await codes('', { shareMethods: ['api'] })).toEqual([entries.companies!.resourceCode]);
     expect(await codes('', { formatTypes: ['electronicFile'] })).toEqual([entries.land!.resourceCode]);
@@ -129,9 +132,24 @@ describe('catalog search', () => {
     expect(r.facets?.provider).toEqual(expect.arrayContaining([expect.objectContaining({ value: county.id, count: 1, label: '衡阳县自然资源局', code: 'HYX-ZRZY' })]));
     expect(r.facets?.classification.map((f) => f.value).sort()).toEqual(['2', '3']);
     expect((await find('', { classificationPrefixes: ['3'] })).facets?.classification).toEqual([{ value: '301', count: 1 }]);
+    expect(r.totalIsLowerBound).toBe(false);
     const later = await find('登记', { offset: 5 });
-    expect(later).toMatchObject({ total: 2, items: [] });
+    expect(later).toMatchObject({ total: 2, totalIsLowerBound: false, items: [] });
     expect((await find('登记', { facets: false })).facets).toBeNull();
+  });
+
+  it('counts exactly up to exactHits hits, then gives lower bounds and says so, with the page still complete', async () => {
+    const bounded = new CatalogSearch(t.platform.db, { exactHits: 1 });
+    const r = await bounded.search({ q: '登记', offset: 0, limit: 20 });
+    expect(r).toMatchObject({ total: 1, totalIsLowerBound: true });
+    expect(r.items.map((i) => i.resourceCode).sort()).toEqual([entries.companies!.resourceCode, entries.land!.resourceCode].sort());
+    // The facet counts cover the one hit counted: lower bounds of the true counts (1 each).
+    expect(r.facets?.shareType.reduce((n, f) => n + f.count, 0)).toBe(1);
+    expect(await bounded.search({ q: '登记', offset: 0, limit: 20, facets: false })).toMatchObject({ total: 1, totalIsLowerBound: true, facets: null });
+    // Exactly at the bound: exact.
+    expect(await new CatalogSearch(t.platform.db, { exactHits: 2 }).search({ q: '登记', offset: 0, limit: 20 })).toMatchObject({ total: 2, totalIsLowerBound: false });
+    expect(await bounded.search({ q: '人口', offset: 0, limit: 20 })).toMatchObject({ total: 1, totalIsLowerBound: false });
+    expect(await bounded.search({ q: '', offset: 0, limit: 20 })).toMatchObject({ total: 1, totalIsLowerBound: true, items: expect.arrayContaining([expect.anything(), expect.anything(), expect.anything()]) });
   });
 
   it('follows the catalog: a new version replaces the indexed one, a withdrawn entry leaves the index', async () => {
@@ -167,7 +185,7 @@ describe('catalog search', () => {
     const viewer = await userWithRoles(t, 'search.viewer', ['viewer'], market.id);
     const ok = await t.app.inject({ method: 'GET', url: `/api/v1/catalog/search?q=${encodeURIComponent('人口')}&shareType=conditional&lang=en`, headers: viewer.headers });
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toMatchObject({ total: 1, terms: ['人口'], items: [{ resourceCode: entries.people!.resourceCode, name: 'Population register' }] });
+    expect(ok.json()).toMatchObject({ total: 1, totalIsLowerBound: false, terms: ['人口'], items: [{ resourceCode: entries.people!.resourceCode, name: 'Population register' }] });
     const several = await t.app.inject({ method: 'GET', url: '/api/v1/catalog/search?shareType=conditional&shareType=none&region=430400', headers: viewer.headers });
     expect(several.json().total).toBe(2);
     for (const bad of ['shareType=bogus', 'region=43', 'classification=4', 'limit=1000', 'unknown=1']) {
@@ -177,5 +195,59 @@ describe('catalog search', () => {
     }
     const anonymous = await t.app.inject({ method: 'GET', url: '/api/v1/catalog/search?q=x' });
     expect(anonymous.statusCode).toBe(401);
+  });
+});
+
+describe('catalog search ranking', () => {
+  let r: TestPlatform;
+  const ranked: Record<string, EntryView> = {};
+  const publishOn = async (agency: Agency, nameZh: string, over: Partial<EntryContentInput>): Promise<EntryView> => {
+    const e = await r.platform.catalog.create(r.cli, { agencyId: agency.id, content: catalogContent({ nameZh, names: {}, shareType: 'unconditional', shareCondition: undefined, ...over }) });
+    await r.platform.catalog.submit(r.cli, e.id);
+    const published = await r.platform.catalog.publish(r.cli, e.id, {});
+    r.clock.advance(2 * 86_400_000);
+    return published;
+  };
+
+  beforeAll(async () => {
+    r = await createTestPlatform();
+    const bureau = await r.platform.agencies.create(r.cli, agencyInput(1, { code: 'HY-HB', nameZh: '衡阳市生态环境局' }));
+    const plain = { abstractZh: '本市的环境管理信息', dataItems: [{ nameZh: '名称', dataType: 'string' as const, length: 100, key: true }] };
+    // Oldest first: the name hits are the older ones, so a plain "newest first" would put them last.
+    ranked.oldName = await publishOn(bureau, '排污许可信息', plain);
+    ranked.newName = await publishOn(bureau, '排污许可证核发信息', plain);
+    ranked.inItems = await publishOn(bureau, '企业环境信用评价', { ...plain, dataItems: [{ nameZh: '排污许可证编号', dataType: 'string', length: 50, key: true }] });
+    ranked.inAbstract = await publishOn(bureau, '环境监测站点', { ...plain, abstractZh: '重点排污单位的在线监测站点' });
+  });
+
+  afterAll(async () => {
+    await r?.close();
+  });
+
+  const order = async (offset: number, limit: number) => (await r.platform.catalogSearch.search({ q: '排污', offset, limit })).items.map((i) => i.name);
+
+  it('puts hits whose name has every word first, newest first, then the others by field weight (abstract above data items)', async () => {
+    expect(await order(0, 20)).toEqual(['排污许可证核发信息', '排污许可信息', '环境监测站点', '企业环境信用评价']);
+    const hits = (await r.platform.catalogSearch.search({ q: '排污', offset: 0, limit: 20 })).items;
+    expect(hits[2]!.score).toBeGreaterThan(hits[3]!.score);
+    expect(hits[1]!.score).toBeGreaterThan(hits[2]!.score);
+  });
+
+  it('pages across the two tiers without losing or repeating a hit', async () => {
+    expect(await order(0, 1)).toEqual(['排污许可证核发信息']);
+    expect(await order(1, 2)).toEqual(['排污许可信息', '环境监测站点']);
+    expect(await order(2, 2)).toEqual(['环境监测站点', '企业环境信用评价']);
+    expect(await order(3, 5)).toEqual(['企业环境信用评价']);
+    expect(await order(4, 5)).toEqual([]);
+    // Two words: a name with only one of them is not a name hit.
+    expect((await r.platform.catalogSearch.search({ q: '排污 监测', offset: 0, limit: 20 })).items.map((i) => i.name)).toEqual(['环境监测站点']);
+  });
+
+  it('gives the same pages when the newest rows do not fill them and the hits are taken from the GIN indexes', async () => {
+    const short = new CatalogSearch(r.platform.db, { newestWalk: 1 });
+    for (const [offset, limit] of [[0, 20], [0, 1], [1, 2], [2, 2], [3, 5]] as const) {
+      expect((await short.search({ q: '排污', offset, limit })).items.map((i) => i.name)).toEqual(await order(offset, limit));
+    }
+    expect((await short.search({ q: '', offset: 1, limit: 2 })).items).toEqual((await r.platform.catalogSearch.search({ q: '', offset: 1, limit: 2 })).items);
   });
 });

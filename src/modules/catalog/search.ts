@@ -10,8 +10,11 @@ import type { FormatType, ShareMethod, ShareType, UpdateCycle } from './vocabula
  * and provider, in every language present), with facets. The index (`catalog_search`) has one
  * row per published entry, written by CatalogService in the transaction that publishes the
  * entry and removed in the one that withdraws it; `reindex` rebuilds it. Terms are jieba-segmented
- * here (search-text.ts) into a PostgreSQL `tsvector` with a GIN index; ranking is `ts_rank` with
- * the name weighing most (A), then the abstract (B), data item names (C) and the provider (D).
+ * here (search-text.ts) into a PostgreSQL `tsvector` with a GIN index. Hits whose name has every
+ * query word come first, newest first; the others follow by `ts_rank` with the abstract (B) above
+ * data item names (C) and the provider (D) (search-store.ts `page`). The total and the facet
+ * counts are exact up to `exactHits` hits and lower bounds beyond (`totalIsLowerBound`), so that
+ * a word found in most of the catalog costs a bounded amount of work.
  */
 
 /** The provider as the index keeps it: its code and names are searchable, its region a facet. */
@@ -73,7 +76,10 @@ export interface SearchHit {
 }
 
 export interface SearchResult {
+  /** Hits in all, exact up to the search's `exactHits`; beyond, that number with `totalIsLowerBound`. */
   readonly total: number;
+  /** More hits than `total`: the total and the facet counts were counted over the first `total` hits. */
+  readonly totalIsLowerBound: boolean;
   /** The query's words as matched (after segmentation), for the console to show and highlight. */
   readonly terms: string[];
   readonly items: SearchHit[];
@@ -91,11 +97,26 @@ function excerpt(text: string, terms: readonly string[]): string {
   return `${start > 0 ? '…' : ''}${text.slice(start, start + ABSTRACT_CHARS)}${start + ABSTRACT_CHARS < text.length ? '…' : ''}`;
 }
 
+/**
+ * Hits counted exactly (Elasticsearch's `track_total_hits` default): beyond, the total and the
+ * facet counts are lower bounds, so a word in most of the catalog is counted in bounded time.
+ */
+export const EXACT_HITS = 10_000;
+
+export interface CatalogSearchOptions {
+  /** Hits counted exactly (default EXACT_HITS). */
+  readonly exactHits?: number | undefined;
+  /** Rows read newest first before a page turns to the GIN indexes (search-store.ts `#newest`; default 2,000). */
+  readonly newestWalk?: number | undefined;
+}
+
 export class CatalogSearch {
   readonly #store: CatalogSearchStore;
+  readonly #exactHits: number;
 
-  constructor(db: Db) {
-    this.#store = new CatalogSearchStore(db);
+  constructor(db: Db, options: CatalogSearchOptions = {}) {
+    this.#store = new CatalogSearchStore(db, options.newestWalk);
+    this.#exactHits = options.exactHits ?? EXACT_HITS;
   }
 
   /** Puts the entry's version in force into the index (inside the publishing transaction). */
@@ -159,12 +180,18 @@ export class CatalogSearch {
     // The classification facet goes one level below the filter: 类 → 项 → 目.
     const deepest = Math.max(0, ...(query.classificationPrefixes ?? []).map((p) => p.length));
     const classificationDigits = deepest === 0 ? 1 : deepest === 1 ? 3 : 6;
-    if (query.facets === false) {
-      const [rows, total] = await Promise.all([this.#store.search(tsquery, query, query.offset, query.limit), this.#store.total(tsquery, query)]);
-      return { total, terms: [...parsed.terms], items: rows.map((r) => this.#hit(r, parsed.terms, lang)), facets: null };
-    }
-    const found = await this.#store.searchWithFacets(tsquery, query, query.offset, query.limit, classificationDigits);
-    return { total: found.total, terms: [...parsed.terms], items: found.rows.map((r) => this.#hit(r, parsed.terms, lang)), facets: this.#facets(found.counts, lang) };
+    // The page and the counts are independent queries: on a PostgreSQL pool they run side by side.
+    const [rows, counted] = await Promise.all([
+      this.#store.page(tsquery, query, query.offset, query.limit),
+      this.#store.counts(tsquery, query, this.#exactHits, query.facets === false ? null : classificationDigits),
+    ]);
+    return {
+      total: counted.total,
+      totalIsLowerBound: counted.totalIsLowerBound,
+      terms: [...parsed.terms],
+      items: rows.map((r) => this.#hit(r, parsed.terms, lang)),
+      facets: query.facets === false ? null : this.#facets(counted.counts, lang),
+    };
   }
 
   #hit(r: RankedRow, terms: readonly string[], lang: string | undefined): SearchHit {
