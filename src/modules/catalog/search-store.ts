@@ -254,16 +254,29 @@ export class CatalogSearchStore {
    * (share methods, an array, as three filtered counts); the providers' names are read afterwards.
    */
   async counts(tsquery: string | null, filters: SearchFilters, exactHits: number, classificationDigits: number | null): Promise<{ total: number; totalIsLowerBound: boolean; counts: FacetCount[] }> {
-    const db = this.db.withoutPlugins();
+    const m = match(tsquery, filters);
+    if (m.tsquery === null) return this.#counts(this.db.withoutPlugins(), m, exactHits, classificationDigits);
+    // With a LIMIT above the planner's estimate of a common word's hits, a sequential scan looks
+    // cheapest; it reads every row up to the last hit counted (for a word in a fifth of the
+    // entries, five rows per hit). Through the GIN index only the hits are read: about 25% less
+    // time for 10,000 of them, measured. SET LOCAL ends with the transaction.
+    // Everything of the counts goes through `trx`: on PGlite (one connection) a query on `this.db` would wait for the transaction.
+    return this.db.transaction().execute(async (trx) => {
+      await sql`set local enable_seqscan = off`.execute(trx);
+      return this.#counts(trx.withoutPlugins(), m, exactHits, classificationDigits);
+    });
+  }
+
+  async #counts(db: Db, m: ReturnType<typeof match>, exactHits: number, classificationDigits: number | null): Promise<{ total: number; totalIsLowerBound: boolean; counts: FacetCount[] }> {
     if (classificationDigits === null) {
-      const r = await sql<{ n: number }>`select count(*)::int as n from (select 1 from catalog_search where ${where(match(tsquery, filters))} limit ${exactHits + 1}) hits`.execute(db);
+      const r = await sql<{ n: number }>`select count(*)::int as n from (select 1 from catalog_search where ${where(m)} limit ${exactHits + 1}) hits`.execute(db);
       const n = r.rows[0]?.n ?? 0;
       return { total: Math.min(n, exactHits), totalIsLowerBound: n > exactHits, counts: [] };
     }
     const r = await sql<{ g: number; found: number; agency: string | null; region: string | null; cls: string | null; shareType: string | null; formatType: string | null; updateCycle: string | null; count: number; tables: number; apis: number; files: number }>`
       with found as materialized (
         select agency_id, region_code, left(classification_code, ${classificationDigits}) as cls, share_type, share_methods, format_type, update_cycle
-        from catalog_search where ${where(match(tsquery, filters))} limit ${exactHits + 1}
+        from catalog_search where ${where(m)} limit ${exactHits + 1}
       ), hits as (select * from found limit ${exactHits})
       select grouping(agency_id, region_code, cls, share_type, format_type, update_cycle) as g, (select count(*)::int from found) as found,
         agency_id::text as agency, region_code as region, cls, share_type as "shareType", format_type as "formatType", update_cycle as "updateCycle",
@@ -294,7 +307,7 @@ export class CatalogSearchStore {
     const byFacet = new Map<string, FacetCount[]>();
     for (const c of counts) byFacet.set(c.facet, [...(byFacet.get(c.facet) ?? []), c]);
     const kept = [...byFacet.values()].flatMap((list) => list.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1)).slice(0, FACET_VALUES));
-    const labels = await this.#providerLabels(kept.filter((c) => c.facet === 'provider').map((c) => c.value));
+    const labels = await this.#providerLabels(db, kept.filter((c) => c.facet === 'provider').map((c) => c.value));
     return {
       total,
       totalIsLowerBound: found > exactHits,
@@ -315,13 +328,11 @@ export class CatalogSearchStore {
   }
 
   /** Each provider's code and names, from one of its indexed rows. */
-  async #providerLabels(ids: readonly string[]): Promise<Map<string, { code: string; nameZh: string; names: Record<string, string> }>> {
+  async #providerLabels(db: Db, ids: readonly string[]): Promise<Map<string, { code: string; nameZh: string; names: Record<string, string> }>> {
     if (ids.length === 0) return new Map();
     const r = await sql<{ id: string; code: string; nameZh: string; names: Record<string, string> }>`select i.id::text as id, s.agency_code as code,
         s.agency_name_zh as "nameZh", s.agency_names as names
-      from unnest(${ids as string[]}::uuid[]) as i(id) cross join lateral (select agency_code, agency_name_zh, agency_names from catalog_search where agency_id = i.id limit 1) s`.execute(
-      this.db.withoutPlugins(),
-    );
+      from unnest(${ids as string[]}::uuid[]) as i(id) cross join lateral (select agency_code, agency_name_zh, agency_names from catalog_search where agency_id = i.id limit 1) s`.execute(db);
     return new Map(r.rows.map((l) => [l.id, { code: l.code, nameZh: l.nameZh, names: l.names }]));
   }
 
