@@ -92,7 +92,7 @@ const CLASSIFICATION_TERM_DIGITS: ReadonlySet<number> = new Set([1, 3, 6]);
  * position (so ts_rank never sees them): the GIN index then resolves the filters together with
  * the words, and a filter that keeps few of a word's hits costs those few, not all of them.
  * Segmentation never makes a term with `~` or `:` (search-text.ts splits at them), nor is either
- * in an agency or resource code. Migration 0013 wrote the same terms into the rows indexed before it.
+ * in an agency or resource code. Migration 0014 wrote the same terms into the rows indexed before it.
  */
 export function filterTerms(row: SearchRow): string[] {
   const region = row.regionCode;
