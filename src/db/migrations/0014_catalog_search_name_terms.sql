@@ -22,3 +22,6 @@ update catalog_search set document = document || array_to_tsvector(array(
 alter table catalog_search add column name_terms tsvector not null default '';
 update catalog_search set name_terms = ts_filter(document, '{a}');
 create index catalog_search_name_idx on catalog_search using gin (name_terms);
+-- Both updates rewrote every row: fresh statistics now, so the first searches after the upgrade
+-- are planned on what the table holds (autovacuum reclaims the old row versions later).
+analyze catalog_search;
