@@ -12,10 +12,18 @@ import { readKeyFile } from '../../lib/key-file.js';
 import { defaultBlobDir } from '../blobs/blob-store.js';
 import { DecryptStream, EncryptStream } from './container.js';
 import { ByteTally, type BackupSource, type BackupTarget } from './target.js';
-import { insertRows, listForeignKeys, listTables, parentsFirst, quoteIdent, readRows, renderSettings, resetSequences, TableDigest, tableChecksum, type TableColumn, type TableInfo } from './tables.js';
+import { backupNameOf, insertRows, listForeignKeys, listTables, parentsFirst, quoteIdent, readRows, relationOf, renderSettings, resetSequences, TableDigest, tableChecksum, tableDefinition, type TableColumn, type TableInfo } from './tables.js';
 
-/** Version of the backup's content (the lines inside the container); see README.md. */
-export const BACKUP_FORMAT = 1;
+/**
+ * Version of the backup's content (the lines inside the container); see README.md. Format 2 adds
+ * the tables of the shared schema, each with its definition; a format 1 backup (public schema
+ * only) still restores.
+ */
+export const BACKUP_FORMAT = 2;
+const READABLE_FORMATS: readonly number[] = [1, 2];
+
+/** A shared table's name in a backup: `shared.<name>`, the name as the exchange makes them. */
+const SHARED_NAME = /^shared\.([0-9a-z_]{1,63})$/;
 
 export interface BackupManifest {
   readonly format: number;
@@ -31,7 +39,8 @@ type Header = Pick<BackupManifest, 'format' | 'schemaVersion' | 'createdAt' | 'd
 /** The backup's records, one JSON line each; rows and blob data are the lines between them. */
 type Marker =
   | ({ readonly kind: 'header' } & Header)
-  | { readonly kind: 'table'; readonly name: string; readonly columns: readonly TableColumn[] }
+  /** `definition`: the statements creating a table no migration creates (the shared tables). */
+  | { readonly kind: 'table'; readonly name: string; readonly columns: readonly TableColumn[]; readonly definition?: readonly string[] }
   | { readonly kind: 'blob'; readonly path: string; readonly size: number }
   | ({ readonly kind: 'manifest' } & BackupManifest);
 
@@ -84,7 +93,8 @@ export interface CreateBackupOptions {
 }
 
 /**
- * Writes one consistent backup of the database (every table of the public schema, read in one
+ * Writes one consistent backup of the database (every table of the public and the shared schema,
+ * with the definitions of the shared tables, which no migration creates; read in one
  * repeatable-read, read-only transaction) and of the blob folder, compressed and encrypted, to
  * `name` at the target (which must not exist; it appears complete or not at all).
  */
@@ -102,13 +112,14 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       await sql`set transaction isolation level repeatable read, read only`.execute(trx);
       await renderSettings(trx);
       const schemaVersion = (await schemaStatus(trx)).dbVersion;
-      const tables = parentsFirst(await listTables(trx), await listForeignKeys(trx));
+      const tables = [...parentsFirst(await listTables(trx), await listForeignKeys(trx)), ...(await listTables(trx, 'shared'))];
       const header: Header = { format: BACKUP_FORMAT, schemaVersion, createdAt: new Date().toISOString(), databaseKind: options.kind };
       async function* lines(): AsyncGenerator<string> {
         let text = `${JSON.stringify({ kind: 'header', ...header } satisfies Marker)}\n`;
         const tableSums: BackupManifest['tables'][number][] = [];
         for (const table of tables) {
-          text += `${JSON.stringify({ kind: 'table', name: table.name, columns: table.columns } satisfies Marker)}\n`;
+          const definition = table.schema === 'public' ? undefined : await tableDefinition(trx, table);
+          text += `${JSON.stringify({ kind: 'table', name: backupNameOf(table), columns: table.columns, ...(definition ? { definition } : {}) } satisfies Marker)}\n`;
           const digest = new TableDigest();
           for await (const row of readRows(trx, table)) {
             digest.add(row);
@@ -118,7 +129,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
               text = '';
             }
           }
-          tableSums.push({ name: table.name, rows: digest.rows, sha256: digest.digest() });
+          tableSums.push({ name: backupNameOf(table), rows: digest.rows, sha256: digest.digest() });
         }
         const blobSums: BackupManifest['blobs'][number][] = [];
         for (const path of blobFiles(options.blobDir)) {
@@ -212,14 +223,14 @@ export async function readBackupHeader(source: BackupSource, key: Buffer): Promi
   for await (const line of readLines(source, key)) {
     const m = parseMarker(file, line);
     if (m.kind !== 'header') break;
-    if (m.format !== BACKUP_FORMAT) throw new GsError('GS_ERR_BACKUP_CORRUPT', { file, reason: `content format ${m.format} is not supported` });
+    if (!READABLE_FORMATS.includes(m.format)) throw new GsError('GS_ERR_BACKUP_CORRUPT', { file, reason: `content format ${m.format} is not supported` });
     return { format: m.format, schemaVersion: m.schemaVersion, createdAt: m.createdAt, databaseKind: m.databaseKind };
   }
   throw new GsError('GS_ERR_BACKUP_CORRUPT', { file, reason: 'no header' });
 }
 
 export interface RestoreOptions {
-  /** Replace the target's data (every table of the public schema, and the blob folder). */
+  /** Replace the target's data (every table of the public and shared schemas, and the blob folder). */
   readonly force: boolean;
   /** Where blobs go; undefined: check them only (verify). */
   readonly blobDir: string | undefined;
@@ -240,6 +251,8 @@ async function whyNotEmpty(db: Db, blobDir: string | undefined): Promise<string 
     const r = await sql<{ found: boolean }>`select exists (select 1 from ${sql.raw(quoteIdent(table.name))}) as found`.execute(db);
     if (r.rows[0]?.found) return `table ${table.name} has rows`;
   }
+  const shared = (await listTables(db, 'shared'))[0];
+  if (shared) return `table ${backupNameOf(shared)} exists`;
   if (blobDir && blobFiles(blobDir).length > 0) return `blob folder ${blobDir} has files`;
   return undefined;
 }
@@ -247,7 +260,8 @@ async function whyNotEmpty(db: Db, blobDir: string | undefined): Promise<string 
 /**
  * Restores a backup into `db`: migrates it to the backup's schema version, then in one transaction
  * replaces the rows of every table with the backup's (foreign keys and user triggers set aside
- * while loading, then checked and restored), and compares every table's row count and checksum,
+ * while loading, then checked and restored), replaces the shared tables with the backup's (created
+ * from their definitions in the backup), and compares every table's row count and checksum,
  * read back from the database, with the manifest. Any failure rolls the data back.
  */
 export async function restoreBackup(db: Db, source: BackupSource, key: Buffer, options: RestoreOptions): Promise<RestoreResult> {
@@ -280,6 +294,8 @@ export async function restoreBackup(db: Db, source: BackupSource, key: Buffer, o
       for (const t of tables) await sql`alter table ${sql.raw(quoteIdent(t.name))} disable trigger user`.execute(trx);
       for (const fk of foreignKeys) await sql`alter table ${sql.raw(quoteIdent(fk.table))} drop constraint ${sql.raw(quoteIdent(fk.name))}`.execute(trx);
       if (tables.length > 0) await sql`truncate ${sql.raw(tables.map((t) => quoteIdent(t.name)).join(', '))}`.execute(trx);
+      // No migration makes the shared tables: the backup's definitions make them again.
+      for (const t of await listTables(trx, 'shared')) await sql`drop table ${sql.raw(relationOf(t))}`.execute(trx);
 
       const manifest = await load(source, key, { trx, tables, blobStaging: staging });
 
@@ -288,13 +304,16 @@ export async function restoreBackup(db: Db, source: BackupSource, key: Buffer, o
         await sql`alter table ${sql.raw(quoteIdent(t.name))} enable trigger user`.execute(trx);
         await resetSequences(trx, t);
       }
+      const shared = await listTables(trx, 'shared');
+      for (const t of shared) await resetSequences(trx, t);
       // Read back what the database now holds, the same way the backup read it.
+      const byName = new Map([...tables, ...shared].map((t) => [backupNameOf(t), t]));
       let rows = 0;
       for (const expected of manifest.tables) {
-        const table = tables.find((t) => t.name === expected.name)!;
+        const table = byName.get(expected.name)!;
         const actual = await tableChecksum(trx, table);
         if (actual.rows !== expected.rows || actual.sha256 !== expected.sha256) {
-          throw new GsError('GS_ERR_BACKUP_CORRUPT', { file, reason: `table ${table.name} after loading: ${actual.rows} rows, checksum ${actual.sha256.slice(0, 16)}…; the manifest says ${expected.rows} rows, ${expected.sha256.slice(0, 16)}…` });
+          throw new GsError('GS_ERR_BACKUP_CORRUPT', { file, reason: `table ${expected.name} after loading: ${actual.rows} rows, checksum ${actual.sha256.slice(0, 16)}…; the manifest says ${expected.rows} rows, ${expected.sha256.slice(0, 16)}…` });
         }
         rows += actual.rows;
       }
@@ -310,6 +329,23 @@ export async function restoreBackup(db: Db, source: BackupSource, key: Buffer, o
     if (staging) rmSync(staging, { recursive: true, force: true });
   }
   return { ...loaded, durationMs: Date.now() - started };
+}
+
+/**
+ * The bare name of a shared table whose definition is what `tableDefinition` writes for it, or
+ * undefined. The backup is authenticated with the operator's key; this keeps a restore from
+ * running anything but a table, its constraints and its indexes in the shared schema.
+ */
+function sharedTableName(backupName: string, definition: readonly string[]): string | undefined {
+  const name = SHARED_NAME.exec(backupName)?.[1];
+  if (!name || !Array.isArray(definition) || definition.length === 0) return undefined;
+  const relation = `"shared"."${name}"`;
+  const index = new RegExp(`^CREATE (UNIQUE )?INDEX [0-9a-z_]{1,63} ON shared\\.${name} USING `);
+  const fits = (statement: unknown, i: number): boolean =>
+    typeof statement === 'string' &&
+    !statement.includes(';') &&
+    (i === 0 ? statement.startsWith(`create table ${relation} (`) : statement.startsWith(`alter table ${relation} add constraint `) || index.test(statement));
+  return definition.every(fits) ? name : undefined;
 }
 
 /** Where `load` puts the backup's content; without one it only checks it. */
@@ -356,7 +392,7 @@ async function load(source: BackupSource, key: Buffer, into: LoadInto | undefine
     if (!header) {
       const m = parseMarker(file, line);
       if (m.kind !== 'header') throw corrupt('no header');
-      if (m.format !== BACKUP_FORMAT) throw corrupt(`content format ${m.format} is not supported`);
+      if (!READABLE_FORMATS.includes(m.format)) throw corrupt(`content format ${m.format} is not supported`);
       header = m;
       continue;
     }
@@ -378,7 +414,16 @@ async function load(source: BackupSource, key: Buffer, into: LoadInto | undefine
     const m = parseMarker(file, line);
     if (m.kind === 'table') {
       let info: TableInfo | undefined;
-      if (into) {
+      if (m.definition !== undefined) {
+        const name = sharedTableName(m.name, m.definition);
+        if (!name) throw corrupt(`table ${m.name}: not a definition of a shared table`);
+        if (tableSums.has(m.name)) throw corrupt(`table ${m.name} appears twice`);
+        if (into) {
+          for (const statement of m.definition) await sql.raw(statement).execute(into.trx);
+          info = (await listTables(into.trx, 'shared', name))[0];
+          if (!info || JSON.stringify(info.columns) !== JSON.stringify(m.columns)) throw corrupt(`table ${m.name}: its definition does not make its columns`);
+        }
+      } else if (into) {
         info = into.tables.find((t) => t.name === m.name);
         if (!info) throw corrupt(`table ${m.name} does not exist at schema version ${header.schemaVersion}`);
         if (JSON.stringify(info.columns) !== JSON.stringify(m.columns)) throw corrupt(`table ${m.name} has other columns than the schema at version ${header.schemaVersion}`);
