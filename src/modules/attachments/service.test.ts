@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agencyInput, caught, createTestPlatform, refused, userContext as as, type TestPlatform } from '../../../test/helpers/platform.js';
 import type { RequestContext } from '../../server/actor.js';
+import { runAdminOperation } from '../../server/admin-operations.js';
 import type { Agency } from '../agencies/schemas.js';
 import { DirectoryBlobStore } from '../blobs/directory-blob-store.js';
 import type { AttachmentService } from './service.js';
@@ -152,6 +154,11 @@ describe('attachments', () => {
     writeFileSync(new DirectoryBlobStore(blobDir).pathOf(a.sha256), randomBytes(40_000));
     const e = await caught(readAll((await attachments.open(requester, a.id)).content));
     expect(e.code).toBe('GS_ERR_BLOB_CORRUPT');
+    // `govshare attachments download` stops with the same code and leaves no partial file.
+    const out = join(mkdtempSync(join(tmpdir(), 'govshare-download-')), 'damaged.pdf');
+    const cli = await caught(runAdminOperation(t.platform, 'attachmentDownload', { id: a.id, out }, 'test'));
+    expect(cli.code).toBe('GS_ERR_BLOB_CORRUPT');
+    expect(existsSync(out)).toBe(false);
   });
 
   it('refuses a name with nothing usable left, a malformed type, and an account without attachment:upload', async () => {
