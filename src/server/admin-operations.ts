@@ -7,7 +7,8 @@ import { backedUpBlobDir } from '../modules/blobs/blob-store.js';
 import type { S3Options } from '../modules/backup/s3-options.js';
 import { openBackupLocation } from '../modules/backup/target.js';
 import type { AgencyCreate } from '../modules/agencies/schemas.js';
-import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
@@ -500,17 +501,20 @@ export const ADMIN_OPERATIONS = {
   attachmentShow: checked(Type.Object({ id: Uuid }, { additionalProperties: false }), async (p, ctx, { id }) => p.attachments.get(ctx.actor, id)),
   /** Writes an attachment's content to `out` (checked against its SHA-256 as it streams; audited). */
   attachmentDownload: checked(Type.Object({ id: Uuid, out: Text(4096) }, { additionalProperties: false }), async (p, ctx, { id, out }) => {
-    const { attachment, content } = await p.attachments.open(ctx, id);
-    const file = createWriteStream(out, { flags: 'wx' });
-    let created = false;
-    file.once('open', () => (created = true));
-    await pipeline(content, file).catch((e: NodeJS.ErrnoException) => {
+    const handle = await open(out, 'wx').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'EEXIST') throw invalidField('out', 'new', `${out} exists; give a new file name`);
-      // A damaged blob (GS_ERR_BLOB_CORRUPT) or a failed write leaves no partial file behind.
-      if (created) rmSync(out, { force: true });
       throw e;
     });
-    return { attachment, out };
+    try {
+      const { attachment, content } = await p.attachments.open(ctx, id);
+      await pipeline(content, handle.createWriteStream());
+      return { attachment, out };
+    } catch (e) {
+      // Not found, a damaged blob (GS_ERR_BLOB_CORRUPT) or a failed write: no file is left behind.
+      await handle.close().catch(() => undefined);
+      await rm(out, { force: true });
+      throw e;
+    }
   }),
   // ---- webhooks and deliveries (docs/notifications.md)
   webhookList: checked(
