@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -154,8 +154,14 @@ describe('attachments', () => {
     writeFileSync(new DirectoryBlobStore(blobDir).pathOf(a.sha256), randomBytes(40_000));
     const e = await caught(readAll((await attachments.open(requester, a.id)).content));
     expect(e.code).toBe('GS_ERR_BLOB_CORRUPT');
-    // `govshare attachments download` stops with the same code and leaves no partial file.
-    const out = join(mkdtempSync(join(tmpdir(), 'govshare-download-')), 'damaged.pdf');
+    // `govshare attachments download` writes an intact one whole; on a damaged one it stops with the same code and leaves no partial file.
+    const dir = mkdtempSync(join(tmpdir(), 'govshare-download-'));
+    const intactBytes = randomBytes(40_000);
+    const intact = await attachments.upload(requester, { fileName: 'intact.pdf', contentType: 'application/pdf', body: body(intactBytes) });
+    const written = await runAdminOperation(t.platform, 'attachmentDownload', { id: intact.id, out: join(dir, 'intact.pdf') }, 'test');
+    expect(written).toMatchObject({ attachment: { id: intact.id, sha256: intact.sha256 }, out: join(dir, 'intact.pdf') });
+    expect(readFileSync(join(dir, 'intact.pdf')).equals(intactBytes)).toBe(true);
+    const out = join(dir, 'damaged.pdf');
     const cli = await caught(runAdminOperation(t.platform, 'attachmentDownload', { id: a.id, out }, 'test'));
     expect(cli.code).toBe('GS_ERR_BLOB_CORRUPT');
     expect(existsSync(out)).toBe(false);
