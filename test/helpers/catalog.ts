@@ -1,4 +1,5 @@
 import type { EntryContentInput } from '../../src/modules/catalog/schemas.js';
+import type { TestPlatform } from './platform.js';
 
 /** A complete, conformant catalog entry for a table resource (no findings). */
 export function catalogContent(over: Partial<EntryContentInput> = {}): EntryContentInput {
@@ -23,4 +24,20 @@ export function catalogContent(over: Partial<EntryContentInput> = {}): EntryCont
     updateCycle: 'daily',
     ...over,
   };
+}
+
+/** Creates, submits and publishes an entry as the local administrator; its id and resource code. */
+export async function publishEntry(t: TestPlatform, agencyId: string, content: EntryContentInput): Promise<{ id: string; code: string }> {
+  const e = await t.platform.catalog.create(t.cli, { agencyId, content });
+  await t.platform.catalog.submit(t.cli, e.id);
+  const p = await t.platform.catalog.publish(t.cli, e.id, {});
+  return { id: e.id, code: p.resourceCode! };
+}
+
+/** Publishes a new version of a published entry with other content. */
+export async function publishRevision(t: TestPlatform, id: string, content: EntryContentInput): Promise<void> {
+  const e = await t.platform.catalog.get(t.cli.actor, id);
+  const d = await t.platform.catalog.saveDraft(t.cli, id, { content, expectedVersion: e.version });
+  await t.platform.catalog.submit(t.cli, id, d.version);
+  await t.platform.catalog.publish(t.cli, id, {});
 }

@@ -11,7 +11,7 @@ import { openDatabase, type DatabaseHandle, type Db } from '../../db/database.js
 import { migrate } from '../../db/migrate.js';
 import { createServerDatabaseUrl } from '../../db/test-database.js';
 import type { GsError } from '../../lib/errors.js';
-import { catalogContent } from '../../../test/helpers/catalog.js';
+import { catalogContent, publishEntry, publishRevision } from '../../../test/helpers/catalog.js';
 import { agencyInput, caught, createTestPlatform, refused, usccFor, userContext, type TestPlatform } from '../../../test/helpers/platform.js';
 import { idCardCheckCharacter } from '../../lib/id-card.js';
 import type { RequestContext } from '../../server/actor.js';
@@ -91,19 +91,8 @@ let loader: RequestContext;
 let people: string;
 let firms: string;
 
-async function publish(content: EntryContentInput, agencyId: string): Promise<{ id: string; code: string }> {
-  const e = await t.platform.catalog.create(t.cli, { agencyId, content });
-  await t.platform.catalog.submit(t.cli, e.id);
-  const p = await t.platform.catalog.publish(t.cli, e.id, {});
-  return { id: e.id, code: p.resourceCode! };
-}
-
-async function republish(id: string, content: EntryContentInput): Promise<void> {
-  const e = await t.platform.catalog.get(t.cli.actor, id);
-  const d = await t.platform.catalog.saveDraft(t.cli, id, { content, expectedVersion: e.version });
-  await t.platform.catalog.submit(t.cli, id, d.version);
-  await t.platform.catalog.publish(t.cli, id, {});
-}
+const publish = (content: EntryContentInput, agencyId: string): Promise<{ id: string; code: string }> => publishEntry(t, agencyId, content);
+const republish = (id: string, content: EntryContentInput): Promise<void> => publishRevision(t, id, content);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'govshare-backup-'));

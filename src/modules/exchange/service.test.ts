@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogContent } from '../../../test/helpers/catalog.js';
+import { catalogContent, publishEntry, publishRevision } from '../../../test/helpers/catalog.js';
 import { agencyInput, createTestPlatform, refused, usccFor, userContext, type TestPlatform } from '../../../test/helpers/platform.js';
 import { idCardCheckCharacter } from '../../lib/id-card.js';
 import type { RequestContext } from '../../server/actor.js';
@@ -23,20 +23,8 @@ function idCard(n: number): string {
   return first17 + idCardCheckCharacter(first17)!;
 }
 
-async function publish(content: EntryContentInput, agencyId = provider.id): Promise<{ id: string; code: string }> {
-  const e = await t.platform.catalog.create(t.cli, { agencyId, content });
-  await t.platform.catalog.submit(t.cli, e.id);
-  const p = await t.platform.catalog.publish(t.cli, e.id, {});
-  return { id: e.id, code: p.resourceCode! };
-}
-
-/** Publishes a new version of a published entry with other content. */
-async function republish(id: string, content: EntryContentInput): Promise<void> {
-  const e = await t.platform.catalog.get(t.cli.actor, id);
-  const d = await t.platform.catalog.saveDraft(t.cli, id, { content, expectedVersion: e.version });
-  await t.platform.catalog.submit(t.cli, id, d.version);
-  await t.platform.catalog.publish(t.cli, id, {});
-}
+const publish = (content: EntryContentInput, agencyId = provider.id): Promise<{ id: string; code: string }> => publishEntry(t, agencyId, content);
+const republish = (id: string, content: EntryContentInput): Promise<void> => publishRevision(t, id, content);
 
 async function columnTypes(table: string): Promise<Record<string, string>> {
   const r = await sql<{ name: string; type: string }>`select a.attname as name, format_type(a.atttypid, a.atttypmod) as type from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'shared' and c.relname = ${table} and a.attnum > 0 and not a.attisdropped`.execute(t.platform.db);
