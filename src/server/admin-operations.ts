@@ -23,6 +23,7 @@ import { GrantTerms } from '../modules/grants/schemas.js';
 import { refusalError } from '../modules/grants/check.js';
 import { GRANT_METHODS, GRANT_STATUSES } from '../modules/grants/vocabulary.js';
 import { sweepOnce } from '../modules/requests/deadline-sweep.js';
+import { mediaTypeOfName } from '../modules/attachments/file-name.js';
 import { AttachmentRef, ShareRequestCreate } from '../modules/requests/schemas.js';
 import { DELIVERY_CHANNELS, DELIVERY_STATUSES, NOTICE_KINDS } from '../modules/notifications/vocabulary.js';
 import { ARBITRATION_OUTCOMES, REQUEST_STATUSES } from '../modules/requests/vocabulary.js';
@@ -209,28 +210,6 @@ async function openFile(path: string, field: string) {
     stream.once('error', (e: NodeJS.ErrnoException) => reject(invalidField(field, 'readable', `cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.message}`)));
   });
   return stream;
-}
-
-const MEDIA_TYPES: Readonly<Record<string, string>> = {
-  pdf: 'application/pdf',
-  ofd: 'application/ofd',
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  txt: 'text/plain',
-  csv: 'text/csv',
-  json: 'application/json',
-  zip: 'application/zip',
-  doc: 'application/msword',
-  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  xls: 'application/vnd.ms-excel',
-  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-};
-
-/** The media type a file's extension usually means (absent: application/octet-stream). */
-export function mediaTypeOfName(name: string): string | undefined {
-  const ext = /\.([A-Za-z0-9]+)$/.exec(name)?.[1]?.toLowerCase();
-  return ext === undefined ? undefined : MEDIA_TYPES[ext];
 }
 
 function sideNeedsAgency(input: { side?: string; agency?: string }): void {
