@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Db } from '../../db/database.js';
 import { GsError } from '../../lib/errors.js';
 import { newId } from '../../lib/secrets.js';
@@ -6,11 +6,18 @@ import type { Actor, RequestContext } from '../../server/actor.js';
 import type { AuditService } from '../audit/service.js';
 import type { DataItem } from '../catalog/content.js';
 import type { KeyRing } from '../keys/key-ring.js';
-import { createTableSql, initialColumns, planColumns, primaryKeyColumns, qualified, tableNameOf, type IncompatibleChange, type SharedColumn } from './columns.js';
+import { BOOKKEEPING, createTableSql, initialColumns, planColumns, primaryKeyColumns, qualified, tableNameOf, type IncompatibleChange, type SharedColumn } from './columns.js';
 import { ALGORITHM_OF, blindIndex, decryptValue, encryptValue, keyIdOf, type DataCipherName, type DataKey, type DataKeyAlgorithm } from './data-cipher.js';
 import { checkRow, checkValue, type CheckedValue, type RowProblem } from './row-check.js';
 import { ExchangeStore, type StoredValue, type TableRow, type WriteRow } from './store.js';
 import { MAX_LISTED_PROBLEMS, type BatchSource, type ChangeOperation, type IngestPolicy } from './vocabulary.js';
+
+/** A row of a shared table decrypted: values by data item name, its sequence number and tombstone. */
+export interface DecodedRow {
+  readonly seq: number;
+  readonly deleted: boolean;
+  readonly values: Record<string, unknown>;
+}
 
 /** What the catalog tells the exchange when a table resource's version comes into force. */
 export interface TablePublication {
@@ -203,25 +210,16 @@ export class ExchangeService {
     const t = await this.#require(resourceCode, this.db);
     this.#checkProvider(actor, t);
     const keys = await this.#dataKeys();
-    const encoded = new Map<string, StoredValue>();
-    for (const c of t.columns.filter((x) => x.key)) {
-      const r = checkValue(c, key[c.item]);
-      if ('problem' in r) throw new GsError('GS_ERR_REQUEST_INVALID', { summary: `${c.item}: ${r.problem.message}`, summaryZh: `${c.item}：${r.problem.messageZh}` }, [{ field: `key.${c.item}`, rule: r.problem.rule, message: r.problem.message, messageZh: r.problem.messageZh }]);
-      if (c.indexColumn) encoded.set(c.indexColumn, blindIndex(keys.index, t.resourceCode, String(r.value)));
-      else encoded.set(c.column, r.value);
-    }
-    const row = await this.#store.row(t, encoded);
+    const row = await this.#store.row(t, this.#encodeKey(t, keys, key));
     if (!row) return null;
     return { values: this.#decode(t, keys, row), seq: Number(row.gs_seq), deleted: row.gs_deleted === true };
   }
 
   /** The rows changed after a sequence number, in order, decrypted (the provider's view; push builds on the same read). */
-  async changes(actor: Actor, resourceCode: string, after: number, limit: number): Promise<{ readonly seq: number; readonly deleted: boolean; readonly values: Record<string, unknown> }[]> {
+  async changes(actor: Actor, resourceCode: string, after: number, limit: number): Promise<DecodedRow[]> {
     const t = await this.#require(resourceCode, this.db);
     this.#checkProvider(actor, t);
-    const keys = await this.#dataKeys();
-    const rows = await this.#store.changes(t, after, limit);
-    return rows.map((r) => ({ seq: Number(r.gs_seq), deleted: r.gs_deleted === true, values: this.#decode(t, keys, r) }));
+    return this.decodeRows(t, await this.#store.changes(t, after, limit));
   }
 
   async quarantine(actor: Actor, resourceCode: string, q: { after?: string | undefined; limit: number }) {
@@ -379,6 +377,51 @@ export class ExchangeService {
       }
       return e.outcome;
     }
+  }
+
+  // ---- reading under a grant (acquisition, push, comparison: the grant check is theirs) -------
+
+  /** The table of a resource (GS_ERR_DATA_TABLE_NOT_FOUND when it has none). */
+  async tableOf(resourceCode: string, executor: Db = this.db): Promise<TableRow> {
+    return this.#require(resourceCode, executor);
+  }
+
+  /** Stored rows (as ExchangeStore reads them) decrypted: values by item name, with seq and tombstone. */
+  async decodeRows(t: TableRow, rows: readonly Record<string, unknown>[]): Promise<DecodedRow[]> {
+    const keys = await this.#dataKeys();
+    return rows.map((r) => ({ seq: Number(r[BOOKKEEPING.seq]), deleted: r[BOOKKEEPING.deleted] === true, values: this.#decode(t, keys, r) }));
+  }
+
+  /**
+   * Key values (item name → value) as the key columns store them, for a lookup: checked against
+   * their items (GS_ERR_REQUEST_INVALID naming the item), a sensitive key as its blind index.
+   */
+  async encodeKey(t: TableRow, key: Readonly<Record<string, unknown>>): Promise<Map<string, StoredValue>> {
+    return this.#encodeKey(t, await this.#dataKeys(), key);
+  }
+
+  /** The blind index of a sensitive key item's value (what its `indexColumn` holds). */
+  async blindIndexOf(t: TableRow, value: string): Promise<Buffer> {
+    return blindIndex((await this.#dataKeys()).index, t.resourceCode, value);
+  }
+
+  /**
+   * The key of `hash` masking for one consumer agency (grant-view.ts): derived from the blind-index
+   * key, so it survives restarts and is the same on every server, and differs per consumer.
+   */
+  async maskKey(consumerAgencyId: string): Promise<Buffer> {
+    return createHmac('sha256', (await this.#dataKeys()).index).update(`govshare.mask\0${consumerAgencyId}`).digest();
+  }
+
+  #encodeKey(t: TableRow, keys: DataKeys, key: Readonly<Record<string, unknown>>): Map<string, StoredValue> {
+    const encoded = new Map<string, StoredValue>();
+    for (const c of t.columns.filter((x) => x.key)) {
+      const r = checkValue(c, key[c.item]);
+      if ('problem' in r) throw new GsError('GS_ERR_REQUEST_INVALID', { summary: `${c.item}: ${r.problem.message}`, summaryZh: `${c.item}：${r.problem.messageZh}` }, [{ field: `key.${c.item}`, rule: r.problem.rule, message: r.problem.message, messageZh: r.problem.messageZh }]);
+      if (c.indexColumn) encoded.set(c.indexColumn, blindIndex(keys.index, t.resourceCode, String(r.value)));
+      else encoded.set(c.column, r.value);
+    }
+    return encoded;
   }
 
   #replay(earlier: { bodySha256: string; outcome: unknown }, idempotencyKey: string, digest: string): BatchOutcome {
