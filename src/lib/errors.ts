@@ -192,6 +192,10 @@ export const ERRORS = {
   GS_ERR_DATA_BATCH_REJECTED: { status: 422, message: '{invalid} of {rows} rows are invalid, so nothing was loaded (policy reject); details.problems lists each row, item and rule', messageZh: '{rows} 行中有 {invalid} 行不合规，整批未装载（拒绝策略）；details.problems 列出每行、信息项和规则' },
   GS_ERR_DATA_FILE_UNREADABLE: { status: 400, message: 'The data file cannot be read at {location}: {reason}; nothing was loaded', messageZh: '数据文件在 {location} 处无法读取：{reasonZh}；未装载任何数据' },
   GS_ERR_DATA_FILE_TOO_LARGE: { status: 413, message: 'The data file is larger than the limit of {limit} bytes (GOVSHARE_DATA_LOAD_MAX_BYTES); nothing was loaded', messageZh: '数据文件超过 {limit} 字节的上限（GOVSHARE_DATA_LOAD_MAX_BYTES），未装载任何数据' },
+  GS_ERR_DATA_ITEMS_NOT_GRANTED: { status: 403, message: 'Items {items} of {resourceCode} are not granted (grant {grantId}); ask only for the granted items', messageZh: '资源 {resourceCode} 的信息项 {items} 不在授权范围内（授权 {grantId}），只能使用已授权的信息项' },
+  GS_ERR_DATA_FILTER_INVALID: { status: 400, message: 'The filter on item {item} is invalid: {reason}', messageZh: '信息项 {item} 的查询条件不合法：{reasonZh}' },
+  GS_ERR_DATA_QUOTA_EXCEEDED: { status: 429, message: 'The {quota} quota of grant {grantId} ({limit}) is used up for {resourceCode}; try again in the next minute (ratePerMinute) or day (volumePerDay)', messageZh: '授权 {grantId} 对资源 {resourceCode} 的 {quota} 配额（{limit}）已用尽，请在下一分钟（ratePerMinute）或次日（volumePerDay）再试' },
+  GS_ERR_EXCHANGE_SYSTEM_REQUIRED: { status: 403, message: 'Only a business system certificate may use this route (this certificate is a {subjectType} certificate)', messageZh: '只有业务系统证书可以调用此接口（当前证书类型为 {subjectType}）' },
   GS_ERR_DATA_DECRYPT: { status: 500, message: 'A stored value cannot be decrypted: {reason}', messageZh: '存储的数据无法解密：{reason}' },
 
   // attachments (附件: e.g. the signed security agreement of a share request)

@@ -51,3 +51,15 @@ export function cliContext(osUser: string, permissions: ReadonlySet<Permission>)
 export function hasPermission(actor: Actor, permission: Permission): boolean {
   return actor.permissions.has(permission);
 }
+
+/**
+ * A certificate holder on the exchange port (a business system or a node) as the audit records
+ * it: actor id = the system's or node's id, its agency, its name prefixed by its kind.
+ */
+export function exchangeContext(identity: { readonly subjectType: string; readonly subjectId: string; readonly name: string; readonly agencyId: string | null }, requestId: string | null, ip: string | null): RequestContext {
+  return {
+    actor: { type: 'system', userId: identity.subjectId, name: `${identity.subjectType}:${identity.name}`, roles: [], agencyId: identity.agencyId, permissions: new Set<Permission>() },
+    requestId,
+    ip,
+  };
+}

@@ -8,6 +8,7 @@ import { Type } from 'typebox';
 import { GsError } from '../lib/errors.js';
 import type { ExchangeIdentity, TlsCredentials } from '../modules/pki/service.js';
 import { SUBJECT_TYPES } from '../modules/pki/schemas.js';
+import { pullRoutes } from '../modules/exchange/pull-routes.js';
 import { requestIdOf } from './app.js';
 import type { Config } from './config.js';
 import { installErrorHandling } from './http-errors.js';
@@ -89,6 +90,8 @@ export async function buildExchangeApp({ platform, config, logger }: { platform:
     const who = req.exchange!;
     return { ...who, requestId: req.id };
   });
+
+  await pullRoutes(app, platform);
 
   return app;
 }

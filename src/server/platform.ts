@@ -14,6 +14,7 @@ import { CatalogService } from '../modules/catalog/service.js';
 import { DemandService } from '../modules/demands/service.js';
 import { ExchangeService } from '../modules/exchange/service.js';
 import { GrantCheck } from '../modules/grants/check.js';
+import { PullService } from '../modules/exchange/pull.js';
 import { GrantService } from '../modules/grants/service.js';
 import { ShareRequestService } from '../modules/requests/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
@@ -71,6 +72,8 @@ export class Platform {
   readonly notificationDelivery: DeliveryWorker;
   /** The exchange's grant check; caches only once started (start.ts starts it after bootstrap). */
   readonly grantCheck: GrantCheck;
+  /** Acquisition (pull) under grants, on the exchange port. */
+  readonly pull: PullService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -138,6 +141,7 @@ export class Platform {
       now,
     );
     this.grantCheck = new GrantCheck({ db, listen: database.listen, now });
+    this.pull = new PullService(db, this.exchange, this.grantCheck, this.audit, now);
   }
 
   get db(): Db {

@@ -171,7 +171,7 @@ export class ExchangeStore {
  * Every column under an alias `a<n>` and back: the CamelCasePlugin renames result keys, which
  * would turn `gs_seq` into `gsSeq`; callers get the physical names.
  */
-function selectList(table: TableRow): { list: RawBuilder<unknown>; decode: (r: Record<string, unknown>) => Record<string, unknown> } {
+export function selectList(table: TableRow): { list: RawBuilder<unknown>; decode: (r: Record<string, unknown>) => Record<string, unknown> } {
   const names = [...table.columns.flatMap((c) => (c.indexColumn ? [c.column, c.indexColumn] : [c.column])), ...Object.values(BOOKKEEPING)];
   return {
     list: sql.join(names.map((n, i) => sql`${ident(n)} as ${sql.raw(`a${i}`)}`)),

@@ -78,6 +78,7 @@ export interface GrantSpec {
   readonly rowFilter?: readonly { item: string; op: 'eq' | 'in' | 'prefix'; values: readonly string[] }[];
   readonly masking?: Readonly<Record<string, 'partial' | 'full' | 'hash'>>;
   readonly ratePerMinute?: number | null;
+  readonly volumePerDay?: number | null;
 }
 
 /** Grants with their (granted) share requests, in batches; their ids in the order given. */
@@ -130,6 +131,7 @@ export async function insertGrants(db: Db, specs: readonly GrantSpec[]): Promise
               rowFilter: JSON.stringify(s.rowFilter ?? []),
               masking: JSON.stringify(s.masking ?? {}),
               ratePerMinute: s.ratePerMinute ?? null,
+              volumePerDay: s.volumePerDay ?? null,
               purpose: '行政许可审查',
               validFrom: s.validFrom,
               validUntil: s.validUntil,
