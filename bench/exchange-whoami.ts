@@ -45,7 +45,7 @@ interface PeerFields {
 }
 
 /** An ECDSA P-256 key and a PKCS#10 request with CN = the business system's id (the CSR path of 000 §26). */
-async function systemCsr(systemId: string): Promise<{ csr: string; keyPem: string }> {
+export async function systemCsr(systemId: string): Promise<{ csr: string; keyPem: string }> {
   const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: `CN=${systemId}`,

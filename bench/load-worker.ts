@@ -32,6 +32,8 @@ async function generate({ target, seconds, connections }: LoadRequest): Promise<
     duration: seconds,
     timeout: 10,
     headers: target.headers ?? {},
+    method: target.method ?? 'GET',
+    ...(target.body === undefined ? {} : { body: target.body }),
     expectBody: target.expectBody,
     // autocannon sets rejectUnauthorized: false itself: the server's certificate is not checked,
     // the client's (key and certificate here) is, by the server.

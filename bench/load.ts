@@ -5,6 +5,10 @@ export interface LoadTarget {
   readonly label: string;
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** GET when absent. */
+  readonly method?: 'GET' | 'POST';
+  /** The request body (sent with every request). */
+  readonly body?: string;
   /** Every response must have this body (and a 2xx status). */
   readonly expectBody: string;
   /** For an https:// URL: the client certificate and key (mutual TLS), and the CA that issued the server's. */

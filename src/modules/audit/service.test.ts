@@ -201,6 +201,27 @@ describe('hash chain', () => {
     expect((await t.platform.audit.verify()).ok).toBe(true);
   });
 
+  it('group commit: concurrent recordGrouped calls share appends, each resolves with its own committed event, the chain verifies', async () => {
+    const before = (await seqs()).length;
+    const ctx = (i: number) => ({ ...t.cli, requestId: `group-${i}` });
+    const ids = await Promise.all(Array.from({ length: 120 }, (_, i) => t.platform.audit.recordGrouped(ctx(i), { action: 'test.group', targetType: 'test', targetId: String(i), details: { i } })));
+    expect(new Set(ids).size).toBe(120);
+    const rows = await db().selectFrom('auditEvents').select(['id', 'requestId', 'targetId', 'seq']).where('action', '=', 'test.group').orderBy('seq').execute();
+    expect(rows).toHaveLength(120);
+    // Each caller got the id of its own event, and events keep the order of the calls.
+    for (const [i, id] of ids.entries()) expect(rows.find((r) => r.id === id)).toMatchObject({ requestId: `group-${i}`, targetId: String(i) });
+    expect(rows.map((r) => Number(r.targetId))).toEqual(Array.from({ length: 120 }, (_, i) => i));
+    // A handful of transactions (xmin: the inserting one), not 120: the calls of one tick share appends.
+    const transactions = await sql<{ n: number }>`select count(distinct xmin::text)::int as n from audit_events where action = 'test.group'`.execute(db());
+    expect(transactions.rows[0]!.n).toBeLessThanOrEqual(5);
+    expect((await seqs()).length).toBe(before + 120);
+    expect((await t.platform.audit.verify()).ok).toBe(true);
+    // A bad event is refused to its caller alone, before it joins a batch.
+    const [bad, good] = await Promise.allSettled([t.platform.audit.recordGrouped(t.cli, { action: 'test.Bad' }), t.platform.audit.recordGrouped(t.cli, { action: 'test.group-after' })]);
+    expect(bad.status).toBe('rejected');
+    expect(good.status).toBe('fulfilled');
+  });
+
   it('refuses an action id that is not kebab-case', async () => {
     await expect(t.platform.audit.record(t.cli, { action: 'user.setRoles' })).rejects.toThrow(/kebab-case/);
   });

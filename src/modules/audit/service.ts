@@ -186,6 +186,9 @@ function checkpointView(c: CheckpointRow): AuditCheckpoint {
  * chain and inserts the next events; every `checkpointEvents` events a checkpoint signed with the
  * platform's audit key anchors the chain.
  */
+/** At most this many events in one group-commit append. */
+const GROUP_MAX = 500;
+
 export class AuditService {
   readonly #store: AuditStore;
   readonly #db: Db;
@@ -206,7 +209,52 @@ export class AuditService {
   /** Appends several events in one go (one lock, one head read, multi-row inserts). */
   recordMany(ctx: RequestContext, entries: readonly AuditEntry[], executor?: Db): Promise<number[]> {
     const at = this.#options.now();
-    const rows = entries.map((entry) => this.#row(ctx, entry, at));
+    return this.#append(
+      entries.map((entry) => this.#row(ctx, entry, at)),
+      executor,
+    );
+  }
+
+  /**
+   * Records an event that belongs to no transaction of its own, on a hot path (an exchange call),
+   * together with the events of concurrent callers: one transaction, one lock, one head read for
+   * all of them (group commit). Resolves once the event is committed — a caller answers only
+   * after that, so no call is ever answered unaudited; a failed append rejects every caller in it.
+   */
+  recordGrouped(ctx: RequestContext, entry: AuditEntry): Promise<number> {
+    let row: NewAuditRow;
+    try {
+      row = this.#row(ctx, entry, this.#options.now());
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.#grouped.push({ row, resolve, reject });
+      if (!this.#draining) this.#draining = this.#drain();
+    });
+  }
+
+  readonly #grouped: { row: NewAuditRow; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
+  #draining: Promise<void> | undefined;
+
+  /** Appends the waiting events in batches while any wait; callers arriving meanwhile join the next batch. */
+  async #drain(): Promise<void> {
+    try {
+      while (this.#grouped.length > 0) {
+        const batch = this.#grouped.splice(0, GROUP_MAX);
+        try {
+          const ids = await this.#append(batch.map((b) => b.row));
+          batch.forEach((b, i) => b.resolve(ids[i]!));
+        } catch (e) {
+          for (const b of batch) b.reject(e);
+        }
+      }
+    } finally {
+      this.#draining = undefined;
+    }
+  }
+
+  #append(rows: NewAuditRow[], executor?: Db): Promise<number[]> {
     const run = async (trx: Db): Promise<number[]> => {
       await this.#store.lock(trx);
       const before = await this.#store.head(trx, this.#options.hashAlgorithm);

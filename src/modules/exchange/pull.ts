@@ -117,7 +117,7 @@ export class PullService {
       throw new GsError('GS_ERR_DATA_QUOTA_EXCEEDED', { resourceCode, grantId: grant.grantId, quota: 'volumePerDay', limit: grant.volumePerDay ?? 0 });
     }
     await this.#countRows(grant, rows.length);
-    await this.audit.record(ctx, {
+    await this.audit.recordGrouped(ctx, {
       action: 'data.pull',
       targetType: 'resource',
       targetId: resourceCode,
@@ -195,7 +195,7 @@ export class PullService {
   }
 
   async #refused(ctx: RequestContext, resourceCode: string, systemId: string, grantId: string | null, q: PullQuery, code: string): Promise<void> {
-    await this.audit.record(ctx, {
+    await this.audit.recordGrouped(ctx, {
       action: 'data.pull',
       targetType: 'resource',
       targetId: resourceCode,
