@@ -1,33 +1,22 @@
 /**
- * Acquisition (pull) through the real exchange port: real TLS, platform-issued certificates, a
+ * Acquisition (pull) and single-record verification (核验) through the real exchange port: real TLS, platform-issued certificates, a
  * real grant of the consumer's business system, data loaded by the provider.
  */
-import { request } from 'node:https';
 import { sql } from 'kysely';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idCardCheckCharacter } from '../src/lib/id-card.js';
 import { insertGrants, setGrantStatus } from '../src/modules/grants/check-fixtures.js';
-import { buildExchangeApp, useCredentials, type ExchangeApp } from '../src/server/exchange-app.js';
 import { catalogContent, publishEntry } from './helpers/catalog.js';
-import { makeCsr } from './helpers/pki.js';
+import { startExchange, systemWithCertificate, type SystemCredentials, type TestExchange } from './helpers/exchange.js';
 import { agencyInput, createTestPlatform, usccFor, userContext, type TestPlatform } from './helpers/platform.js';
 
 let t: TestPlatform;
-let exchange: ExchangeApp;
-let port: number;
-let caPem: string;
+let ex: TestExchange;
 let providerId: string;
 let consumerId: string;
 let code: string;
 let entryId: string;
 const DAY = 86_400_000;
-
-interface Credentials {
-  readonly systemId: string;
-  readonly key: string;
-  readonly cert: string;
-}
 
 function idCard(n: number): string {
   const first17 = `43040219900101${String(n % 1000).padStart(3, '0')}`;
@@ -42,31 +31,13 @@ interface PullReply {
   readonly message?: string;
 }
 
-function post(who: Credentials, body: unknown, resource = code): Promise<{ status: number; body: PullReply }> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: `/exchange/v1/resources/${encodeURIComponent(resource)}/query`, method: 'POST', ca: caPem, servername: 'localhost', key: who.key, cert: who.cert, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as PullReply }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+function post(who: SystemCredentials, body: unknown, resource = code): Promise<{ status: number; body: PullReply }> {
+  return ex.post<PullReply>(who, `/exchange/v1/resources/${encodeURIComponent(resource)}/query`, body);
 }
 
-async function systemOf(agencyId: string, name: string): Promise<Credentials> {
-  const system = await t.platform.systems.register(t.cli, { agencyId, name, purpose: '获取测试', ownerContact: { name: '李四' } });
-  const { csr, keyPem } = await makeCsr(`CN=${system.id}`);
-  const applied = await t.platform.pki.applyForSystem(t.cli, { systemId: system.id, csr });
-  const issued = await t.platform.pki.approve(t.cli, applied.id, null);
-  return { systemId: system.id, key: keyPem, cert: issued.certificatePem! };
-}
+const systemOf = (agencyId: string, name: string): Promise<SystemCredentials> => systemWithCertificate(t, agencyId, name);
 
-async function grant(who: Credentials, over: Partial<Parameters<typeof insertGrants>[1][number]> = {}): Promise<string> {
+async function grant(who: SystemCredentials, over: Partial<Parameters<typeof insertGrants>[1][number]> = {}): Promise<string> {
   const [id] = await insertGrants(t.platform.db, [
     {
       consumerAgencyId: consumerId,
@@ -100,15 +71,11 @@ beforeAll(async () => {
     })),
   });
   await t.platform.exchange.applyBatch(loader, code, { idempotencyKey: 'pull-delete', changes: [{ row: 1, operation: 'delete', values: { 统一社会信用代码: usccFor(100 + ROWS - 1) } }] });
-  caPem = await t.platform.pki.caCertificatePem();
-  exchange = await buildExchangeApp({ platform: t.platform, config: t.config, logger: pino({ level: 'silent' }) });
-  await exchange.listen({ host: '127.0.0.1', port: 0 });
-  port = (exchange.server.address() as { port: number }).port;
-  useCredentials(exchange, await t.platform.pki.serverCredentials(['localhost', '127.0.0.1']));
+  ex = await startExchange(t);
 });
 
 afterAll(async () => {
-  await exchange?.close();
+  await ex?.close();
   await t?.close();
 });
 
@@ -116,6 +83,114 @@ async function lastPullEvent(): Promise<{ outcome: string; details: Record<strin
   const r = await sql<{ outcome: string; details: Record<string, unknown>; actorId: string | null; actorAgencyId: string | null }>`select outcome, details, actor_id as "actorId", actor_agency_id as "actorAgencyId" from audit_events where action = 'data.pull' order by seq desc limit 1`.execute(t.platform.db);
   return r.rows[0]!;
 }
+
+interface VerifyReply {
+  readonly grantId: string;
+  readonly found: boolean;
+  readonly fields: Record<string, string>;
+  readonly code?: string;
+  readonly message?: string;
+}
+
+function verify(who: SystemCredentials, body: unknown, resource = code): Promise<{ status: number; body: VerifyReply }> {
+  return ex.post<VerifyReply>(who, `/exchange/v1/resources/${encodeURIComponent(resource)}/verify`, body);
+}
+
+async function lastVerifyEvent(): Promise<{ outcome: string; details: Record<string, unknown> }> {
+  const r = await sql<{ outcome: string; details: Record<string, unknown> }>`select outcome, details from audit_events where action = 'data.verify' order by seq desc limit 1`.execute(t.platform.db);
+  return r.rows[0]!;
+}
+
+describe('single-record verification (核验) over mutual TLS', () => {
+  let checker: SystemCredentials;
+  let personCode: string;
+
+  beforeAll(async () => {
+    checker = await systemOf(consumerId, '核验系统A');
+    await grant(checker, { method: 'comparison', rowFilter: [{ item: '企业名称', op: 'prefix', values: ['长沙', '株洲'] }] });
+  });
+
+  it('answers match / mismatch per field and never a stored value; audited without values', async () => {
+    const r = await verify(checker, { key: { 统一社会信用代码: usccFor(102) }, fields: { 企业名称: '长沙企业2', 注册资本: '102.5', 成立日期: '2020-01-04', 法定代表人身份证号: idCard(3) }, purpose: '招投标资格核验' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ found: true, fields: { 企业名称: 'match', 注册资本: 'match', 成立日期: 'mismatch', 法定代表人身份证号: 'mismatch' } });
+    const text = JSON.stringify(r.body);
+    for (const stored of ['2020-01-03', idCard(2), '102.50']) expect(text).not.toContain(stored);
+    const event = await lastVerifyEvent();
+    expect(event).toMatchObject({ outcome: 'success', details: { systemId: checker.systemId, method: 'comparison', purpose: '招投标资格核验', found: true, matched: 2, mismatched: 2 } });
+    expect(JSON.stringify(event.details)).not.toContain('长沙企业2');
+  });
+
+  it('not_found for every field of an absent or deleted record, or one outside the row filter', async () => {
+    for (const n of [999, 100 + ROWS - 1]) {
+      const r = await verify(checker, { key: { 统一社会信用代码: usccFor(n) }, fields: { 企业名称: 'x', 注册资本: '1' } });
+      expect(r.body).toEqual({ grantId: expect.any(String), found: false, fields: { 企业名称: 'not_found', 注册资本: 'not_found' } });
+    }
+    const narrow = await systemOf(consumerId, '核验系统B');
+    await grant(narrow, { method: 'comparison', rowFilter: [{ item: '企业名称', op: 'prefix', values: ['长沙'] }] });
+    expect((await verify(narrow, { key: { 统一社会信用代码: usccFor(101) }, fields: { 企业名称: '株洲企业1' } })).body.fields['企业名称']).toBe('not_found');
+    expect((await verify(narrow, { key: { 统一社会信用代码: usccFor(100) }, fields: { 企业名称: '长沙企业0' } })).body.fields['企业名称']).toBe('match');
+  });
+
+  it('normalised matching folds full-width forms, spaces and case; exact does not', async () => {
+    const key = { 统一社会信用代码: usccFor(104) };
+    const typed = { 企业名称: '\u3000长沙企业４ ' };
+    expect((await verify(checker, { key, fields: typed })).body.fields['企业名称']).toBe('mismatch');
+    expect((await verify(checker, { key, fields: typed, match: 'normalised' })).body.fields['企业名称']).toBe('match');
+    expect((await verify(checker, { key, fields: typed, match: { 企业名称: 'normalised' } })).body.fields['企业名称']).toBe('match');
+    // A sensitive item (decrypted in memory for the comparison only) typed with full-width digits.
+    const fullWidth = [...idCard(4)].map((c) => (/[0-9]/.test(c) ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c)).join('');
+    expect((await verify(checker, { key, fields: { 法定代表人身份证号: fullWidth } })).body.fields['法定代表人身份证号']).toBe('mismatch');
+    expect((await verify(checker, { key, fields: { 法定代表人身份证号: fullWidth }, match: 'normalised' })).body.fields['法定代表人身份证号']).toBe('match');
+    // Typed items compare by value in either mode: 104.5 is the stored 104.50.
+    expect((await verify(checker, { key, fields: { 注册资本: 104.5 } })).body.fields['注册资本']).toBe('match');
+  });
+
+  it('finds a record by a sensitive key through its blind index', async () => {
+    personCode = (
+      await publishEntry(t, providerId, catalogContent({ nameZh: '人口基础信息', dataItems: [{ nameZh: '身份证号', dataType: 'string', length: 18, format: 'idCard', key: true, sensitive: true }, { nameZh: '姓名', dataType: 'string', length: 50, sensitive: true }] }))
+    ).code;
+    const entry = await t.platform.db.selectFrom('catalogEntries').select('id').where('resourceCode', '=', personCode).executeTakeFirstOrThrow();
+    await t.platform.exchange.applyBatch(userContext('nodeAdmin', providerId, 'loader'), personCode, { idempotencyKey: 'people', changes: [{ row: 1, operation: 'upsert', values: { 身份证号: idCard(7), 姓名: '王五' } }] });
+    const who = await systemOf(consumerId, '核验系统C');
+    await grant(who, { method: 'comparison', entry: { id: entry.id, resourceCode: personCode }, items: ['身份证号', '姓名'] });
+    const hit = await verify(who, { key: { 身份证号: idCard(7) }, fields: { 姓名: '王五' } }, personCode);
+    expect(hit.body).toMatchObject({ found: true, fields: { 姓名: 'match' } });
+    const other = await verify(who, { key: { 身份证号: idCard(8) }, fields: { 姓名: '王五' } }, personCode);
+    expect(other.body.found).toBe(false);
+  });
+
+  it('a comparison grant allows only verification; a pull grant verifies too', async () => {
+    const q = await post(checker, {});
+    expect(q.status).toBe(403);
+    expect(q.body.code).toBe('GS_ERR_GRANT_METHOD');
+    const puller = await systemOf(consumerId, '核验系统D');
+    await grant(puller);
+    expect((await verify(puller, { key: { 统一社会信用代码: usccFor(100) }, fields: { 企业名称: '长沙企业0' } })).body).toMatchObject({ found: true, fields: { 企业名称: 'match' } });
+  });
+
+  it('refuses without a grant, items outside the grant, and malformed input, with clear codes; refusals audited', async () => {
+    const none = await systemOf(consumerId, '核验系统E');
+    const r = await verify(none, { key: { 统一社会信用代码: usccFor(100) }, fields: { 企业名称: 'x' } });
+    expect(r.status).toBe(403);
+    expect(r.body.code).toBe('GS_ERR_GRANT_NONE');
+    expect(await lastVerifyEvent()).toMatchObject({ outcome: 'denied', details: { code: 'GS_ERR_GRANT_NONE' } });
+    const narrow = await systemOf(consumerId, '核验系统F');
+    await grant(narrow, { method: 'comparison', items: ['统一社会信用代码', '企业名称'] });
+    const outside = await verify(narrow, { key: { 统一社会信用代码: usccFor(100) }, fields: { 注册资本: '100.50' } });
+    expect(outside.status).toBe(403);
+    expect(outside.body.code).toBe('GS_ERR_DATA_ITEMS_NOT_GRANTED');
+    expect(outside.body.message).toContain('注册资本');
+    const noKey = await verify(checker, { key: {}, fields: { 企业名称: 'x' } });
+    expect(noKey.status).toBe(400);
+    expect(noKey.body.code).toBe('GS_ERR_REQUEST_INVALID');
+    expect(noKey.body.message).toContain('统一社会信用代码');
+    const noFields = await verify(checker, { key: { 统一社会信用代码: usccFor(100) }, fields: {} });
+    expect(noFields.status).toBe(400);
+    const badMode = await verify(checker, { key: { 统一社会信用代码: usccFor(100) }, fields: { 企业名称: 'x' }, match: 'fuzzy' });
+    expect(badMode.status).toBe(400);
+  });
+});
 
 describe('acquisition (pull) over mutual TLS', () => {
   it('pages through every live row by keyset, with granted items only, sensitive values decrypted', async () => {

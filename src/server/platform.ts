@@ -15,6 +15,7 @@ import { DemandService } from '../modules/demands/service.js';
 import { ExchangeService } from '../modules/exchange/service.js';
 import { GrantCheck } from '../modules/grants/check.js';
 import { PullService } from '../modules/exchange/pull.js';
+import { VerifyService } from '../modules/exchange/verify.js';
 import { GrantService } from '../modules/grants/service.js';
 import { ShareRequestService } from '../modules/requests/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
@@ -74,6 +75,8 @@ export class Platform {
   readonly grantCheck: GrantCheck;
   /** Acquisition (pull) under grants, on the exchange port. */
   readonly pull: PullService;
+  /** Single-record verification (核验) under grants, on the exchange port. */
+  readonly verify: VerifyService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -142,6 +145,7 @@ export class Platform {
     );
     this.grantCheck = new GrantCheck({ db, listen: database.listen, now });
     this.pull = new PullService(db, this.exchange, this.grantCheck, this.audit, now);
+    this.verify = new VerifyService(this.exchange, this.grantCheck, this.audit);
   }
 
   get db(): Db {

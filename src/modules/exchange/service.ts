@@ -400,6 +400,12 @@ export class ExchangeService {
     return this.#encodeKey(t, await this.#dataKeys(), key);
   }
 
+  /** One row by its key values (checked and encoded as `encodeKey` does), decrypted; tombstones included. */
+  async rowByKey(t: TableRow, key: Readonly<Record<string, unknown>>): Promise<DecodedRow | null> {
+    const row = await this.#store.row(t, await this.encodeKey(t, key));
+    return row ? ((await this.decodeRows(t, [row]))[0] ?? null) : null;
+  }
+
   /** The blind index of a sensitive key item's value (what its `indexColumn` holds). */
   async blindIndexOf(t: TableRow, value: string): Promise<Buffer> {
     return blindIndex((await this.#dataKeys()).index, t.resourceCode, value);

@@ -1,0 +1,60 @@
+import { request } from 'node:https';
+import pino from 'pino';
+import { buildExchangeApp, useCredentials, type ExchangeApp } from '../../src/server/exchange-app.js';
+import { makeCsr } from './pki.js';
+import type { TestPlatform } from './platform.js';
+
+/** A business system with a platform-issued certificate (CSR path) whose key the test holds. */
+export interface SystemCredentials {
+  readonly systemId: string;
+  readonly key: string;
+  readonly cert: string;
+}
+
+/** The exchange port of a test platform, listening on a free loopback port with its server certificate. */
+export interface TestExchange {
+  readonly app: ExchangeApp;
+  readonly port: number;
+  readonly caPem: string;
+  /** POSTs JSON with the system's certificate; the status and parsed body. */
+  post<T>(who: SystemCredentials, path: string, body: unknown): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+export async function startExchange(t: TestPlatform): Promise<TestExchange> {
+  const caPem = await t.platform.pki.caCertificatePem();
+  const app = await buildExchangeApp({ platform: t.platform, config: t.config, logger: pino({ level: 'silent' }) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  useCredentials(app, await t.platform.pki.serverCredentials(['localhost', '127.0.0.1']));
+  return {
+    app,
+    port,
+    caPem,
+    post: <T>(who: SystemCredentials, path: string, body: unknown) => {
+      const payload = JSON.stringify(body);
+      return new Promise<{ status: number; body: T }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path, method: 'POST', ca: caPem, servername: 'localhost', key: who.key, cert: who.cert, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T }));
+          },
+        );
+        req.on('error', reject);
+        req.end(payload);
+      });
+    },
+    close: () => app.close(),
+  };
+}
+
+/** Registers a business system of the agency and issues its certificate (apply with a CSR, approve). */
+export async function systemWithCertificate(t: TestPlatform, agencyId: string, name: string): Promise<SystemCredentials> {
+  const system = await t.platform.systems.register(t.cli, { agencyId, name, purpose: '交换测试', ownerContact: { name: '李四' } });
+  const { csr, keyPem } = await makeCsr(`CN=${system.id}`);
+  const applied = await t.platform.pki.applyForSystem(t.cli, { systemId: system.id, csr });
+  const issued = await t.platform.pki.approve(t.cli, applied.id, null);
+  return { systemId: system.id, key: keyPem, cert: issued.certificatePem! };
+}
