@@ -5,8 +5,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { sql } from 'kysely';
 import pino from 'pino';
-import { openDatabase, type DatabaseTarget } from '../src/db/database.js';
-import { migrate } from '../src/db/migrate.js';
+import type { DatabaseHandle } from '../src/db/database.js';
 import { idCardCheckCharacter } from '../src/lib/id-card.js';
 import { usccCheckCharacter } from '../src/lib/uscc.js';
 import { PERMISSIONS } from '../src/modules/accounts/permissions.js';
@@ -18,10 +17,10 @@ import { cliContext } from '../src/server/actor.js';
 import { loadConfig } from '../src/server/config.js';
 import { buildExchangeApp, useCredentials } from '../src/server/exchange-app.js';
 import { Platform } from '../src/server/platform.js';
-import { createBenchDatabase } from './bench-database.js';
+import { onBothDatabases } from './bench-database.js';
 import { compared, type Benchmark, type BenchResult, type BenchSettings } from './benchmark.js';
 import { systemCsr } from './exchange-whoami.js';
-import { measurePair, type LoadMeasurement, type LoadTarget } from './load.js';
+import { loadFigures, measurePair, type LoadMeasurement, type LoadTarget } from './load.js';
 
 const POOL_SIZE = 10;
 /** Rows in the shared table the lookups go to. */
@@ -68,15 +67,13 @@ interface SideFigures {
   readonly auditEvents: number;
 }
 
-async function measureOn(label: string, target: DatabaseTarget, s: BenchSettings): Promise<SideFigures> {
-  s.log(`  ${label}: migrating, bootstrapping, publishing, loading ${ROWS.toLocaleString('en')} rows`);
+async function measureOn(handle: DatabaseHandle, label: string, s: BenchSettings): Promise<SideFigures> {
+  s.log(`  ${label}: bootstrapping, publishing, loading ${ROWS.toLocaleString('en')} rows`);
   const config = loadConfig({ env: {}, overrides: { logLevel: 'silent' } });
-  const handle = await openDatabase(target);
   const platform = Platform.fromDatabase(handle, config);
-  s.teardown.add(`close the ${label} platform`, () => platform.close());
-  await migrate(handle.db);
   await platform.bootstrap();
   await platform.grantCheck.start();
+  s.teardown.add(`stop the ${label} grant check`, () => platform.grantCheck.stop());
 
   const cli = cliContext('bench', new Set(PERMISSIONS));
   const provider = await platform.agencies.create(cli, { code: 'BENCHP001', nameZh: '基准测试提供单位', uscc: uscc(900_000_001), regionCode: '430400', level: 'prefecture' });
@@ -178,24 +175,19 @@ function results(prefix: string, f: SideFigures): BenchResult[] {
 }
 
 function setupOf(f: SideFigures): Record<string, unknown> {
-  const round = (x: number): number => Number(x.toFixed(2));
-  const load = (m: LoadMeasurement) => ({ requestsPerSecond: round(m.requestsPerSecond), p50Ms: round(m.p50Ms), p99Ms: round(m.p99Ms), responses: m.responses, seconds: m.seconds });
-  return { pull: load(f.pair.target), bareRoute: load(f.pair.baseline), auditEventsWritten: f.auditEvents };
+  return { pull: loadFigures(f.pair.target), bareRoute: loadFigures(f.pair.baseline), auditEventsWritten: f.auditEvents };
 }
 
 export const exchangePull: Benchmark = {
   name: 'exchange.pull',
   description: DESCRIPTION,
   async run(s) {
-    const database = await createBenchDatabase(s.serverUrl);
-    s.teardown.add(`drop database ${database.name}`, () => database.drop());
-    const onPostgres = await measureOn('postgres', { kind: 'postgres', url: database.url, poolSize: POOL_SIZE }, s);
-    const onPGlite = await measureOn('pglite', { kind: 'pglite', dir: undefined }, s);
+    const { database, postgres: onPostgres, pglite: onPGlite } = await onBothDatabases(s, POOL_SIZE, (handle, label) => measureOn(handle, label, s));
     return {
       results: [...results('exchange.pull.postgres', onPostgres), ...results('exchange.pull.pglite', onPGlite)],
       setup: {
         description: DESCRIPTION,
-        database: database.name,
+        database,
         poolSize: POOL_SIZE,
         rows: ROWS,
         lookup: 'eq on the key item (统一社会信用代码), the same key every request; the grant masks 企业名称 and 法定代表人身份证号 (partial), the latter stored encrypted and decrypted per answer',

@@ -19,7 +19,7 @@ import { benchUscc } from './agency-get.js';
 import { createBenchDatabase } from './bench-database.js';
 import { compared, type Benchmark, type BenchResult, type BenchSettings } from './benchmark.js';
 import { measureHandshakes, type HandshakeMeasurement } from './handshakes.js';
-import { measurePair, type ClientTls, type LoadMeasurement, type LoadTarget } from './load.js';
+import { loadFigures, measurePair, type ClientTls, type LoadMeasurement, type LoadTarget } from './load.js';
 
 const POOL_SIZE = 10;
 const ROUTE = '/exchange/v1/whoami';
@@ -190,10 +190,9 @@ function results(prefix: string, f: SideFigures): BenchResult[] {
 
 function setupOf(f: SideFigures): Record<string, unknown> {
   const round = (n: number): number => Number(n.toFixed(2));
-  const load = (m: LoadMeasurement) => ({ requestsPerSecond: round(m.requestsPerSecond), p50Ms: round(m.p50Ms), p99Ms: round(m.p99Ms), responses: m.responses, seconds: m.seconds });
   const fresh = (m: HandshakeMeasurement) => ({ requestsPerSecond: round(m.requestsPerSecond), p50Ms: round(m.p50Ms), p99Ms: round(m.p99Ms), meanMs: round(m.meanMs), requests: m.requests });
   return {
-    keepAlive: { mtls: load(f.keepAlive.target), plainHttp: load(f.keepAlive.baseline) },
+    keepAlive: { mtls: loadFigures(f.keepAlive.target), plainHttp: loadFigures(f.keepAlive.baseline) },
     newConnectionPerRequest: {
       mtls: fresh(f.handshakes.target),
       plainHttp: fresh(f.handshakes.baseline),

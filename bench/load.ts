@@ -146,3 +146,9 @@ export async function measurePair(baseline: LoadTarget, target: LoadTarget, s: P
   }
   return result;
 }
+
+/** A measurement as the results' setup records it (two decimals). */
+export function loadFigures(m: LoadMeasurement): Record<string, number> {
+  const round = (n: number): number => Number(n.toFixed(2));
+  return { requestsPerSecond: round(m.requestsPerSecond), p50Ms: round(m.p50Ms), p99Ms: round(m.p99Ms), responses: m.responses, seconds: m.seconds };
+}
