@@ -318,5 +318,11 @@ describe('acquisition (pull) over mutual TLS', () => {
     const third = await post(volume, { limit: 10, after: second.body.next ?? undefined });
     expect(third.status).toBe(429);
     expect(third.body.message).toContain('volumePerDay');
+    // The next day counts afresh, and windows older than yesterday are swept.
+    const windows = async () => (await sql<{ n: number }>`select count(*)::int as n from exchange_usage`.execute(t.platform.db)).rows[0]!.n;
+    const before = await windows();
+    t.clock.advance(2 * 86_400_000);
+    expect((await post(volume, { limit: 10 })).body.rows).toHaveLength(10);
+    expect(await windows()).toBeLessThan(before);
   });
 });

@@ -166,6 +166,8 @@ export class PullService {
   // ---- quota (exchange_usage) ----------------------------------------------------------------
 
   async #countCall(grant: EffectiveGrant): Promise<void> {
+    if (grant.ratePerMinute === null && grant.volumePerDay === null) return;
+    await this.#sweepUsage();
     if (grant.ratePerMinute === null) return;
     const minute = new Date(Math.floor(this.now().getTime() / 60_000) * 60_000);
     const used = await this.#add(grant.grantId, 'calls', minute, 1);
@@ -183,6 +185,16 @@ export class PullService {
     if (grant.volumePerDay === null || rows === 0) return;
     await this.#add(grant.grantId, 'rows', this.#today(), rows);
   }
+
+  /** Windows that can no longer count (older than yesterday), removed once a day per process. */
+  async #sweepUsage(): Promise<void> {
+    const today = this.#today();
+    if (this.#sweptFor !== undefined && this.#sweptFor >= today.getTime()) return;
+    this.#sweptFor = today.getTime();
+    await sql`delete from exchange_usage where window_start < ${new Date(today.getTime() - 86_400_000)}`.execute(this.db);
+  }
+
+  #sweptFor: number | undefined;
 
   #today(): Date {
     return startOfChinaDay(chinaDateOf(this.now()));
