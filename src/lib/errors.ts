@@ -195,6 +195,7 @@ export const ERRORS = {
   GS_ERR_DATA_ITEMS_NOT_GRANTED: { status: 403, message: 'Items {items} of {resourceCode} are not granted (grant {grantId}); ask only for the granted items', messageZh: '资源 {resourceCode} 的信息项 {items} 不在授权范围内（授权 {grantId}），只能使用已授权的信息项' },
   GS_ERR_DATA_FILTER_INVALID: { status: 400, message: 'The filter on item {item} is invalid: {reason}', messageZh: '信息项 {item} 的查询条件不合法：{reasonZh}' },
   GS_ERR_DATA_QUOTA_EXCEEDED: { status: 429, message: 'The {quota} quota of grant {grantId} ({limit}) is used up for {resourceCode}; try again in the next minute (ratePerMinute) or day (volumePerDay)', messageZh: '授权 {grantId} 对资源 {resourceCode} 的 {quota} 配额（{limit}）已用尽，请在下一分钟（ratePerMinute）或次日（volumePerDay）再试' },
+  GS_ERR_EXCHANGE_CLIENT: { status: 502, message: 'The exchange port at {url} could not be used: {reason}', messageZh: '无法使用交换端口 {url}：{reason}' },
   GS_ERR_EXCHANGE_SYSTEM_REQUIRED: { status: 403, message: 'Only a business system certificate may use this route (this certificate is a {subjectType} certificate)', messageZh: '只有业务系统证书可以调用此接口（当前证书类型为 {subjectType}）' },
   GS_ERR_DATA_DECRYPT: { status: 500, message: 'A stored value cannot be decrypted: {reason}', messageZh: '存储的数据无法解密：{reason}' },
 

@@ -1,0 +1,106 @@
+/**
+ * `govshare exchange whoami|query|verify`: the built CLI as an integrator runs it, a client of a
+ * real exchange port (mutual TLS, certificate files on disk), no database of its own.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertGrants } from '../src/modules/grants/check-fixtures.js';
+import { catalogContent, publishEntry } from './helpers/catalog.js';
+import { start } from './helpers/cli.js';
+import { startExchange, systemWithCertificate, type TestExchange } from './helpers/exchange.js';
+import { agencyInput, createTestPlatform, usccFor, userContext, type TestPlatform } from './helpers/platform.js';
+
+let t: TestPlatform;
+let ex: TestExchange;
+let dir: string;
+let code: string;
+let puller: string[];
+let checker: string[];
+const DAY = 86_400_000;
+
+/** Runs the CLI without blocking this process (the exchange port it calls runs here). */
+async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = start(args, {});
+  const exitCode = await p.exited;
+  return { code: exitCode, stdout: p.stdout, stderr: p.stderr };
+}
+
+beforeAll(async () => {
+  t = await createTestPlatform();
+  dir = mkdtempSync(join(tmpdir(), 'govshare-exchange-cli-'));
+  const provider = (await t.platform.agencies.create(t.cli, agencyInput(41))).id;
+  const consumer = (await t.platform.agencies.create(t.cli, agencyInput(42))).id;
+  const entry = await publishEntry(t, provider, catalogContent());
+  code = entry.code;
+  await t.platform.exchange.applyBatch(userContext('nodeAdmin', provider, 'loader'), code, {
+    idempotencyKey: 'cli',
+    changes: Array.from({ length: 5 }, (_, i) => ({ row: i + 1, operation: 'upsert' as const, values: { 统一社会信用代码: usccFor(200 + i), 企业名称: `长沙企业${i}`, 注册资本: '10.00' } })),
+  });
+  ex = await startExchange(t);
+  writeFileSync(join(dir, 'ca.crt'), ex.caPem);
+  const files = async (name: string, method: 'pull' | 'comparison'): Promise<string[]> => {
+    const who = await systemWithCertificate(t, consumer, name);
+    writeFileSync(join(dir, `${name}.crt`), who.cert);
+    writeFileSync(join(dir, `${name}.key`), who.key, { mode: 0o600 });
+    await insertGrants(t.platform.db, [
+      { consumerAgencyId: consumer, systemId: who.systemId, entry: { id: entry.id, resourceCode: code }, providerAgencyId: provider, method, validFrom: new Date(Date.now() - DAY), validUntil: new Date(Date.now() + 30 * DAY).toISOString().slice(0, 10), items: ['统一社会信用代码', '企业名称', '注册资本'] },
+    ]);
+    return ['--url', `https://127.0.0.1:${ex.port}`, '--servername', 'localhost', '--ca', join(dir, 'ca.crt'), '--cert', join(dir, `${name}.crt`), '--key', join(dir, `${name}.key`)];
+  };
+  puller = await files('puller', 'pull');
+  checker = await files('checker', 'comparison');
+});
+
+afterAll(async () => {
+  await ex?.close();
+  await t?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('govshare exchange', () => {
+  it('whoami names the business system of the certificate', async () => {
+    const r = await cli(['exchange', 'whoami', ...puller, '--json']);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ subjectType: 'system', name: 'puller' });
+  });
+
+  it('query prints rows as NDJSON, pages with --after, follows them all with --all, and filters', async () => {
+    const first = await cli(['exchange', 'query', code, ...puller, '--limit', '2']);
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      { 统一社会信用代码: usccFor(200), 企业名称: '长沙企业0', 注册资本: '10.00' },
+      { 统一社会信用代码: usccFor(201), 企业名称: '长沙企业1', 注册资本: '10.00' },
+    ]);
+    const after = /more rows: --after (\d+)/.exec(first.stderr)?.[1];
+    expect(after).toBeDefined();
+    const second = await cli(['exchange', 'query', code, ...puller, '--limit', '2', '--after', after!]);
+    expect((JSON.parse(second.stdout.split('\n')[0]!) as { 企业名称: string }).企业名称).toBe('长沙企业2');
+    const all = await cli(['exchange', 'query', code, ...puller, '--limit', '2', '--all', '--items', '企业名称']);
+    expect(all.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { 企业名称: string }).企业名称)).toEqual(['长沙企业0', '长沙企业1', '长沙企业2', '长沙企业3', '长沙企业4']);
+    const filtered = await cli(['exchange', 'query', code, ...puller, '--in', `统一社会信用代码=${usccFor(201)},${usccFor(203)}`, '--prefix', '企业名称=长沙']);
+    expect(filtered.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('verify prints per field outcomes; a refusal prints its code and exits non-zero', async () => {
+    const r = await cli(['exchange', 'verify', code, ...checker, '--record-key', `统一社会信用代码=${usccFor(202)}`, '--field', '企业名称=长沙企业2', '--field', '注册资本=10', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ found: true, fields: { 企业名称: 'match', 注册资本: 'match' } });
+    const refused = await cli(['exchange', 'query', code, ...checker]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('GS_ERR_GRANT_METHOD');
+  });
+
+  it('says what is wrong with a bad option, a missing file, or an unreachable port', async () => {
+    const badRange = await cli(['exchange', 'query', code, ...puller, '--range', '注册资本=10']);
+    expect(badRange.code).not.toBe(0);
+    expect(badRange.stderr).toContain('--range');
+    const noFile = await cli(['exchange', 'whoami', ...puller.map((a) => (a.endsWith('puller.key') ? join(dir, 'missing.key') : a))]);
+    expect(noFile.code).not.toBe(0);
+    expect(noFile.stderr).toContain('--key');
+    const closed = await cli(['exchange', 'whoami', ...puller.map((a) => (a.startsWith('https://') ? 'https://127.0.0.1:1' : a))]);
+    expect(closed.code).not.toBe(0);
+    expect(closed.stderr).toContain('GS_ERR_EXCHANGE_CLIENT');
+  });
+});
