@@ -5,7 +5,7 @@ export type GrantMethod = (typeof GRANT_METHODS)[number];
 export const GRANT_STATUSES = ['active', 'suspended', 'revoked', 'expired'] as const;
 export type GrantStatus = (typeof GRANT_STATUSES)[number];
 
-/** partial: keep the ends (身份证号 4301**********1234); full: every character hidden; hash: SM3 of the value. */
+/** partial: keep the ends (身份证号 430***********1234, 张*); full: hidden (******); hash: HMAC-SM3 under a key of the consumer agency (exchange/grant-view.ts). */
 export const MASK_KINDS = ['partial', 'full', 'hash'] as const;
 export type MaskKind = (typeof MASK_KINDS)[number];
 
