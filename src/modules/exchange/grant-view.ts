@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { GsError } from '../../lib/errors.js';
 import type { EffectiveGrant } from '../grants/check.js';
 import type { MaskKind, RowCondition } from '../grants/vocabulary.js';
 
@@ -97,4 +98,11 @@ export function grantView(grant: Pick<EffectiveGrant, 'items' | 'rowFilter' | 'm
       return out;
     },
   };
+}
+
+/** Refuses (GS_ERR_DATA_ITEMS_NOT_GRANTED, naming them) items a call names outside its grant: never silently dropped. */
+export function requireGranted(grant: Pick<EffectiveGrant, 'grantId' | 'resourceCode' | 'items'>, items: Iterable<string>): void {
+  const granted = new Set(grant.items);
+  const outside = [...new Set(items)].filter((i) => !granted.has(i));
+  if (outside.length > 0) throw new GsError('GS_ERR_DATA_ITEMS_NOT_GRANTED', { resourceCode: grant.resourceCode, items: outside.join('、'), grantId: grant.grantId });
 }

@@ -6,7 +6,7 @@ import type { RequestContext } from '../../server/actor.js';
 import type { AuditService } from '../audit/service.js';
 import { refusalError, type EffectiveGrant, type GrantCheck } from '../grants/check.js';
 import { BOOKKEEPING, qualified, type SharedColumn } from './columns.js';
-import { grantView } from './grant-view.js';
+import { grantView, requireGranted } from './grant-view.js';
 import { checkValue } from './row-check.js';
 import type { ExchangeService } from './service.js';
 import { selectList, type TableRow } from './store.js';
@@ -77,11 +77,9 @@ export class PullService {
   }
 
   async #query(ctx: RequestContext, systemId: string, grant: EffectiveGrant, resourceCode: string, q: PullQuery): Promise<PullPage> {
-    const granted = new Set(grant.items);
     const items = q.items ?? grant.items;
     const filters = q.filters ?? [];
-    const outside = [...new Set([...items, ...filters.map((f) => f.item)].filter((i) => !granted.has(i)))];
-    if (outside.length > 0) throw new GsError('GS_ERR_DATA_ITEMS_NOT_GRANTED', { resourceCode, items: outside.join('、'), grantId: grant.grantId });
+    requireGranted(grant, [...items, ...filters.map((f) => f.item)]);
 
     const table = await this.exchange.tableOf(resourceCode);
     const byItem = new Map(table.columns.map((c) => [c.item, c]));

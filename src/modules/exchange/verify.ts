@@ -3,7 +3,7 @@ import type { RequestContext } from '../../server/actor.js';
 import type { AuditService } from '../audit/service.js';
 import { refusalError, type EffectiveGrant, type GrantCheck } from '../grants/check.js';
 import type { SharedColumn } from './columns.js';
-import { grantView } from './grant-view.js';
+import { grantView, requireGranted } from './grant-view.js';
 import { checkValue } from './row-check.js';
 import type { ExchangeService } from './service.js';
 
@@ -127,9 +127,7 @@ export class VerifyService {
   async #verify(grant: EffectiveGrant, resourceCode: string, input: VerifyInput): Promise<VerifyAnswer> {
     const fieldItems = Object.keys(input.fields);
     if (fieldItems.length === 0) throw new GsError('GS_ERR_REQUEST_INVALID', { summary: 'fields: name at least one item to verify', summaryZh: 'fields：至少给出一个待核验的信息项' }, [{ field: 'fields', rule: 'minProperties', message: 'at least one item', messageZh: '至少一个信息项' }]);
-    const granted = new Set(grant.items);
-    const outside = [...new Set([...Object.keys(input.key), ...fieldItems])].filter((i) => !granted.has(i));
-    if (outside.length > 0) throw new GsError('GS_ERR_DATA_ITEMS_NOT_GRANTED', { resourceCode, items: outside.join('、'), grantId: grant.grantId });
+    requireGranted(grant, [...Object.keys(input.key), ...fieldItems]);
 
     const table = await this.exchange.tableOf(resourceCode);
     const byItem = new Map(table.columns.map((c) => [c.item, c]));
