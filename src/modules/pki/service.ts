@@ -21,7 +21,7 @@ import {
 } from './certificate-authority.js';
 import { pkcs12Bundle } from './pkcs12.js';
 import type { Certificate, CertificateStatus, KeySource, SubjectType } from './schemas.js';
-import { PkiStore, type CertificateRow } from './store.js';
+import { PkiStore, type CertificateRow, type HolderState } from './store.js';
 
 const DAY_MS = 86_400_000;
 /** The CA outlives every certificate it signs by far; a new CA is a later, deliberate operation. */
@@ -338,16 +338,17 @@ export class PkiService {
    */
   async identify(peer: { serialNumber: string; fingerprint256: string }): Promise<ExchangeIdentity> {
     const serialNumber = normaliseSerial(peer.serialNumber);
-    const row = await this.#store.certificateBySerial(serialNumber);
+    const row = await this.#store.certificateWithHolder(serialNumber);
     if (!row || row.fingerprintSha256 !== peer.fingerprint256.replace(/:/g, '').toLowerCase()) throw new GsError('GS_ERR_PKI_CERT_UNKNOWN', { serialNumber });
     if (row.status === 'revoked') throw new GsError('GS_ERR_PKI_CERT_REVOKED', { serialNumber, revokedAt: row.revokedAt!.toISOString(), reason: row.revocationReason ?? 'unspecified' });
-    if (row.status !== 'issued') throw new GsError('GS_ERR_PKI_CERT_UNKNOWN', { serialNumber });
+    if (row.status !== 'issued' || !row.holder) throw new GsError('GS_ERR_PKI_CERT_UNKNOWN', { serialNumber });
     // TLS checked the validity against the host clock; this checks it against the platform's.
     if (row.notAfter! <= this.now()) throw new GsError('GS_ERR_PKI_CERT_EXPIRED', { serialNumber, notAfter: row.notAfter!.toISOString() });
-    const subject = await this.#subject(row.subjectType as SubjectType, row.subjectId);
-    if (subject.inactive) throw new GsError('GS_ERR_PKI_IDENTITY_INACTIVE', { subjectType: row.subjectType, subjectId: row.subjectId, reason: subject.inactive });
-    return { subjectType: row.subjectType as SubjectType, subjectId: row.subjectId, name: subject.name, agencyId: subject.agencyId, certificateId: row.id, serialNumber, notAfter: row.notAfter!.toISOString() };
+    const inactive = inactiveReason(row.subjectType as SubjectType, row.holder);
+    if (inactive) throw new GsError('GS_ERR_PKI_IDENTITY_INACTIVE', { subjectType: row.subjectType, subjectId: row.subjectId, reason: inactive });
+    return { subjectType: row.subjectType as SubjectType, subjectId: row.subjectId, name: row.holder.name, agencyId: row.holder.agencyId, certificateId: row.id, serialNumber, notAfter: row.notAfter!.toISOString() };
   }
+
 
   /**
    * The exchange listener's key and certificate for `names` (the first is the CN; all are SANs),
@@ -407,4 +408,11 @@ function toCertificate(r: CertificateRow): Certificate {
     revocationComment: r.revocationComment,
     version: r.version,
   };
+}
+
+/** Why a holder may not use its certificate now (the same reasons `#subject` gives), or null. */
+function inactiveReason(type: SubjectType, h: HolderState): string | null {
+  if (type === 'user') return h.active === false ? 'the account is deactivated' : h.agencyActive === false ? 'its agency is deactivated' : null;
+  if (h.status !== 'active') return `the ${type === 'system' ? 'system' : 'node'} is ${h.status}`;
+  return h.agencyActive === false ? 'its agency is deactivated' : null;
 }

@@ -6,6 +6,16 @@ export type AuthorityRow = Selectable<PkiAuthoritiesTable>;
 export type CertificateRow = Selectable<CertificatesTable>;
 export type ServerCertificateRow = Selectable<PkiServerCertificatesTable>;
 
+/** A certificate holder's state: a system's or node's status, a user's active flag, its agency's. */
+export interface HolderState {
+  readonly name: string;
+  readonly agencyId: string | null;
+  readonly status: string | null;
+  readonly active: boolean | null;
+  /** null: the holder has no agency (platform staff). */
+  readonly agencyActive: boolean | null;
+}
+
 export interface CertificateQuery {
   readonly agencyId?: string | undefined;
   readonly subjectType?: string | undefined;
@@ -30,6 +40,30 @@ export class PkiStore {
 
   certificate(id: string, executor: Db = this.db): Promise<CertificateRow | undefined> {
     return executor.selectFrom('certificates').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /**
+   * A certificate with the state of its holder and the holder's agency, in one query: what the
+   * exchange port checks on every request (PkiService.identify).
+   */
+  async certificateWithHolder(serialNumber: string): Promise<(CertificateRow & { holder: HolderState | null }) | undefined> {
+    const r = await sql<CertificateRow & { holderName: string | null; holderAgencyId: string | null; holderStatus: string | null; holderActive: boolean | null; agencyActive: boolean | null }>`
+      select c.*,
+        coalesce(s.name, n.name, u.username) as holder_name,
+        coalesce(s.agency_id, n.agency_id, u.agency_id) as holder_agency_id,
+        coalesce(s.status, n.status) as holder_status,
+        u.active as holder_active,
+        a.active as agency_active
+      from certificates c
+        left join business_systems s on c.subject_type = 'system' and s.id = c.subject_id
+        left join nodes n on c.subject_type = 'node' and n.id = c.subject_id
+        left join users u on c.subject_type = 'user' and u.id = c.subject_id
+        left join agencies a on a.id = coalesce(s.agency_id, n.agency_id, u.agency_id)
+      where c.serial_number = ${serialNumber}`.execute(this.db);
+    const row = r.rows[0];
+    if (!row) return undefined;
+    const { holderName, holderAgencyId, holderStatus, holderActive, agencyActive, ...certificate } = row;
+    return { ...certificate, holder: holderName === null ? null : { name: holderName, agencyId: holderAgencyId, status: holderStatus, active: holderActive, agencyActive } };
   }
 
   certificateBySerial(serialNumber: string): Promise<CertificateRow | undefined> {
