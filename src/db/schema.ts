@@ -667,6 +667,35 @@ export interface ExchangeDataKeysTable {
   createdAt: Timestamp;
 }
 
+export interface ExchangeSubscriptionsTable {
+  id: string;
+  consumerSystemId: string;
+  consumerAgencyId: string;
+  resourceCode: string;
+  grantId: string;
+  termsDigest: string;
+  generation: Generated<number>;
+  cursor: Generated<number>;
+  snapshotUntil: Generated<number>;
+  deliveredUntil: Generated<number>;
+  mode: Generated<string>;
+  webhookUrl: string | null;
+  webhookCaPem: string | null;
+  state: Generated<string>;
+  attempts: Generated<number>;
+  nextAttemptAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  leaseUntil: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  claimedBy: string | null;
+  lastError: string | null;
+  recentAttempts: ColumnType<unknown[], string | undefined, string>;
+  lastDeliveryAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  lastAckAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  deadLetteredAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  version: Generated<number>;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -706,6 +735,7 @@ export interface Database {
   exchangeBatches: ExchangeBatchesTable;
   exchangeQuarantine: ExchangeQuarantineTable;
   exchangeDataKeys: ExchangeDataKeysTable;
+  exchangeSubscriptions: ExchangeSubscriptionsTable;
   attachmentLinks: AttachmentLinksTable;
   notifications: NotificationsTable;
   notificationInbox: NotificationInboxTable;

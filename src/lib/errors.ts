@@ -197,6 +197,12 @@ export const ERRORS = {
   GS_ERR_DATA_QUOTA_EXCEEDED: { status: 429, message: 'The {quota} quota of grant {grantId} ({limit}) is used up for {resourceCode}; try again in the next minute (ratePerMinute) or day (volumePerDay)', messageZh: '授权 {grantId} 对资源 {resourceCode} 的 {quota} 配额（{limit}）已用尽，请在下一分钟（ratePerMinute）或次日（volumePerDay）再试' },
   GS_ERR_EXCHANGE_CLIENT: { status: 502, message: 'The exchange port at {url} could not be used: {reason}', messageZh: '无法使用交换端口 {url}：{reason}' },
   GS_ERR_EXCHANGE_SYSTEM_REQUIRED: { status: 403, message: 'Only a business system certificate may use this route (this certificate is a {subjectType} certificate)', messageZh: '只有业务系统证书可以调用此接口（当前证书类型为 {subjectType}）' },
+  GS_ERR_PUSH_SUBSCRIPTION_NOT_FOUND: { status: 404, message: 'System {systemId} has no subscription to {resourceCode} yet; it comes into being with the first call under a push grant in force', messageZh: '业务系统 {systemId} 尚无资源 {resourceCode} 的订阅；在推送授权有效期内首次调用时建立' },
+  GS_ERR_PUSH_SUBSCRIPTION_UNKNOWN: { status: 404, message: 'No subscription {id}', messageZh: '订阅 {id} 不存在' },
+  GS_ERR_PUSH_WEBHOOK_MODE: { status: 409, message: 'The subscription to {resourceCode} is delivered to the webhook {url}; remove the webhook (DELETE …/subscription/webhook) to fetch changes yourself', messageZh: '资源 {resourceCode} 的订阅由平台推送至 Webhook {url}；如需自行拉取变更，请先删除该 Webhook' },
+  GS_ERR_PUSH_ACK_STALE: { status: 409, message: 'The acknowledgement is for generation {generation} of the subscription to {resourceCode}, which has started again from zero (generation {current}); fetch again and apply the batch marked reset', messageZh: '该确认针对资源 {resourceCode} 订阅的第 {generation} 代，订阅已从零重新开始（第 {current} 代）；请重新获取并按 reset 标记应用批次' },
+  GS_ERR_PUSH_ACK_INVALID: { status: 409, message: 'Cursor {cursor} of the subscription to {resourceCode} was never delivered (delivered up to {deliveredUntil}); acknowledge the cursor of a batch you received', messageZh: '资源 {resourceCode} 订阅的游标 {cursor} 从未下发（已下发至 {deliveredUntil}），只能确认已收到批次的游标' },
+  GS_ERR_PUSH_WEBHOOK_INVALID: { status: 400, message: 'The push webhook cannot be used: {reason}', messageZh: '推送 Webhook 无法使用：{reasonZh}' },
   GS_ERR_DATA_DECRYPT: { status: 500, message: 'A stored value cannot be decrypted: {reason}', messageZh: '存储的数据无法解密：{reason}' },
 
   // attachments (附件: e.g. the signed security agreement of a share request)

@@ -15,6 +15,7 @@ import { catalogRoutes } from '../modules/catalog/routes.js';
 import { catalogSearchRoutes } from '../modules/catalog/search-routes.js';
 import { demandRoutes } from '../modules/demands/routes.js';
 import { exchangeDataRoutes } from '../modules/exchange/routes.js';
+import { subscriptionConsoleRoutes } from '../modules/exchange/subscription-routes.js';
 import { grantRoutes } from '../modules/grants/routes.js';
 import { shareRequestRoutes } from '../modules/requests/routes.js';
 import { nodeRoutes } from '../modules/nodes/routes.js';
@@ -228,6 +229,7 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
       await grantRoutes(v1, platform);
       await attachmentRoutes(v1, platform);
       await exchangeDataRoutes(v1, platform);
+      await subscriptionConsoleRoutes(v1, platform);
       await notificationRoutes(v1, platform);
     },
     { prefix: API_PREFIX },

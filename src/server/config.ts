@@ -126,6 +126,16 @@ export interface Config {
   readonly deliveryRetryDelays: string;
   /** How often each `serve` process looks for due deliveries (a notice also wakes its own process at once). */
   readonly deliveryPollMs: number;
+  /** Changes in one push batch when the consumer names no number, and in every webhook batch. */
+  readonly pushBatchRows: number;
+  /** How long a consumer's push webhook has to answer a batch. */
+  readonly pushTimeoutMs: number;
+  /** Attempts of one push batch before the subscription is dead-lettered (re-driven by hand). */
+  readonly pushMaxAttempts: number;
+  /** Waits between attempts of a push batch, e.g. `1s,5s,30s,2m,10m,30m`; the last one repeats. */
+  readonly pushRetryDelays: string;
+  /** How often each `serve` process looks for webhook subscriptions with changes waiting (a batch committed in the process wakes it at once). */
+  readonly pushPollMs: number;
 }
 
 interface KeySpec {
@@ -309,6 +319,11 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { env: 'GOVSHARE_DELIVERY_MAX_ATTEMPTS', file: 'deliveryMaxAttempts', parse: integer(1, 100) },
   { env: 'GOVSHARE_DELIVERY_RETRY_DELAYS', file: 'deliveryRetryDelays', parse: checkedBy(parseRetryDelays) },
   { env: 'GOVSHARE_DELIVERY_POLL_MS', file: 'deliveryPollMs', parse: integer(100, 3_600_000) },
+  { env: 'GOVSHARE_PUSH_BATCH_ROWS', file: 'pushBatchRows', parse: integer(1, 10_000) },
+  { env: 'GOVSHARE_PUSH_TIMEOUT_MS', file: 'pushTimeoutMs', parse: integer(100, 300_000) },
+  { env: 'GOVSHARE_PUSH_MAX_ATTEMPTS', file: 'pushMaxAttempts', parse: integer(1, 100) },
+  { env: 'GOVSHARE_PUSH_RETRY_DELAYS', file: 'pushRetryDelays', parse: checkedBy(parseRetryDelays) },
+  { env: 'GOVSHARE_PUSH_POLL_MS', file: 'pushPollMs', parse: integer(100, 3_600_000) },
 ];
 
 export const DEFAULT_CONFIG: Config = {
@@ -372,6 +387,11 @@ export const DEFAULT_CONFIG: Config = {
   deliveryMaxAttempts: 8,
   deliveryRetryDelays: '30s,2m,10m,1h,3h,6h',
   deliveryPollMs: 2_000,
+  pushBatchRows: 1000,
+  pushTimeoutMs: 30_000,
+  pushMaxAttempts: 8,
+  pushRetryDelays: '1s,5s,30s,2m,10m,30m',
+  pushPollMs: 2_000,
 };
 
 export interface ConfigSources {

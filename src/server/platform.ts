@@ -16,6 +16,8 @@ import { ExchangeService } from '../modules/exchange/service.js';
 import { GrantCheck } from '../modules/grants/check.js';
 import { PullService } from '../modules/exchange/pull.js';
 import { VerifyService } from '../modules/exchange/verify.js';
+import { PushDelivery } from '../modules/exchange/push-delivery.js';
+import { SubscriptionService } from '../modules/exchange/subscriptions.js';
 import { GrantService } from '../modules/grants/service.js';
 import { ShareRequestService } from '../modules/requests/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
@@ -77,6 +79,10 @@ export class Platform {
   readonly pull: PullService;
   /** Single-record verification (核验) under grants, on the exchange port. */
   readonly verify: VerifyService;
+  /** Push subscriptions under grants: long-poll and acknowledge, or webhooks. */
+  readonly subscriptions: SubscriptionService;
+  /** Posts the batches of webhook subscriptions; `serve` starts it, tests call `runOnce`. */
+  readonly pushDelivery: PushDelivery;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -146,6 +152,23 @@ export class Platform {
     this.grantCheck = new GrantCheck({ db, listen: database.listen, now });
     this.pull = new PullService(db, this.exchange, this.grantCheck, this.audit, now);
     this.verify = new VerifyService(this.exchange, this.grantCheck, this.audit);
+    this.subscriptions = new SubscriptionService(db, this.exchange, this.grantCheck, this.audit, { batchRows: config.pushBatchRows }, now);
+    this.pushDelivery = new PushDelivery({
+      db,
+      subscriptions: this.subscriptions,
+      audit: this.audit,
+      credentials: () => this.pki.platformClientCredentials(),
+      maxAttempts: config.pushMaxAttempts,
+      retryDelaysMs: parseRetryDelays(config.pushRetryDelays),
+      timeoutMs: config.pushTimeoutMs,
+      batchRows: config.pushBatchRows,
+      pollMs: config.pushPollMs,
+      now,
+    });
+    this.exchange.onChanged((resourceCode) => {
+      this.subscriptions.changed(resourceCode);
+      this.pushDelivery.nudge();
+    });
   }
 
   get db(): Db {
@@ -243,6 +266,7 @@ export class Platform {
     try {
       this.blobs.close();
       await this.notificationDelivery.stop();
+      await this.pushDelivery.stop();
       await this.grantCheck.stop().catch(() => undefined);
       await this.database.close();
     } finally {

@@ -18,6 +18,8 @@ export interface TestExchange {
   readonly caPem: string;
   /** POSTs JSON with the system's certificate; the status and parsed body. */
   post<T>(who: SystemCredentials, path: string, body: unknown): Promise<{ status: number; body: T }>;
+  /** Any method, with or without a JSON body. */
+  call<T>(who: SystemCredentials, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
 }
 
@@ -27,25 +29,25 @@ export async function startExchange(t: TestPlatform): Promise<TestExchange> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
   useCredentials(app, await t.platform.pki.serverCredentials(['localhost', '127.0.0.1']));
+  const call = <T>(who: SystemCredentials, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string | number> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    return new Promise<{ status: number; body: T }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, method, ca: caPem, servername: 'localhost', key: who.key, cert: who.cert, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T }));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  };
   return {
     app,
     port,
     caPem,
-    post: <T>(who: SystemCredentials, path: string, body: unknown) => {
-      const payload = JSON.stringify(body);
-      return new Promise<{ status: number; body: T }>((resolve, reject) => {
-        const req = request(
-          { host: '127.0.0.1', port, path, method: 'POST', ca: caPem, servername: 'localhost', key: who.key, cert: who.cert, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T }));
-          },
-        );
-        req.on('error', reject);
-        req.end(payload);
-      });
-    },
+    post: <T>(who: SystemCredentials, path: string, body: unknown) => call<T>(who, 'POST', path, body),
+    call,
     close: () => app.close(),
   };
 }

@@ -61,6 +61,7 @@ export const PERMISSIONS = [
   'notification:read',
   'webhook:manage',
   'notification:deliveries',
+  'subscription:manage',
   'data:read',
   'data:load',
 ] as const;
@@ -76,8 +77,8 @@ const ATTACHING: readonly Permission[] = ['attachment:upload'];
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   // The operator reads grants (why is a system refused?) but not the requests' purposes, and runs
   // the notification deliveries: every agency's webhooks, the platform-level ones, the deliveries
-  // view and manual retries.
-  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'grant:read', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage', 'notification:read', 'webhook:manage', 'notification:deliveries'],
+  // view and manual retries; and re-drives dead-lettered push subscriptions.
+  operator: [...DIRECTORY, 'catalog:read', 'catalog:configure', 'grant:read', 'agency:manage', 'system:register', 'system:manage', 'node:register', 'node:manage', 'user:read', 'user:manage', 'certificate:read', 'certificate:apply', 'certificate:manage', 'calendar:manage', 'notification:read', 'webhook:manage', 'notification:deliveries', 'subscription:manage'],
   securityAdmin: ['region:read', 'agency:read', 'calendar:read', 'catalog:read', 'user:read', 'user:roles', 'token:manage', 'notification:read'],
   // The auditor reads the audit trail and nothing else (not even an inbox).
   auditor: ['audit:read'],

@@ -110,6 +110,7 @@ export function batchDigest(changes: readonly IncomingChange[]): string {
 export class ExchangeService {
   readonly #store: ExchangeStore;
   #keys: DataKeys | undefined;
+  readonly #changeListeners: ((resourceCode: string) => void)[] = [];
 
   constructor(
     private readonly db: Db,
@@ -119,6 +120,11 @@ export class ExchangeService {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.#store = new ExchangeStore(db);
+  }
+
+  /** Called after a batch that changed a resource's table committed in this process. */
+  onChanged(listener: (resourceCode: string) => void): void {
+    this.#changeListeners.push(listener);
   }
 
   // ---- the catalog's hooks (inside its publishing transaction) --------------------------------
@@ -280,7 +286,7 @@ export class ExchangeService {
     // Before the batch's transaction: a key created in it would vanish with a rejected batch.
     const keys = await this.#dataKeys();
     try {
-      return await this.db.transaction().execute(async (trx) => {
+      const outcome = await this.db.transaction().execute(async (trx) => {
         // The counter row's lock is held to the end: batches of one resource run one after the
         // other, so sequence numbers commit in order and without gaps (README.md).
         const table = await this.#require(resourceCode, trx, true);
@@ -370,6 +376,9 @@ export class ExchangeService {
         await this.audit.record(ctx, { action: 'data.load', targetType: 'resource', targetId: resourceCode, details: auditDetails(outcome, m.source, m.details) }, trx);
         return outcome;
       });
+      // After commit: long polls and the webhook worker of this process look at once.
+      if (outcome.status === 'applied' && outcome.lastSeq !== null) for (const listener of this.#changeListeners) listener(resourceCode);
+      return outcome;
     } catch (e) {
       if (!(e instanceof Rollback)) throw e;
       if (e.outcome.status === 'rejected') {

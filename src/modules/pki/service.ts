@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, type webcrypto } from 'node:crypto';
 import type { Db } from '../../db/database.js';
 import { GsError } from '../../lib/errors.js';
 import { isUuid, newId } from '../../lib/secrets.js';
@@ -17,6 +17,7 @@ import {
   generateEcKey,
   normaliseSerial,
   type CaKeyAlgorithm,
+  type IssuedCertificate,
   type RevocationReason,
 } from './certificate-authority.js';
 import { pkcs12Bundle } from './pkcs12.js';
@@ -29,6 +30,8 @@ const CA_YEARS = 20;
 /** The exchange listener's certificate: renewed when fewer days than this remain. */
 const SERVER_RENEW_DAYS = 30;
 const SERVER_VALIDITY_DAYS = 397;
+/** Where the platform's own client certificate (push webhooks) is kept beside the listeners' (no DNS name has a colon). */
+const PLATFORM_CLIENT_KEY = 'client:govshare-platform';
 
 const authorityKeyContext = (id: string): string => `pki.authority:${id}`;
 const certificateKeyContext = (id: string): string => `pki.certificate-key:${id}`;
@@ -356,15 +359,26 @@ export class PkiService {
    * reissued when missing or within 30 days of expiry.
    */
   async serverCredentials(names: readonly string[]): Promise<TlsCredentials> {
+    return this.#listenerCredentials(names.join(','), (ca, publicKey, notBefore, notAfter) => ca.issueServer({ names, publicKey, notBefore, notAfter }));
+  }
+
+  /**
+   * The platform's own client certificate (TLS client authentication, CN=govshare platform): what
+   * it presents to a consumer's mutual-TLS push webhook. Kept and renewed as the listener's is.
+   */
+  async platformClientCredentials(): Promise<TlsCredentials> {
+    return this.#listenerCredentials(PLATFORM_CLIENT_KEY, (ca, publicKey, notBefore, notAfter) => ca.issueClient({ subject: 'CN=govshare platform, O=govshare', publicKey, notBefore, notAfter }));
+  }
+
+  async #listenerCredentials(key: string, issue: (ca: CertificateAuthority, publicKey: webcrypto.CryptoKey, notBefore: Date, notAfter: Date) => Promise<IssuedCertificate>): Promise<TlsCredentials> {
     const { ca } = await this.#ca();
-    const key = names.join(',');
     const now = this.now();
     const stored = await this.#store.serverCertificate(key);
     if (stored && stored.notAfter.getTime() - now.getTime() > SERVER_RENEW_DAYS * DAY_MS && (await ca.signed(stored.certificatePem))) {
       return { key: pkcs8Pem(this.keys.open(stored.sealedPrivateKey, serverKeyContext(key))), cert: stored.certificatePem, ca: ca.pem, notAfter: stored.notAfter };
     }
     const generated = await generateEcKey();
-    const issued = await ca.issueServer({ names, publicKey: generated.publicKey, notBefore: new Date(now.getTime() - 60_000), notAfter: new Date(now.getTime() + SERVER_VALIDITY_DAYS * DAY_MS) });
+    const issued = await issue(ca, generated.publicKey, new Date(now.getTime() - 60_000), new Date(now.getTime() + SERVER_VALIDITY_DAYS * DAY_MS));
     await this.#store.saveServerCertificate({ serverName: key, serialNumber: issued.serialNumber, certificatePem: issued.pem, sealedPrivateKey: this.keys.seal(generated.pkcs8, serverKeyContext(key)), notAfter: issued.notAfter, createdAt: now });
     await this.audit.record(systemContext(), { action: 'pki.server-certificate.issue', targetType: 'serverCertificate', targetId: key, details: { serialNumber: issued.serialNumber, notAfter: issued.notAfter.toISOString() } });
     return { key: pkcs8Pem(generated.pkcs8), cert: issued.pem, ca: ca.pem, notAfter: issued.notAfter };
