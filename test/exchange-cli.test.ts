@@ -2,7 +2,7 @@
  * `govshare exchange whoami|query|verify`: the built CLI as an integrator runs it, a client of a
  * real exchange port (mutual TLS, certificate files on disk), no database of its own.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ let dir: string;
 let code: string;
 let puller: string[];
 let checker: string[];
+let subscriber: string[];
 const DAY = 86_400_000;
 
 /** Runs the CLI without blocking this process (the exchange port it calls runs here). */
@@ -40,7 +41,7 @@ beforeAll(async () => {
   });
   ex = await startExchange(t);
   writeFileSync(join(dir, 'ca.crt'), ex.caPem);
-  const files = async (name: string, method: 'pull' | 'comparison'): Promise<string[]> => {
+  const files = async (name: string, method: 'pull' | 'comparison' | 'push'): Promise<string[]> => {
     const who = await systemWithCertificate(t, consumer, name);
     writeFileSync(join(dir, `${name}.crt`), who.cert);
     writeFileSync(join(dir, `${name}.key`), who.key, { mode: 0o600 });
@@ -51,6 +52,7 @@ beforeAll(async () => {
   };
   puller = await files('puller', 'pull');
   checker = await files('checker', 'comparison');
+  subscriber = await files('subscriber', 'push');
 });
 
 afterAll(async () => {
@@ -90,6 +92,29 @@ describe('govshare exchange', () => {
     const refused = await cli(['exchange', 'query', code, ...checker]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('GS_ERR_GRANT_METHOD');
+  });
+
+  it('subscriptions lists the push subscription; changes writes the snapshot to a file and acknowledges it; resync starts again', async () => {
+    const list = await cli(['exchange', 'subscriptions', ...subscriber, '--json']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toMatchObject([{ resourceCode: code, cursor: 0, phase: 'snapshot', mode: 'poll' }]);
+    const out = join(dir, 'changes.ndjson');
+    const r = await cli(['exchange', 'changes', code, ...subscriber, '--limit', '2', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('5 changes');
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { op: string; row?: Record<string, unknown> });
+    expect(lines[0]).toEqual({ op: 'reset', generation: 1 });
+    expect(lines.slice(1).map((l) => l.row?.['企业名称'])).toEqual(['长沙企业0', '长沙企业1', '长沙企业2', '长沙企业3', '长沙企业4']);
+    const state = await cli(['exchange', 'subscriptions', ...subscriber, '--json']);
+    const [sub] = JSON.parse(state.stdout) as { cursor: number; lastSeq: number }[];
+    expect(sub!.cursor).toBe(sub!.lastSeq);
+    const again = await cli(['exchange', 'changes', code, ...subscriber]);
+    expect(again.stdout).toBe('');
+    const resync = await cli(['exchange', 'resync', code, ...subscriber, '--json']);
+    expect(JSON.parse(resync.stdout)).toMatchObject({ generation: 2, cursor: 0 });
+    const badHook = await cli(['exchange', 'webhook', code, ...subscriber, '--webhook-url', 'http://127.0.0.1:9/x']);
+    expect(badHook.code).not.toBe(0);
+    expect(badHook.stderr).toContain('GS_ERR_PUSH_WEBHOOK_INVALID');
   });
 
   it('says what is wrong with a bad option, a missing file, or an unreachable port', async () => {

@@ -237,6 +237,17 @@ async function freshGrant(side: 'consumer' | 'provider', status: 'active' | 'sus
   return r.grantId!;
 }
 
+/** A push subscription of a home-agency system to the home table resource, dead-lettered (what an operator re-drives). */
+async function freshSubscription(): Promise<string> {
+  const grant = await t.platform.db.selectFrom('grants').select(['id', 'consumerSystemId', 'consumerAgencyId']).where('id', '=', await freshGrant('consumer', 'active')).executeTakeFirstOrThrow();
+  const id = crypto.randomUUID();
+  await t.platform.db
+    .insertInto('exchangeSubscriptions')
+    .values({ id, consumerSystemId: grant.consumerSystemId, consumerAgencyId: grant.consumerAgencyId, resourceCode: decodeURIComponent(await freshTableResource()), grantId: grant.id, termsDigest: 'matrix', mode: 'webhook', webhookUrl: 'https://hooks.example.test/push', state: 'dead_letter', attempts: 8, createdAt: new Date(), updatedAt: new Date() })
+    .execute();
+  return id;
+}
+
 /** An attachment uploaded by a requester of the home agency: its staff and the supervisor read it. */
 async function freshAttachment(): Promise<string> {
   return (await t.platform.attachments.upload(userContext('requester', home.id, 'matrix.requester'), { fileName: '保密协议.pdf', contentType: 'application/pdf', body: Readable.from([Buffer.from('%PDF-1.7 保密协议')]) })).id;
@@ -473,6 +484,8 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'GET /api/v1/notification-deliveries': async () => ({ url: `${V1}/notification-deliveries?status=pending&channel=webhook&limit=5` }),
   'GET /api/v1/notification-deliveries/:id': async () => ({ url: `${V1}/notification-deliveries/${await freshDelivery()}` }),
   'POST /api/v1/notification-deliveries/:id/retry': async () => ({ url: `${V1}/notification-deliveries/${await freshDelivery()}/retry` }),
+  'GET /api/v1/subscriptions': async () => ({ url: `${V1}/subscriptions?state=dead_letter` }),
+  'POST /api/v1/subscriptions/:id/redrive': async () => ({ url: `${V1}/subscriptions/${await freshSubscription()}/redrive` }),
   'GET /api/v1/data/tables': async () => ({ url: `${V1}/data/tables` }),
   'GET /api/v1/data/tables/:code': async () => ({ url: `${V1}/data/tables/${await freshTableResource()}` }),
   'POST /api/v1/data/tables/:code/lookup': async () => ({ url: `${V1}/data/tables/${await freshTableResource()}/lookup`, payload: { key: { 统一社会信用代码: usccFor(9001) } } }),

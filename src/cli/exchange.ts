@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { request } from 'node:https';
 import type { Command } from 'commander';
 import { ERRORS, GsError, invalidField, type ErrorCode, type FieldProblem } from '../lib/errors.js';
@@ -20,6 +20,7 @@ interface ClientOptions {
 interface Client {
   post<T>(path: string, body: unknown): Promise<T>;
   get<T>(path: string): Promise<T>;
+  call<T>(method: 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T>;
 }
 
 function readPem(option: string, path: string): string {
@@ -39,7 +40,7 @@ function clientOf(o: ClientOptions): Client {
   }
   if (base.protocol !== 'https:') throw invalidField('--url', 'url', `must be an https:// URL, not ${o.url}`);
   const tls = { cert: readPem('--cert', o.cert), key: readPem('--key', o.key), ca: readPem('--ca', o.ca), ...(o.servername ? { servername: o.servername } : {}) };
-  const call = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> =>
+  const call = <T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = request(new URL(path, base), { method, ...tls, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
@@ -61,7 +62,7 @@ function clientOf(o: ClientOptions): Client {
       req.on('error', (e) => reject(new GsError('GS_ERR_EXCHANGE_CLIENT', { url: o.url, reason: e.message })));
       req.end(payload);
     });
-  return { post: (path, body) => call('POST', path, body), get: (path) => call('GET', path) };
+  return { post: (path, body) => call('POST', path, body), get: (path) => call('GET', path), call: (method, path, body) => call(method, path, body) };
 }
 
 /** The platform's error answer as the error it names, so the CLI prints it and exits as for any refusal. */
@@ -102,7 +103,7 @@ interface Page {
 }
 
 export function registerExchange(program: Command): void {
-  const exchange = program.command('exchange').description("a business system's client of the exchange port (mutual TLS): whoami, query (pull), verify (docs/exchange.md)");
+  const exchange = program.command('exchange').description("a business system's client of the exchange port (mutual TLS): whoami, query (pull), verify, subscriptions and changes (push) (docs/exchange.md)");
 
   withClientOptions(exchange.command('whoami').description('the certificate holder the exchange port sees')).action(
     action(async (opts: ClientOptions, command: Command) => {
@@ -173,6 +174,8 @@ export function registerExchange(program: Command): void {
         print(command, answer, () => `${answer.found ? '记录存在 record found' : '记录不存在 record not found'}\n${table(['信息项 item', '结果 outcome'], Object.entries(answer.fields))}`);
       }),
     );
+
+  registerPush(exchange);
 }
 
 function kv<T>(option: string, raw: string, value: (text: string) => T): { item: string } & T {
@@ -187,4 +190,124 @@ function rangeOf(text: string): { from?: string; to?: string } {
   const to = text.slice(i + 2);
   if (from === '' && to === '') throw invalidField('--range', 'format', 'give FROM, TO or both');
   return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
+}
+
+interface Subscription {
+  readonly resourceCode: string;
+  readonly generation: number;
+  readonly cursor: number;
+  readonly lastSeq: number;
+  readonly phase: string;
+  readonly mode: string;
+  readonly state: string;
+  readonly webhookUrl: string | null;
+  readonly attempts: number;
+  readonly lastError: string | null;
+}
+
+interface Batch {
+  readonly generation: number;
+  readonly batchId: string;
+  readonly after: number;
+  readonly cursor: number;
+  readonly reset: boolean;
+  readonly more: boolean;
+  readonly changes: readonly { seq: number; op: string; ref: string; row: Record<string, unknown> }[];
+}
+
+const subscriptionLine = (s: Subscription): string[] => [s.resourceCode, s.mode, s.state, s.phase, String(s.generation), `${s.cursor}/${s.lastSeq}`, s.lastError ?? ''];
+const SUBSCRIPTION_HEADERS = ['资源 resource', '方式 mode', '状态 state', '阶段 phase', '代 generation', '游标 cursor/last', '最近错误 last error'];
+
+function registerPush(exchange: Command): void {
+  withClientOptions(exchange.command('subscriptions').description('the push subscriptions of this system: one per resource it holds a push grant in force for')).action(
+    action(async (opts: ClientOptions, command: Command) => {
+      const { items } = await clientOf(opts).get<{ items: Subscription[] }>('/exchange/v1/subscriptions');
+      print(command, items, () => table(SUBSCRIPTION_HEADERS, items.map(subscriptionLine)));
+    }),
+  );
+
+  withClientOptions(exchange.command('changes <resource>').description('fetch the changes of a push subscription and acknowledge each batch once written; NDJSON, one change per line ({"op":"reset"} before a batch that starts from zero)'))
+    .option('--limit <n>', 'changes per batch, 1–10000 (default: the platform’s)')
+    .option('--follow', 'keep going: wait for new changes (long poll) until interrupted')
+    .option('--wait <seconds>', 'long-poll wait per call with --follow, 1–60', '30')
+    .option('--out <file>', 'append to this file (synced to disk before each acknowledgement; emptied on reset) instead of standard output')
+    .action(
+      action(async (resource: string, opts: ClientOptions & { limit?: string; follow?: boolean; wait: string; out?: string }) => {
+        if (opts.limit !== undefined && (!/^\d{1,5}$/.test(opts.limit) || Number(opts.limit) < 1 || Number(opts.limit) > 10_000)) throw invalidField('--limit', 'range', `must be a whole number from 1 to 10000, not ${opts.limit}`);
+        if (!/^\d{1,2}$/.test(opts.wait) || Number(opts.wait) < 1 || Number(opts.wait) > 60) throw invalidField('--wait', 'range', `must be a whole number of seconds from 1 to 60, not ${opts.wait}`);
+        const client = clientOf(opts);
+        const out = opts.out === undefined ? null : openSync(opts.out, 'a');
+        const write = (text: string): void => {
+          if (out === null) process.stdout.write(text);
+          else writeSync(out, text);
+        };
+        let stop = false;
+        const interrupt = (): void => {
+          stop = true;
+        };
+        process.once('SIGINT', interrupt);
+        process.once('SIGTERM', interrupt);
+        try {
+          let ack: { generation: number; cursor: number } | undefined;
+          let total = 0;
+          for (;;) {
+            const batch = await client.post<Batch>(resourcePath(resource, 'subscription/changes'), {
+              ...(opts.limit ? { limit: Number(opts.limit) } : {}),
+              ...(opts.follow ? { waitSeconds: Number(opts.wait) } : {}),
+              ...(ack ? { ack } : {}),
+            });
+            if (batch.reset) {
+              if (out !== null) ftruncateSync(out, 0);
+              write(`${JSON.stringify({ op: 'reset', generation: batch.generation })}\n`);
+            }
+            write(batch.changes.map((c) => `${JSON.stringify(c)}\n`).join(''));
+            if (out !== null) fsyncSync(out);
+            total += batch.changes.length;
+            ack = { generation: batch.generation, cursor: batch.cursor };
+            if (stop || (!batch.more && !opts.follow)) {
+              await client.post(resourcePath(resource, 'subscription/ack'), ack);
+              process.stderr.write(`${total} changes; acknowledged up to ${batch.cursor} (generation ${batch.generation})\n`);
+              return;
+            }
+          }
+        } finally {
+          process.removeListener('SIGINT', interrupt);
+          process.removeListener('SIGTERM', interrupt);
+          if (out !== null) closeSync(out);
+        }
+      }),
+    );
+
+  withClientOptions(exchange.command('resync <resource>').description('start the subscription again from zero: a fresh snapshot, the first batch marked reset')).action(
+    action(async (resource: string, opts: ClientOptions, command: Command) => {
+      const s = await clientOf(opts).post<Subscription>(resourcePath(resource, 'subscription/resync'), {});
+      print(command, s, () => table(SUBSCRIPTION_HEADERS, [subscriptionLine(s)]));
+    }),
+  );
+
+  withClientOptions(exchange.command('webhook <resource>').description('have the platform POST the batches to an https webhook (mutual TLS): --webhook-url, or --remove it'))
+    .option('--webhook-url <url>', 'https:// address of the webhook')
+    .option('--ca-file <file>', "PEM of the CA that issued the webhook server's certificate (default: the system's trusted CAs)")
+    .option('--remove', 'stop webhook delivery; fetch with `exchange changes` again')
+    .action(
+      action(async (resource: string, opts: ClientOptions & { webhookUrl?: string; caFile?: string; remove?: boolean }, command: Command) => {
+        const client = clientOf(opts);
+        const target = opts.webhookUrl;
+        if (opts.remove) {
+          const s = await client.call<Subscription>('DELETE', resourcePath(resource, 'subscription/webhook'));
+          print(command, s, () => table(SUBSCRIPTION_HEADERS, [subscriptionLine(s)]));
+          return;
+        }
+        if (!target) throw invalidField('--webhook-url', 'required', 'give the webhook address, or --remove');
+        const s = await client.call<Subscription>('PUT', resourcePath(resource, 'subscription/webhook'), { url: target, ...(opts.caFile ? { caPem: readPem('--ca-file', opts.caFile) } : {}) });
+        print(command, s, () => table(SUBSCRIPTION_HEADERS, [subscriptionLine(s)]));
+      }),
+    );
+
+  withClientOptions(exchange.command('redrive <resource>').description('try a dead-lettered webhook subscription again now')).action(
+    action(async (resource: string, opts: ClientOptions, command: Command) => {
+      const s = await clientOf(opts).post<Subscription>(resourcePath(resource, 'subscription/redrive'), {});
+      print(command, s, () => table(SUBSCRIPTION_HEADERS, [subscriptionLine(s)]));
+    }),
+  );
 }

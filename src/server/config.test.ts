@@ -121,6 +121,11 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_DELIVERY_MAX_ATTEMPTS: '5',
         GOVSHARE_DELIVERY_RETRY_DELAYS: '1m,5m',
         GOVSHARE_DELIVERY_POLL_MS: '1000',
+        GOVSHARE_PUSH_BATCH_ROWS: '500',
+        GOVSHARE_PUSH_TIMEOUT_MS: '8000',
+        GOVSHARE_PUSH_MAX_ATTEMPTS: '4',
+        GOVSHARE_PUSH_RETRY_DELAYS: '5s,1m',
+        GOVSHARE_PUSH_POLL_MS: '500',
       },
     });
     expect(c).toEqual({
@@ -166,6 +171,11 @@ describe('loadConfig from the environment', () => {
       deliveryMaxAttempts: 5,
       deliveryRetryDelays: '1m,5m',
       deliveryPollMs: 1000,
+      pushBatchRows: 500,
+      pushTimeoutMs: 8000,
+      pushMaxAttempts: 4,
+      pushRetryDelays: '5s,1m',
+      pushPollMs: 500,
       backupS3CaFile: '/etc/govshare/oss-ca.pem',
       backupS3CredentialsFile: '/etc/govshare/oss.credentials',
       requestConformanceCheck: true,
