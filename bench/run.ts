@@ -12,12 +12,13 @@ import { errorLine, serverVersion } from './bench-database.js';
 import type { Benchmark, BenchResult, BenchSettings } from './benchmark.js';
 import { catalogSearch } from './catalog-search.js';
 import { exchangePull } from './exchange-pull.js';
+import { exchangePush } from './exchange-push.js';
 import { exchangeWhoami } from './exchange-whoami.js';
 import { grantCheck } from './grant-check.js';
 import { Teardown } from './teardown.js';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami, exchangePull, catalogSearch, catalogImport, grantCheck];
+const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami, exchangePull, exchangePush, catalogSearch, catalogImport, grantCheck];
 
 /**
  * Seconds of load per side: `--quick` (6 s measured) must finish, build included, well under

@@ -186,6 +186,32 @@ describe('push by long poll and acknowledgement', () => {
     expect(events.rows[0]!.n).toBeGreaterThanOrEqual(copy.batches - 2);
   });
 
+  it('a record changed while its batch is read ahead arrives in its new version after the old one', async () => {
+    const fresh = new Copy();
+    await ex.post(consumer, `${sub()}/resync`, {});
+    const first = await ex.post<PushBatch>(consumer, `${sub()}/changes`, { limit: 3 });
+    fresh.apply(first.body);
+    // The next batch (the following three records) is being read ahead now; change one of them.
+    const table = await t.platform.exchange.tableOf(code);
+    const next = await t.platform.exchange.decodeRows(table, await sql<Record<string, unknown>>`select * from ${sql.raw(`shared."${table.tableName}"`)} where gs_seq > ${first.body.cursor} and not gs_deleted and c2 like '长沙%' order by gs_seq limit 1`.execute(t.platform.db).then((r) => r.rows));
+    const target = String(next[0]!.values['统一社会信用代码']);
+    const n = [...Array(100).keys()].map((i) => 200 + i).find((i) => usccFor(i) === target)!;
+    await load([{ n, name: '长沙企业预读后改名' }]);
+    let ack = { generation: first.body.generation, cursor: first.body.cursor };
+    for (;;) {
+      const r = await ex.post<PushBatch>(consumer, `${sub()}/changes`, { limit: 3, ack });
+      fresh.apply(r.body);
+      ack = { generation: r.body.generation, cursor: r.body.cursor };
+      if (!r.body.more) break;
+    }
+    await ex.post(consumer, `${sub()}/ack`, ack);
+    expect(fresh.byKey().get(target)).toMatchObject({ 企业名称: '长沙企业预读后改名' });
+    expect(fresh.byKey()).toEqual(await expected());
+    copy.records.clear();
+    for (const [k, v] of fresh.records) copy.records.set(k, v);
+    copy.lastSeq = fresh.lastSeq;
+  });
+
   it('waits for a change on a long poll and answers as soon as it commits', async () => {
     const waiting = ex.post<PushBatch>(consumer, `${sub()}/changes`, { waitSeconds: 20 });
     await new Promise((r) => setTimeout(r, 200));
@@ -199,22 +225,24 @@ describe('push by long poll and acknowledgement', () => {
 
   it('refuses an acknowledgement past what was delivered, and one of an earlier generation after a resync', async () => {
     const table = await t.platform.exchange.tableOf(code);
-    const past = await ex.post<ErrorReply>(consumer, `${sub()}/ack`, { generation: 1, cursor: table.lastSeq + 5 });
+    const gen = (await ex.call<{ generation: number }>(consumer, 'GET', sub())).body.generation;
+    const past = await ex.post<ErrorReply>(consumer, `${sub()}/ack`, { generation: gen, cursor: table.lastSeq + 5 });
     expect(past.status).toBe(409);
     expect(past.body.code).toBe('GS_ERR_PUSH_ACK_INVALID');
 
     const resynced = await ex.post<{ generation: number; cursor: number; snapshotUntil: number }>(consumer, `${sub()}/resync`, {});
-    expect(resynced.body).toMatchObject({ generation: 2, cursor: 0, snapshotUntil: table.lastSeq });
-    const stale = await ex.post<ErrorReply>(consumer, `${sub()}/ack`, { generation: 1, cursor: 3 });
+    expect(resynced.body).toMatchObject({ generation: gen + 1, cursor: 0, snapshotUntil: table.lastSeq });
+    const stale = await ex.post<ErrorReply>(consumer, `${sub()}/ack`, { generation: gen, cursor: 3 });
     expect(stale.status).toBe(409);
     expect(stale.body.code).toBe('GS_ERR_PUSH_ACK_STALE');
     const fresh = new Copy();
     const first = await drain(consumer, fresh, 100);
-    expect(first.generation).toBe(2);
+    expect(first.generation).toBe(gen + 1);
     expect(fresh.byKey()).toEqual(await expected());
   });
 
   it('stops at the next batch once the grant is revoked, audited as denied; a renewal with other terms starts again from zero', async () => {
+    const gen = (await ex.call<{ generation: number }>(consumer, 'GET', sub())).body.generation;
     const [current] = await t.platform.db.selectFrom('grants').select('id').where('consumerSystemId', '=', consumer.systemId).where('status', '=', 'active').execute();
     await setGrantStatus(t.platform.db, current!.id, 'revoked');
     const refused = await ex.post<ErrorReply>(consumer, `${sub()}/changes`, {});
@@ -226,7 +254,7 @@ describe('push by long poll and acknowledgement', () => {
     await grant(consumer, { items: ['统一社会信用代码', '企业名称'], masking: {} });
     const first = await ex.post<PushBatch>(consumer, `${sub()}/changes`, { limit: 100 });
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ generation: 3, after: 0, reset: true, items: ['统一社会信用代码', '企业名称'] });
+    expect(first.body).toMatchObject({ generation: gen + 1, after: 0, reset: true, items: ['统一社会信用代码', '企业名称'] });
     expect(Object.keys(first.body.changes[0]!.row)).toEqual(['统一社会信用代码', '企业名称']);
   });
 

@@ -92,8 +92,11 @@ export function grantView(grant: Pick<EffectiveGrant, 'items' | 'rowFilter' | 'm
       for (const item of items) {
         const v = Object.hasOwn(row, item) ? row[item] : null;
         const mask = masks.get(item);
-        // defineProperty: an item called `__proto__` becomes a key, not the prototype.
-        Object.defineProperty(out, item, { value: mask ? maskValue(mask, v, hashKey) : (v ?? null), enumerable: true, writable: true, configurable: true });
+        const value = mask ? maskValue(mask, v, hashKey) : (v ?? null);
+        // An item called `__proto__` must become a key, not the prototype: defineProperty for it
+        // (and only for it: plain assignment is several times faster on every other row).
+        if (item === '__proto__') Object.defineProperty(out, item, { value, enumerable: true, writable: true, configurable: true });
+        else out[item] = value;
       }
       return out;
     },

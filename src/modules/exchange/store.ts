@@ -159,12 +159,20 @@ export class ExchangeStore {
     return r.rows[0] ?? { live: 0, deleted: 0 };
   }
 
-  /** Rows in sequence order after a cursor: what push and resync read. */
+  /**
+   * Rows in sequence order after a cursor: what push and resync read. Without the query
+   * builder's plugins (no CamelCasePlugin renaming every key of every row): the rows come back
+   * under their physical column names as they are.
+   */
   async changes(table: TableRow, after: number, limit: number, executor: Db = this.db): Promise<Record<string, unknown>[]> {
-    const { list, decode } = selectList(table);
-    const r = await sql<Record<string, unknown>>`select ${list} from ${sql.raw(qualified(table.tableName))} where ${ident(BOOKKEEPING.seq)} > ${after} order by ${ident(BOOKKEEPING.seq)} limit ${limit}`.execute(executor);
-    return r.rows.map(decode);
+    const r = await sql<Record<string, unknown>>`select ${sql.join(physicalColumns(table).map(ident))} from ${sql.raw(qualified(table.tableName))} where ${ident(BOOKKEEPING.seq)} > ${after} order by ${ident(BOOKKEEPING.seq)} limit ${limit}`.execute(executor.withoutPlugins());
+    return r.rows;
   }
+}
+
+/** Every physical column of a shared table: data columns (with blind indexes), then bookkeeping. */
+function physicalColumns(table: TableRow): string[] {
+  return [...table.columns.flatMap((c) => (c.indexColumn ? [c.column, c.indexColumn] : [c.column])), ...Object.values(BOOKKEEPING)];
 }
 
 /**
@@ -172,7 +180,7 @@ export class ExchangeStore {
  * would turn `gs_seq` into `gsSeq`; callers get the physical names.
  */
 export function selectList(table: TableRow): { list: RawBuilder<unknown>; decode: (r: Record<string, unknown>) => Record<string, unknown> } {
-  const names = [...table.columns.flatMap((c) => (c.indexColumn ? [c.column, c.indexColumn] : [c.column])), ...Object.values(BOOKKEEPING)];
+  const names = physicalColumns(table);
   return {
     list: sql.join(names.map((n, i) => sql`${ident(n)} as ${sql.raw(`a${i}`)}`)),
     decode: (r) => Object.fromEntries(names.map((n, i) => [n, r[`a${i}`]])),

@@ -95,6 +95,22 @@ const WAIT_POLL_MS = 1000;
 /** Empty batches (every change filtered out) passed over in one call before answering. */
 const MAX_SKIPPED_BATCHES = 20;
 
+/** Subscriptions with a batch read ahead at once (each holds at most one batch). */
+const MAX_READ_AHEAD = 64;
+/** A batch read ahead longer ago than this is read again. */
+const READ_AHEAD_MS = 10_000;
+
+interface Prefetch {
+  readonly generation: number;
+  readonly after: number;
+  readonly limit: number;
+  readonly grantId: string;
+  readonly termsDigest: string;
+  readonly snapshotUntil: number;
+  readonly at: number;
+  readonly batch: Promise<PushBatch>;
+}
+
 /** The grant's terms that shape what a consumer holds: a change of them starts the subscription again. */
 export function termsDigest(g: Pick<EffectiveGrant, 'items' | 'rowFilter' | 'masking'>): string {
   const masking = Object.keys(g.masking)
@@ -128,6 +144,8 @@ export function termsDigest(g: Pick<EffectiveGrant, 'items' | 'rowFilter' | 'mas
 export class SubscriptionService {
   readonly #store: ExchangeStore;
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** The batch after the one just handed out, read ahead while the consumer applies it (see fetch). */
+  readonly #ahead = new Map<string, Prefetch>();
 
   constructor(
     private readonly db: Db,
@@ -182,10 +200,11 @@ export class SubscriptionService {
     for (;;) {
       const s = await this.#subscribed(ctx, systemId, resourceCode);
       if (s.row.mode === 'webhook') throw new GsError('GS_ERR_PUSH_WEBHOOK_MODE', { resourceCode, url: s.row.webhookUrl ?? '' });
-      const batch = await this.nextBatch(s.row, s.grant, s.table, limit);
+      const batch = (await this.#readAhead(s.row, s.grant, limit)) ?? (await this.nextBatch(s.row, s.grant, s.table, limit));
       if (batch.changes.length > 0 || batch.cursor > batch.after || Date.now() >= deadline) {
         await this.#handedOut(s.row, batch);
         if (batch.changes.length > 0) await this.#audited(ctx, s.grant, batch, 'poll');
+        if (batch.more) this.#readNext(s.row, s.grant, s.table, batch, limit);
         return batch;
       }
       await this.#waitForChange(resourceCode, batch.cursor, deadline);
@@ -340,6 +359,38 @@ export class SubscriptionService {
       const moved = await this.#advance(current, after, cursor);
       if (!moved) return batch;
       current = moved;
+    }
+  }
+
+  /**
+   * Starts reading the batch after `batch` while the consumer receives and applies it: a consumer
+   * draining a backlog asks for it next (acknowledging `batch`), and the database read, decryption
+   * and presentation then overlap its work instead of following it. One per subscription.
+   */
+  #readNext(row: SubscriptionRow, grant: EffectiveGrant, table: TableRow, batch: PushBatch, limit: number): void {
+    if (this.#ahead.size >= MAX_READ_AHEAD) this.#ahead.delete(this.#ahead.keys().next().value!);
+    const next = this.nextBatch({ ...row, cursor: batch.cursor }, grant, table, limit);
+    next.catch(() => undefined);
+    this.#ahead.set(row.id, { generation: row.generation, after: batch.cursor, limit, grantId: grant.grantId, termsDigest: row.termsDigest, snapshotUntil: row.snapshotUntil, at: Date.now(), batch: next });
+  }
+
+  /**
+   * The batch read ahead, if it is the one asked for now: same generation, terms, grant, limit
+   * and snapshot end, following the cursor as it now stands, and fresh. Changes committed after it
+   * was read have higher sequence numbers and come in a later batch (README.md), so it is what a
+   * read now would answer, except that a row changed meanwhile may come in its earlier version
+   * first and its new one later — the same order of the same changes.
+   */
+  async #readAhead(row: SubscriptionRow, grant: EffectiveGrant, limit: number): Promise<PushBatch | undefined> {
+    const ahead = this.#ahead.get(row.id);
+    if (!ahead) return undefined;
+    this.#ahead.delete(row.id);
+    const fits = ahead.generation === row.generation && ahead.after === Number(row.cursor) && ahead.limit === limit && ahead.grantId === grant.grantId && ahead.termsDigest === row.termsDigest && ahead.snapshotUntil === Number(row.snapshotUntil) && Date.now() - ahead.at < READ_AHEAD_MS;
+    if (!fits) return undefined;
+    try {
+      return await ahead.batch;
+    } catch {
+      return undefined;
     }
   }
 
