@@ -294,7 +294,9 @@ export class ExchangeService {
         }
         const byName = namesOf(table.columns);
         const pk = primaryKeyColumns(table.columns);
-        const chunkRows = Math.max(1, Math.min(1000, Math.floor(30_000 / (table.columns.length * 2 + 4))));
+        // A multi-row INSERT binds every value: under PostgreSQL's 65,535 parameters.
+        const insertRows = Math.max(1, Math.min(1000, Math.floor(30_000 / (table.columns.length * 2 + 4))));
+        let staged = false;
         let seq = table.lastSeq;
         let firstSeq: number | null = null;
         let rows = 0;
@@ -316,9 +318,16 @@ export class ExchangeService {
             (p.operation === 'delete' ? deletes : upserts).push({ seq, deleted: p.operation === 'delete', values: p.values });
           }
           pending.clear();
-          // Keys are distinct within a chunk, so the two statements touch different rows.
-          await this.#store.write(table, upserts, now, trx);
-          await this.#store.write(table, deletes, now, trx);
+          if (upserts.length + deletes.length >= COPY_MIN_ROWS) {
+            // Large chunks go through COPY into the batch's staging table (README.md, "Writing").
+            if (!staged) await this.#store.stage(table, trx);
+            staged = true;
+            await this.#store.writeStaged(table, [...upserts, ...deletes], now, trx);
+          } else {
+            // Keys are distinct within a chunk, so the statements touch different rows.
+            for (let i = 0; i < upserts.length; i += insertRows) await this.#store.write(table, upserts.slice(i, i + insertRows), now, trx);
+            for (let i = 0; i < deletes.length; i += insertRows) await this.#store.write(table, deletes.slice(i, i + insertRows), now, trx);
+          }
           upserted += upserts.length;
           deleted += deletes.length;
         };
@@ -350,7 +359,7 @@ export class ExchangeService {
           // The last change of a key in the chunk wins, at its position (it takes the later sequence number).
           pending.delete(id);
           pending.set(id, { operation: change.operation, values });
-          if (pending.size >= chunkRows) await flush();
+          if (pending.size >= CHUNK_ROWS) await flush();
           if (rows % 1000 === 0) m.onProgress?.(rows);
         }
         m.onProgress?.(rows);
@@ -512,6 +521,14 @@ export class ExchangeService {
 }
 
 const DATA_KEY_CONTEXT = 'exchange.data-key';
+
+/** Changes checked and held before they are written (the last change of a key in a chunk wins). */
+const CHUNK_ROWS = 20_000;
+/**
+ * From this many rows a chunk is written with COPY through a staging table; below, with
+ * multi-row INSERTs (an API batch of a few rows does not pay for a temporary table).
+ */
+const COPY_MIN_ROWS = 200;
 
 function incompatible(resourceCode: string, version: number, changes: readonly IncompatibleChange[]): GsError {
   const summary = changes.map((c) => `${c.item}: ${c.change}${c.before !== null || c.after !== null ? ` (${c.before ?? '—'} → ${c.after ?? '—'})` : ''}`).join('; ');
