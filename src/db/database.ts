@@ -5,6 +5,7 @@ import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { GsError } from '../lib/errors.js';
 import { copyOutBinary, copyOutStream, type BinaryRow } from './copy-binary.js';
+import { CopyingClient, copyingPGlite } from './copy-in.js';
 import { listenPostgres, type Listener } from './pg-listener.js';
 import { SerialisedPGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
@@ -119,6 +120,8 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
     idleTimeoutMillis: 30_000,
     types: pgTypes,
     application_name: 'govshare',
+    // COPY FROM STDIN through Kysely, on the transaction's connection (copy-in.ts).
+    Client: CopyingClient,
   });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
@@ -161,7 +164,7 @@ async function openPGlite(dir: string | undefined): Promise<DatabaseHandle> {
   } catch (e) {
     throw new GsError('GS_ERR_DB_DATA_DIR', { dataDir: dir ?? '(memory)', reason: reason(e) }, undefined, { cause: e });
   }
-  const db = new Kysely<Database>({ dialect: new SerialisedPGliteDialect(pglite), plugins: [new CamelCasePlugin()] });
+  const db = new Kysely<Database>({ dialect: new SerialisedPGliteDialect(copyingPGlite(pglite)), plugins: [new CamelCasePlugin()] });
   const listeners = new Listeners();
   return {
     db,

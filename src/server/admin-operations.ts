@@ -339,10 +339,7 @@ export const ADMIN_OPERATIONS = {
     if (totalBytes > p.config.dataLoadMaxBytes) throw new GsError('GS_ERR_DATA_FILE_TOO_LARGE', { limit: p.config.dataLoadMaxBytes });
     const format = input.format ?? (/\.(ndjson|jsonl)$/i.test(input.file) ? 'ndjson' : /\.xlsx$/i.test(input.file) ? 'xlsx' : 'csv');
     const file = openDataFile(createReadStream(input.file), { format, encoding: input.encoding, maxBytes: p.config.dataLoadMaxBytes });
-    const rows = (async function* () {
-      for await (const r of file.rows) yield { ...r, operation: 'upsert' as const };
-    })();
-    const outcome = await p.exchange.loadRows(ctx, input.resource, rows, {
+    const outcome = await p.exchange.loadRows(ctx, input.resource, file.rows, {
       idempotencyKey: input.idempotencyKey,
       policy: input.policy,
       digest: file.digest,

@@ -43,18 +43,35 @@ function header(k: DataKey): Buffer {
   return h;
 }
 
+/**
+ * Nonces and IVs cut from a pool of random bytes, each byte used once: a call to the system's
+ * random source per value cost more than the encryption itself (a million-row load).
+ */
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function freshBytes(n: number): Buffer {
+  if (poolAt + n > pool.length) {
+    // A new buffer, never refilled in place: slices handed out earlier stay as they were.
+    pool = randomBytes(64 * 1024);
+    poolAt = 0;
+  }
+  const b = pool.subarray(poolAt, poolAt + n);
+  poolAt += n;
+  return b;
+}
+
 /** Encrypts with the current key; `aad` is `<resource code>/<column>`. */
 export function encryptValue(k: DataKey, plaintext: string, aad: string): Buffer {
   const head = header(k);
   const data = Buffer.from(plaintext, 'utf8');
   if (k.algorithm === 'aes-256-gcm') {
-    const nonce = randomBytes(12);
+    const nonce = freshBytes(12);
     const c = createCipheriv('aes-256-gcm', k.key, nonce);
     c.setAAD(Buffer.concat([head, Buffer.from(aad, 'utf8')]));
     return Buffer.concat([head, nonce, c.update(data), c.final(), c.getAuthTag()]);
   }
   const { enc, mac } = sm4Keys(k.key);
-  const iv = randomBytes(16);
+  const iv = freshBytes(16);
   const c = createCipheriv('sm4-cbc', enc, iv);
   const body = Buffer.concat([iv, c.update(data), c.final()]);
   const tag = createHmac('sha256', mac).update(head).update(body).update(Buffer.from(aad, 'utf8')).digest();

@@ -7,6 +7,8 @@ import type { CsvEncoding, LoadFormat } from './vocabulary.js';
 /** One record of a data file: its number (CSV: the header is record 1; NDJSON: the line) and values by item name. */
 export interface FileRow {
   readonly row: number;
+  /** A file's records are upserts. */
+  readonly operation: 'upsert';
   readonly values: Readonly<Record<string, unknown>>;
   /** A problem of the record as a whole (wrong number of cells, a line that is not JSON). */
   readonly problems?: readonly RowProblem[];
@@ -100,63 +102,112 @@ async function* decoded(source: AsyncIterable<Buffer>, declared: CsvEncoding | u
 }
 
 /**
- * RFC 4180 records from text chunks: quoted cells with "" escapes and line breaks, LF or CRLF.
- * `record` counts records (a quoted line break does not start one).
+ * One record read from `text` at `at` with the full RFC 4180 rules (quoted cells, "" escapes,
+ * quoted line breaks, CR, LF or CRLF ending it). `end` is where the next record starts; `cr`
+ * says it ended with a CR whose LF may follow. null: the text ends inside the record and more
+ * is to come (`final` false).
  */
-async function* csvRecords(text: AsyncIterable<string>): AsyncGenerator<{ record: number; cells: string[] }> {
-  let cells: string[] = [];
+function slowRecord(text: string, at: number, final: boolean, record: number): { cells: string[]; end: number; cr: boolean } | null {
+  const cells: string[] = [];
   let cell = '';
   let quoted = false;
   let afterQuote = false;
-  let record = 1;
-  let pendingCr = false;
-  for await (const chunk of text) {
-    for (let i = 0; i < chunk.length; i++) {
-      const ch = chunk[i]!;
-      if (pendingCr) {
-        pendingCr = false;
-        if (ch === '\n') continue;
-      }
-      if (quoted) {
-        if (ch === '"') {
-          quoted = false;
-          afterQuote = true;
-        } else cell += ch;
+  for (let i = at; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"') {
+        quoted = false;
+        afterQuote = true;
+      } else cell += ch;
+      continue;
+    }
+    if (afterQuote) {
+      afterQuote = false;
+      if (ch === '"') {
+        // "" inside quotes: a literal quote, and still quoted
+        cell += '"';
+        quoted = true;
         continue;
       }
-      if (afterQuote) {
-        afterQuote = false;
-        if (ch === '"') {
-          // "" inside quotes: a literal quote, and still quoted
-          cell += '"';
-          quoted = true;
-          continue;
-        }
-      }
-      if (ch === '"' && cell === '') quoted = true;
-      else if (ch === ',') {
-        cells.push(cell);
-        cell = '';
-      } else if (ch === '\n' || ch === '\r') {
-        cells.push(cell);
-        yield { record, cells };
-        record++;
-        cells = [];
-        cell = '';
-        pendingCr = ch === '\r';
-      } else cell += ch;
     }
+    if (ch === '"' && cell === '') quoted = true;
+    else if (ch === ',') {
+      cells.push(cell);
+      cell = '';
+    } else if (ch === '\n' || ch === '\r') {
+      cells.push(cell);
+      if (ch === '\r' && i + 1 < text.length) return { cells, end: text[i + 1] === '\n' ? i + 2 : i + 1, cr: false };
+      return { cells, end: i + 1, cr: ch === '\r' };
+    } else cell += ch;
   }
+  if (!final) return null;
   if (quoted) throw unreadable(`record ${record}`, 'a quotation mark is never closed', '引号未闭合');
   if (cell !== '' || cells.length > 0) {
     cells.push(cell);
-    yield { record, cells };
+    return { cells, end: text.length, cr: false };
+  }
+  return { cells: [], end: text.length, cr: false };
+}
+
+/**
+ * RFC 4180 records from text chunks: quoted cells with "" escapes and line breaks, LF or CRLF.
+ * `record` counts records (a quoted line break does not start one). A line with no quotation
+ * mark and no lone CR — nearly every line of a real file — is split at its commas at once; any
+ * other goes through the full rules (`slowRecord`). The records of a chunk come as one array
+ * (one step of the async iteration per chunk, not per record).
+ */
+async function* csvRecords(text: AsyncIterable<string>): AsyncGenerator<{ record: number; cells: string[] }[]> {
+  let buf = '';
+  let record = 1;
+  let skipLf = false;
+  for await (const chunk of text) {
+    buf = buf.length === 0 ? chunk : buf + chunk;
+    let at = 0;
+    // The next quotation mark and CR at or after `at` (-1: none in this text), found once and
+    // kept until passed, so that the text is scanned for them once.
+    let quote = -2;
+    let cr = -2;
+    const records: { record: number; cells: string[] }[] = [];
+    for (;;) {
+      if (skipLf && at < buf.length) {
+        skipLf = false;
+        if (buf[at] === '\n') at++;
+      }
+      if (at >= buf.length) break;
+      const nl = buf.indexOf('\n', at);
+      if (nl >= 0) {
+        const lineEnd = nl > at && buf.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        if (quote !== -1 && quote < at) quote = buf.indexOf('"', at);
+        if (cr !== -1 && cr < at) cr = buf.indexOf('\r', at);
+        if ((quote < 0 || quote > nl) && (cr < 0 || cr >= lineEnd)) {
+          records.push({ record: record++, cells: buf.slice(at, lineEnd).split(',') });
+          at = nl + 1;
+          continue;
+        }
+      }
+      const r = slowRecord(buf, at, false, record);
+      if (!r) break;
+      records.push({ record: record++, cells: r.cells });
+      at = r.end;
+      skipLf = r.cr;
+    }
+    buf = buf.slice(at);
+    if (records.length > 0) yield records;
+  }
+  if (skipLf && buf[0] === '\n') buf = buf.slice(1);
+  let at = 0;
+  while (at < buf.length) {
+    const r = slowRecord(buf, at, true, record);
+    if (!r || r.cells.length === 0) break;
+    yield [{ record: record++, cells: r.cells }];
+    at = r.end;
+    if (r.cr && buf[at] === '\n') at++;
   }
 }
 
 async function* csvRows(text: AsyncIterable<string>): AsyncGenerator<FileRow> {
   let header: string[] | undefined;
-  for await (const { record, cells } of csvRecords(text)) {
+  for await (const records of csvRecords(text)) for (const { record, cells } of records) {
     if (!header) {
       header = cells.map((c, i) => (i === 0 ? c.replace(/^\ufeff/, '') : c).trim());
       const seen = new Set<string>();
@@ -172,12 +223,15 @@ async function* csvRows(text: AsyncIterable<string>): AsyncGenerator<FileRow> {
     if (cells.length !== header.length) {
       yield {
         row: record,
+        operation: 'upsert',
         values: {},
         problems: [{ row: record, item: null, rule: 'columnCount', message: `${cells.length} cells, the header has ${header.length}`, messageZh: `有 ${cells.length} 个单元格，表头为 ${header.length} 列` }],
       };
       continue;
     }
-    yield { row: record, values: Object.fromEntries(header.map((h, i) => [h, cells[i]])) };
+    const values: Record<string, string> = {};
+    for (let i = 0; i < header.length; i++) values[header[i]!] = cells[i]!;
+    yield { row: record, operation: 'upsert', values };
   }
   if (!header) throw unreadable('record 1', 'the file is empty (no header)', '文件为空（没有表头）');
 }
@@ -203,14 +257,14 @@ async function* ndjsonRows(text: AsyncIterable<string>): AsyncGenerator<FileRow>
     try {
       value = JSON.parse(t);
     } catch (e) {
-      yield { row: line, values: {}, problems: [{ row: line, item: null, rule: 'json', message: `not JSON (${(e as Error).message})`, messageZh: '不是合法的 JSON' }] };
+      yield { row: line, operation: 'upsert', values: {}, problems: [{ row: line, item: null, rule: 'json', message: `not JSON (${(e as Error).message})`, messageZh: '不是合法的 JSON' }] };
       continue;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      yield { row: line, values: {}, problems: [{ row: line, item: null, rule: 'json', message: 'a line must be one JSON object', messageZh: '每行须为一个 JSON 对象' }] };
+      yield { row: line, operation: 'upsert', values: {}, problems: [{ row: line, item: null, rule: 'json', message: 'a line must be one JSON object', messageZh: '每行须为一个 JSON 对象' }] };
       continue;
     }
-    yield { row: line, values: value as Record<string, unknown> };
+    yield { row: line, operation: 'upsert', values: value as Record<string, unknown> };
   }
 }
 
@@ -244,10 +298,10 @@ async function* xlsxRows(source: AsyncIterable<Buffer>): AsyncGenerator<FileRow>
       }
       if (cells.every((c) => c === '')) continue;
       if (cells.length > header.length && cells.slice(header.length).some((c) => c !== '')) {
-        yield { row, values: {}, problems: [{ row, item: null, rule: 'columnCount', message: `cells beyond the ${header.length} named columns`, messageZh: `有超出 ${header.length} 个表头列的单元格` }] };
+        yield { row, operation: 'upsert', values: {}, problems: [{ row, item: null, rule: 'columnCount', message: `cells beyond the ${header.length} named columns`, messageZh: `有超出 ${header.length} 个表头列的单元格` }] };
         continue;
       }
-      yield { row, values: Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ''])) };
+      yield { row, operation: 'upsert', values: Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ''])) };
     }
   } catch (e) {
     if (e instanceof GsError && e.code === 'GS_ERR_DATA_FILE_UNREADABLE') throw e;

@@ -142,10 +142,7 @@ export async function exchangeDataRoutes(app: GsApp, { exchange, config }: Platf
           });
           source.pipe(body);
           const file = openDataFile(body, { format, encoding: req.query.encoding, maxBytes });
-          const rows = (async function* () {
-            for await (const r of file.rows) yield { ...r, operation: 'upsert' as const };
-          })();
-          const out = await exchange.loadRows(req.ctx, req.params.code, rows, {
+          const out = await exchange.loadRows(req.ctx, req.params.code, file.rows, {
             idempotencyKey: req.query.idempotencyKey,
             policy: req.query.policy,
             digest: file.digest,

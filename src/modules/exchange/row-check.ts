@@ -59,7 +59,8 @@ export function checkValue(c: SharedColumn, raw: unknown): { value: CheckedValue
       // PostgreSQL cannot store U+0000 in text: refused here, at its row, not by the database mid-batch.
       if (raw.includes('\u0000')) return { problem: p('character', 'contains the character U+0000, which cannot be stored', '含有无法保存的字符 U+0000') };
       const value = c.format === 'idCard' ? raw.toUpperCase() : raw;
-      const chars = [...value].length;
+      // UTF-16 units are never fewer than characters: count characters only when it matters.
+      const chars = c.length !== null && value.length > c.length ? [...value].length : 0;
       if (c.length !== null && chars > c.length) return { problem: p('maxLength', `longer than ${c.length} characters (${chars})`, `长度超过 ${c.length} 个字符（${chars}）`) };
       if (c.format) {
         const bad = formatProblem(c.format as DataItemFormat, value);
@@ -114,17 +115,21 @@ export function checkValue(c: SharedColumn, raw: unknown): { value: CheckedValue
 export function checkRow(columns: readonly SharedColumn[], byName: ReadonlyMap<string, SharedColumn>, row: number, operation: ChangeOperation, values: Readonly<Record<string, unknown>>): { row: CheckedRow; problems: RowProblem[] } {
   const problems: RowProblem[] = [];
   const out = new Map<string, CheckedValue>();
-  const given = new Map<string, unknown>();
-  for (const [name, value] of Object.entries(values)) {
+  // Names are checked first (unknown, not a key in a delete, given twice); values are then taken
+  // by column. A name that is not a known item's is looked at only on this first pass.
+  let given: Map<string, unknown> | undefined;
+  for (const name in values) {
     const c = byName.get(name);
+    if (c && c.item === name && (operation !== 'delete' || c.key)) continue;
+    given ??= new Map();
     if (!c) problems.push({ row, item: name, rule: 'unknownItem', message: `no data item ${name} in this resource`, messageZh: `本资源没有信息项“${name}”` });
     else if (operation === 'delete' && !c.key) problems.push({ row, item: c.item, rule: 'notKey', message: 'a delete names the key data items only', messageZh: '删除只需给出关键信息项' });
-    else if (given.has(c.column)) problems.push({ row, item: c.item, rule: 'duplicateItem', message: 'given twice (by its Chinese and another name)', messageZh: '重复给出（中文名称与其他名称）' });
-    else given.set(c.column, value);
+    else if (Object.hasOwn(values, c.item) || given.has(c.column)) problems.push({ row, item: c.item, rule: 'duplicateItem', message: 'given twice (by its Chinese and another name)', messageZh: '重复给出（中文名称与其他名称）' });
+    else given.set(c.column, values[name]);
   }
   for (const c of columns) {
     if (operation === 'delete' && !c.key) continue;
-    const r = checkValue(c, given.get(c.column));
+    const r = checkValue(c, Object.hasOwn(values, c.item) ? values[c.item] : given?.get(c.column));
     if ('problem' in r) problems.push({ row, item: c.item, ...r.problem });
     else out.set(c.column, r.value);
   }

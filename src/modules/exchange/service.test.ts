@@ -228,6 +228,27 @@ describe('ingest', () => {
     expect((await exchange.record(loader.actor, code, { 统一社会信用代码: usccFor(60) }))?.values.企业名称).toBe('新');
   });
 
+  it('writes a large batch through COPY as a small one is written: last change of a key wins, tombstones, awkward text, gap-free numbers', async () => {
+    const start = (await exchange.table(loader.actor, code)).lastSeq;
+    const odd = 'tab\there, back\\slash \\N, line\nbreak\r\n, 引号"';
+    const changes: IncomingChange[] = [];
+    for (let i = 0; i < 600; i++) changes.push(upsert(changes.length + 1, enterprise(3000 + i, { 企业名称: i === 7 ? odd : `企业${i}`, 成立日期: i % 2 ? null : '2020-01-02' })));
+    // Repeated keys: the later change wins and takes the later number; deletes leave tombstones.
+    changes.push(upsert(changes.length + 1, enterprise(3001, { 企业名称: '改名' })));
+    for (let i = 10; i < 20; i++) changes.push({ row: changes.length + 1, operation: 'delete', values: { 统一社会信用代码: usccFor(3000 + i) } });
+    changes.push(upsert(changes.length + 1, enterprise(3015, { 企业名称: '复活' })));
+    const out = await exchange.applyBatch(loader, code, { idempotencyKey: 'copy-1', changes });
+    expect(out).toMatchObject({ status: 'applied', rows: 612, upserted: 591, deleted: 9, firstSeq: start + 1, lastSeq: start + 600 });
+    const read = await exchange.changes(loader.actor, code, start, 1000);
+    expect(read.map((c) => c.seq)).toEqual(Array.from({ length: 600 }, (_, i) => start + 1 + i));
+    expect(read.at(-1)?.values).toMatchObject({ 统一社会信用代码: usccFor(3015), 企业名称: '复活' });
+    expect((await exchange.record(loader.actor, code, { 统一社会信用代码: usccFor(3007) }))?.values).toEqual({ ...enterprise(3007, { 企业名称: odd, 成立日期: null }), 注册资本: '100.50' });
+    expect((await exchange.record(loader.actor, code, { 统一社会信用代码: usccFor(3001) }))?.values).toMatchObject({ 企业名称: '改名', 成立日期: '2020-01-02' });
+    expect(await exchange.record(loader.actor, code, { 统一社会信用代码: usccFor(3012) })).toMatchObject({ deleted: true, values: { 企业名称: null, 法定代表人身份证号: null } });
+    expect((await exchange.applyBatch(loader, code, { idempotencyKey: 'copy-1', changes })).status).toBe('replayed');
+    expect((await exchange.table(loader.actor, code)).lastSeq).toBe(start + 600);
+  });
+
   it("refuses another agency's staff and loads into a withdrawn resource", async () => {
     await refused(exchange.applyBatch(userContext('nodeAdmin', other.id, 'stranger'), code, { idempotencyKey: 'x', changes: [upsert(1, enterprise(70))] }), 'GS_ERR_AUTH_WRONG_AGENCY');
     const w = await publish(catalogContent({ nameZh: '撤销资源' }));
@@ -258,6 +279,14 @@ describe('sensitive keys', () => {
     expect((await exchange.table(loader.actor, code)).liveRows).toBe(2);
     expect((await exchange.record(loader.actor, code, { 公民身份号码: idCard(2) }))?.values).toEqual({ 公民身份号码: idCard(2), 姓名: '李四四' });
     expect(await exchange.record(loader.actor, code, { 公民身份号码: idCard(3) })).toBeNull();
+    // Through COPY (a large batch): the blind index and ciphertexts as bytea, the same person twice.
+    const many = Array.from({ length: 300 }, (_, i) => upsert(i + 1, { 公民身份号码: idCard(100 + i), 姓名: `居民${i}` }));
+    const out = await exchange.applyBatch(loader, code, { idempotencyKey: 'p-3', changes: [...many, upsert(301, { 公民身份号码: idCard(2), 姓名: '李四五' }), upsert(302, { 公民身份号码: idCard(150), 姓名: '改' })] });
+    expect(out).toMatchObject({ status: 'applied', upserted: 301 });
+    expect((await exchange.table(loader.actor, code)).liveRows).toBe(302);
+    expect((await exchange.record(loader.actor, code, { 公民身份号码: idCard(2) }))?.values.姓名).toBe('李四五');
+    expect((await exchange.record(loader.actor, code, { 公民身份号码: idCard(150) }))?.values.姓名).toBe('改');
+    expect((await exchange.record(loader.actor, code, { 公民身份号码: idCard(399) }))?.values.姓名).toBe('居民299');
   });
 });
 

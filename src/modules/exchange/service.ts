@@ -300,7 +300,12 @@ export class ExchangeService {
         }
         const byName = namesOf(table.columns);
         const pk = primaryKeyColumns(table.columns);
-        const chunkRows = Math.max(1, Math.min(1000, Math.floor(30_000 / (table.columns.length * 2 + 4))));
+        // A multi-row INSERT binds every value: under PostgreSQL's 65,535 parameters.
+        const insertRows = Math.max(1, Math.min(1000, Math.floor(30_000 / (table.columns.length * 2 + 4))));
+        let staged = false;
+        // The chunk being written while the next one is read and checked (PostgreSQL works in its
+        // own process meanwhile); statements still run one after the other on the connection.
+        let writing: Promise<void> = Promise.resolve();
         let seq = table.lastSeq;
         let firstSeq: number | null = null;
         let rows = 0;
@@ -322,43 +327,60 @@ export class ExchangeService {
             (p.operation === 'delete' ? deletes : upserts).push({ seq, deleted: p.operation === 'delete', values: p.values });
           }
           pending.clear();
-          // Keys are distinct within a chunk, so the two statements touch different rows.
-          await this.#store.write(table, upserts, now, trx);
-          await this.#store.write(table, deletes, now, trx);
+          if (upserts.length + deletes.length >= COPY_MIN_ROWS) {
+            // Large chunks go through COPY into the batch's staging table (README.md, "Writing").
+            await writing;
+            if (!staged) await this.#store.stage(table, trx);
+            staged = true;
+            writing = this.#store.writeStaged(table, [...upserts, ...deletes], now, trx);
+            // Awaited before the next statement (or the end): a failure is not lost meanwhile.
+            writing.catch(() => undefined);
+          } else {
+            await writing;
+            // Keys are distinct within a chunk, so the statements touch different rows.
+            for (let i = 0; i < upserts.length; i += insertRows) await this.#store.write(table, upserts.slice(i, i + insertRows), now, trx);
+            for (let i = 0; i < deletes.length; i += insertRows) await this.#store.write(table, deletes.slice(i, i + insertRows), now, trx);
+          }
           upserted += upserts.length;
           deleted += deletes.length;
         };
 
-        for await (const change of changes) {
-          rows++;
-          const checked = change.problems?.length ? { row: null, problems: change.problems } : checkRow(table.columns, byName, change.row, change.operation, change.values);
-          if (checked.row === null || checked.problems.length > 0) {
-            invalid++;
-            problemCount += checked.problems.length;
-            for (const p of checked.problems) if (problems.length < MAX_LISTED_PROBLEMS) problems.push(p);
-            if (m.policy === 'quarantine') {
-              quarantined.push({
-                id: newId(),
-                resourceCode,
-                idempotencyKey: m.idempotencyKey ?? '',
-                rowNumber: change.row,
-                operation: change.operation,
-                sealedRow: this.keyRing.seal(Buffer.from(JSON.stringify(change.values), 'utf8'), quarantineContext(resourceCode)),
-                problems: checked.problems,
-              });
+        try {
+          for await (const change of changes) {
+            rows++;
+            const checked = change.problems?.length ? { row: null, problems: change.problems } : checkRow(table.columns, byName, change.row, change.operation, change.values);
+            if (checked.row === null || checked.problems.length > 0) {
+              invalid++;
+              problemCount += checked.problems.length;
+              for (const p of checked.problems) if (problems.length < MAX_LISTED_PROBLEMS) problems.push(p);
+              if (m.policy === 'quarantine') {
+                quarantined.push({
+                  id: newId(),
+                  resourceCode,
+                  idempotencyKey: m.idempotencyKey ?? '',
+                  rowNumber: change.row,
+                  operation: change.operation,
+                  sealedRow: this.keyRing.seal(Buffer.from(JSON.stringify(change.values), 'utf8'), quarantineContext(resourceCode)),
+                  problems: checked.problems,
+                });
+              }
+              continue;
             }
-            continue;
+            // Under `reject` a bad row dooms the batch: stop writing, keep checking to list them all.
+            if (m.policy === 'reject' && invalid > 0) continue;
+            const values = this.#encode(table, keys, checked.row.values);
+            const id = pk.length === 1 ? storedText(values.get(pk[0]!) ?? null) : JSON.stringify(pk.map((c) => storedText(values.get(c) ?? null)));
+            // The last change of a key in the chunk wins, at its position (it takes the later sequence number).
+            pending.delete(id);
+            pending.set(id, { operation: change.operation, values });
+            if (pending.size >= CHUNK_ROWS) await flush();
+            if (rows % 1000 === 0) m.onProgress?.(rows);
           }
-          // Under `reject` a bad row dooms the batch: stop writing, keep checking to list them all.
-          if (m.policy === 'reject' && invalid > 0) continue;
-          const values = this.#encode(table, keys, checked.row.values);
-          const id = JSON.stringify(pk.map((c) => storedText(values.get(c) ?? null)));
-          // The last change of a key in the chunk wins, at its position (it takes the later sequence number).
-          pending.delete(id);
-          pending.set(id, { operation: change.operation, values });
-          if (pending.size >= chunkRows) await flush();
-          if (rows % 1000 === 0) m.onProgress?.(rows);
+        } finally {
+          // Nothing else goes to the connection, not even the rollback, while a chunk is in flight.
+          await writing.catch(() => undefined);
         }
+        await writing;
         m.onProgress?.(rows);
         const idempotencyKey = m.idempotencyKey ?? `sha256:${m.digest()}`;
         const base = { resourceCode, idempotencyKey, policy: m.policy, rows, invalid, problems, problemCount };
@@ -366,6 +388,7 @@ export class ExchangeService {
           throw new Rollback({ ...base, status: 'rejected', upserted: 0, deleted: 0, quarantined: 0, firstSeq: null, lastSeq: null });
         }
         await flush();
+        await writing;
         const earlier = await this.#store.batch(resourceCode, idempotencyKey, trx);
         if (earlier) throw new Rollback(this.#replay(earlier, idempotencyKey, m.digest()));
         for (const q of quarantined) Object.assign(q, { idempotencyKey });
@@ -458,15 +481,13 @@ export class ExchangeService {
     if (actor.agencyId !== t.agencyId) throw new GsError('GS_ERR_AUTH_WRONG_AGENCY');
   }
 
+  /** The checked values as stored: sensitive ones encrypted (and indexed), in the same map (the checked row is the caller's). */
   #encode(t: TableRow, keys: DataKeys, values: ReadonlyMap<string, CheckedValue>): Map<string, StoredValue> {
-    const out = new Map<string, StoredValue>();
+    const out = values as Map<string, StoredValue>;
     for (const c of t.columns) {
-      if (!values.has(c.column)) continue;
+      if (!c.sensitive) continue;
       const v = values.get(c.column) ?? null;
-      if (!c.sensitive || v === null) {
-        out.set(c.column, v);
-        continue;
-      }
+      if (v === null) continue;
       const text = String(v);
       out.set(c.column, encryptValue(keys.encryption, text, `${t.resourceCode}/${c.column}`));
       if (c.indexColumn) out.set(c.indexColumn, blindIndex(keys.index, t.resourceCode, text));
@@ -521,6 +542,14 @@ export class ExchangeService {
 }
 
 const DATA_KEY_CONTEXT = 'exchange.data-key';
+
+/** Changes checked and held before they are written (the last change of a key in a chunk wins). */
+const CHUNK_ROWS = 20_000;
+/**
+ * From this many rows a chunk is written with COPY through a staging table; below, with
+ * multi-row INSERTs (an API batch of a few rows does not pay for a temporary table).
+ */
+const COPY_MIN_ROWS = 200;
 
 function incompatible(resourceCode: string, version: number, changes: readonly IncompatibleChange[]): GsError {
   const summary = changes.map((c) => `${c.item}: ${c.change}${c.before !== null || c.after !== null ? ` (${c.before ?? '—'} → ${c.after ?? '—'})` : ''}`).join('; ');

@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import { copyIn, copyText } from '../../db/copy-in.js';
 import type { Db } from '../../db/database.js';
 import { BOOKKEEPING, primaryKeyColumns, qualified, type SharedColumn } from './columns.js';
 
@@ -27,6 +28,9 @@ export interface WriteRow {
 const TABLE_COLUMNS = ['resourceCode', 'entryId', 'agencyId', 'tableName', 'catalogVersion', 'schemaVersion', 'columns', 'lastSeq', 'lastUpdateAt', 'withdrawnAt', 'retiredAt'] as const;
 
 const ident = (name: string): RawBuilder<unknown> => sql.ref(name);
+
+/** The staging table of the batch in progress (temporary: one per connection, dropped at commit). */
+const STAGE = 'pg_temp.gs_ingest_stage';
 
 /** The exchange module's SQL: its metadata tables and the physical shared tables. */
 export class ExchangeStore {
@@ -144,6 +148,37 @@ export class ExchangeStore {
     );
     const updates = [...dataColumns.filter((c) => !pk.has(c)), BOOKKEEPING.seq, BOOKKEEPING.deleted, BOOKKEEPING.updatedAt].map((c) => sql`${ident(c)} = excluded.${ident(c)}`);
     await sql`insert into ${sql.raw(qualified(table.tableName))} (${sql.join(cols.map(ident))}) values ${sql.join(values)} on conflict (${sql.join([...pk].map(ident))}) do update set ${sql.join(updates)}`.execute(trx);
+  }
+
+  /**
+   * The batch's staging table for COPY: a temporary table of the data, index and bookkeeping
+   * columns the chunks are copied into, dropped at the end of the batch's transaction.
+   */
+  async stage(table: TableRow, trx: Db): Promise<void> {
+    const defs = table.columns.flatMap((c) => (c.indexColumn ? [`"${c.column}" ${c.sqlType}`, `"${c.indexColumn}" bytea`] : [`"${c.column}" ${c.sqlType}`]));
+    await sql.raw(`create temporary table ${STAGE} (${[...defs, `"${BOOKKEEPING.seq}" bigint not null`, `"${BOOKKEEPING.deleted}" boolean not null`].join(', ')}) on commit drop`).execute(trx);
+  }
+
+  /**
+   * Upserts and tombstones in one go: the rows are copied (COPY, text format) into the staging
+   * table made by `stage`, then moved by one INSERT … SELECT … ON CONFLICT DO UPDATE. Rows must
+   * have distinct keys; a tombstone's values hold its key columns only, so the others are cleared.
+   */
+  async writeStaged(table: TableRow, rows: readonly WriteRow[], now: Date, trx: Db): Promise<void> {
+    if (rows.length === 0) return;
+    const dataColumns = table.columns.flatMap((c) => (c.indexColumn ? [c.column, c.indexColumn] : [c.column]));
+    const pk = new Set(primaryKeyColumns(table.columns));
+    const parts: string[] = [];
+    for (const r of rows) {
+      let line = '';
+      for (const c of dataColumns) line += `${copyText(r.values.get(c) ?? null)}\t`;
+      parts.push(`${line}${r.seq}\t${r.deleted ? 't' : 'f'}\n`);
+    }
+    const staged = [...dataColumns, BOOKKEEPING.seq, BOOKKEEPING.deleted].map((c) => `"${c}"`).join(', ');
+    await copyIn(trx, `copy ${STAGE} (${staged}) from stdin`, Buffer.from(parts.join(''), 'utf8'));
+    const updates = [...dataColumns.filter((c) => !pk.has(c)), BOOKKEEPING.seq, BOOKKEEPING.deleted, BOOKKEEPING.updatedAt].map((c) => `"${c}" = excluded."${c}"`).join(', ');
+    await sql`insert into ${sql.raw(qualified(table.tableName))} (${sql.raw(staged)}, ${ident(BOOKKEEPING.createdAt)}, ${ident(BOOKKEEPING.updatedAt)}) select ${sql.raw(staged)}, ${now}, ${now} from ${sql.raw(STAGE)} on conflict (${sql.raw([...pk].map((c) => `"${c}"`).join(', '))}) do update set ${sql.raw(updates)}`.execute(trx);
+    await sql.raw(`truncate ${STAGE}`).execute(trx);
   }
 
   /** One row by its key values (already encoded: blind index for a sensitive key). */
