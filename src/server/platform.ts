@@ -16,6 +16,7 @@ import { ExchangeService } from '../modules/exchange/service.js';
 import { GrantCheck } from '../modules/grants/check.js';
 import { PullService } from '../modules/exchange/pull.js';
 import { VerifyService } from '../modules/exchange/verify.js';
+import { VerifyJobService } from '../modules/exchange/verify-jobs.js';
 import { GrantService } from '../modules/grants/service.js';
 import { ShareRequestService } from '../modules/requests/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
@@ -77,6 +78,8 @@ export class Platform {
   readonly pull: PullService;
   /** Single-record verification (核验) under grants, on the exchange port. */
   readonly verify: VerifyService;
+  /** Batch verification jobs and their worker; `serve` starts it, tests call `runOnce`. */
+  readonly verifyJobs: VerifyJobService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -146,6 +149,7 @@ export class Platform {
     this.grantCheck = new GrantCheck({ db, listen: database.listen, now });
     this.pull = new PullService(db, this.exchange, this.grantCheck, this.audit, now);
     this.verify = new VerifyService(this.exchange, this.grantCheck, this.audit);
+    this.verifyJobs = new VerifyJobService(db, this.exchange, this.grantCheck, this.audit, keys, { maxBytes: config.verifyBatchMaxBytes }, now);
   }
 
   get db(): Db {
@@ -243,6 +247,7 @@ export class Platform {
     try {
       this.blobs.close();
       await this.notificationDelivery.stop();
+      await this.verifyJobs.stop();
       await this.grantCheck.stop().catch(() => undefined);
       await this.database.close();
     } finally {

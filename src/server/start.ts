@@ -117,6 +117,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const deadlineSweep = startDeadlineSweep(platform.requests, platform.grants, { seconds: config.requestSweepSeconds, grantExpiryReminderDays: config.grantExpiryReminderDays }, logger);
     // Notification e-mail and webhooks queued by this or any other process (docs/notifications.md).
     platform.notificationDelivery.start(logger);
+    // Batch verification jobs submitted to this or any other process (docs/exchange.md).
+    platform.verifyJobs.start(logger);
     if (!config.smtpUrl) logger.info('notification e-mail is off (GOVSHARE_SMTP_URL is not set); the inbox and webhooks work');
     platform.markReady();
     logger.info({ url: `${config.consoleTls ? 'https' : 'http'}://${config.host}:${config.port}`, database: platform.database.kind, location: platform.database.location }, 'govshare is serving');
@@ -138,6 +140,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           await backupSchedule.stop();
           await deadlineSweep.stop();
           await platform.notificationDelivery.stop();
+          await platform.verifyJobs.stop();
           await platform.grantCheck.stop();
           // The events of the last moments are signed before the process goes.
           await inFlight.then(checkpoint);

@@ -18,6 +18,8 @@ export interface TestExchange {
   readonly caPem: string;
   /** POSTs JSON with the system's certificate; the status and parsed body. */
   post<T>(who: SystemCredentials, path: string, body: unknown): Promise<{ status: number; body: T }>;
+  /** Any method with a raw body (a file) or none; the status, headers and body bytes. */
+  send(who: SystemCredentials, method: 'GET' | 'POST', path: string, body?: Buffer | string, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,16 @@ export async function startExchange(t: TestPlatform): Promise<TestExchange> {
         req.end(payload);
       });
     },
+    send: (who, method, path, body, headers = {}) =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, method, ca: caPem, servername: 'localhost', key: who.key, cert: who.cert, headers: { ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      }),
     close: () => app.close(),
   };
 }
