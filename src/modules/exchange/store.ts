@@ -156,22 +156,22 @@ export class ExchangeStore {
 
   /**
    * The rows of many keys in one query, by position: `keys[i]` holds the values of the primary
-   * key columns (in `primaryKeyColumns` order, a sensitive key as its blind index). The keys are
-   * a VALUES list cast to the columns' types and joined on the primary key, so each lookup is an
-   * index probe. Returns, for each position found, the named columns and the tombstone flag.
+   * key columns (in `primaryKeyColumns` order, a sensitive key as its blind index). The keys go as
+   * one array parameter per key column, unnested with their position and joined on the primary
+   * key, so the statement is the same whatever the number of keys and each lookup is an index
+   * probe. Returns, for each position found, the named columns and the tombstone flag.
    */
   async rowsByKeys(table: TableRow, keys: readonly (readonly StoredValue[])[], columns: readonly string[], executor: Db = this.db): Promise<Map<number, Record<string, unknown>>> {
     const found = new Map<number, Record<string, unknown>>();
     if (keys.length === 0) return found;
     const pk = primaryKeyColumns(table.columns);
     const typeOf = new Map(table.columns.flatMap((c) => (c.indexColumn ? [[c.indexColumn, 'bytea'] as const] : [[c.column, c.sqlType] as const])));
-    const casts = pk.map((c) => sql.raw(typeOf.get(c)!));
-    const rows = keys.map((k, i) => sql`(${sql.raw(String(i))}, ${sql.join(pk.map((_, j) => sql`${k[j] ?? null}::${casts[j]!}`))})`);
+    const arrays = pk.map((c, j) => sql`${keys.map((k) => k[j] ?? null)}::${sql.raw(`${typeOf.get(c)!}[]`)}`);
     const names = [BOOKKEEPING.deleted, ...columns];
     const list = sql.join(names.map((n, j) => sql`t.${ident(n)} as ${sql.raw(`a${j}`)}`));
     const join = sql.join(pk.map((c, j) => sql`t.${ident(c)} = k.${sql.raw(`v${j}`)}`), sql` and `);
-    const r = await sql<Record<string, unknown>>`select k.i as i, ${list} from (values ${sql.join(rows)}) as k (i, ${sql.raw(pk.map((_, j) => `v${j}`).join(', '))}) join ${sql.raw(qualified(table.tableName))} t on ${join}`.execute(executor);
-    for (const row of r.rows) found.set(Number(row.i), Object.fromEntries(names.map((n, j) => [n, row[`a${j}`]])));
+    const r = await sql<Record<string, unknown>>`select k.i as i, ${list} from unnest(${sql.join(arrays)}) with ordinality as k (${sql.raw(pk.map((_, j) => `v${j}`).join(', '))}, i) join ${sql.raw(qualified(table.tableName))} t on ${join}`.execute(executor);
+    for (const row of r.rows) found.set(Number(row.i) - 1, Object.fromEntries(names.map((n, j) => [n, row[`a${j}`]])));
     return found;
   }
 

@@ -9,7 +9,7 @@ import type { AuditService } from '../audit/service.js';
 import type { EffectiveGrant, GrantCheck } from '../grants/check.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { grantView, requireGranted } from './grant-view.js';
-import { openDataFile, type FileRow } from './file-rows.js';
+import { openDataFile } from './file-rows.js';
 import type { ExchangeService } from './service.js';
 import type { StoredValue, TableRow } from './store.js';
 import { MATCH_MODES, valuesMatch, verificationGrant, type FieldOutcome, type MatchMode } from './verify.js';
@@ -154,7 +154,7 @@ export class VerifyJobService {
         recordsTotal: checked.records,
         createdAt: now,
       };
-      const sealed = this.keys.seal(s.bytes, fileContext(id, 'input'));
+      const sealed = this.keys.seal(Buffer.from(checked.recordLines, 'utf8'), fileContext(id, 'input'));
       await this.db.transaction().execute(async (trx) => {
         await this.#store.insert(job, sealed, trx);
         await this.audit.record(
@@ -201,13 +201,17 @@ export class VerifyJobService {
    * other item, all granted; every record has the header's cells and a key that checks against its
    * items. Any problem refuses the file (422, each row and column listed).
    */
-  async #check(grant: EffectiveGrant, table: TableRow, s: VerifySubmission): Promise<{ keyItems: string[]; fieldItems: string[]; modes: Record<string, MatchMode>; records: number; encoding: CsvEncoding | null }> {
+  async #check(grant: EffectiveGrant, table: TableRow, s: VerifySubmission): Promise<{ keyItems: string[]; fieldItems: string[]; modes: Record<string, MatchMode>; records: number; recordLines: string; encoding: CsvEncoding | null }> {
     const file = openDataFile(once(s.bytes), { format: s.format, encoding: s.encoding, maxBytes: Number.POSITIVE_INFINITY });
     const encode = await this.exchange.keyEncoder(table);
     const byItem = new Map(table.columns.map((c) => [c.item, c]));
     const keyItems = table.columns.filter((c) => c.key).map((c) => c.item);
     let columns: string[] | undefined;
     let columnSet: Set<string> | undefined;
+    // What the job reads: the records as JSON arrays `[row, …key values, …field values]`, a chunk of them a line.
+    let ordered: string[] = [];
+    const lines: string[] = [];
+    let pending: unknown[][] = [];
     let records = 0;
     const problems: { row: number; column: string | null; rule: string; message: string; messageZh: string }[] = [];
     let problemCount = 0;
@@ -234,12 +238,22 @@ export class VerifyJobService {
           throw new GsError('GS_ERR_EXCHANGE_VERIFY_FILE_INVALID', { summary: `the header: ${summary}`, summaryZh: `表头：${summaryZh}`, problemCount: 1, problems: [] }, [{ field: 'header', rule: 'columns', message: summary, messageZh: summaryZh }]);
         }
         requireGranted(grant, columns);
-      } else if (Object.keys(r.values).length !== columns.length || !Object.keys(r.values).every((k) => columnSet!.has(k))) {
+        ordered = [...columns.filter((c) => byItem.get(c)!.key), ...columns.filter((c) => !byItem.get(c)!.key)];
+      } else if (s.format === 'ndjson' && (Object.keys(r.values).length !== columns.length || !Object.keys(r.values).every((k) => columnSet!.has(k)))) {
+        // CSV and XLSX records have the header's cells (the readers say otherwise); NDJSON lines are free.
         problem({ row: r.row, column: null, rule: 'columns', message: `the record's items differ from the first record's (${columns.join(', ')})`, messageZh: `该记录的信息项与第一条记录（${columns.join('、')}）不同` });
         continue;
       }
       const key = encode(r.values);
       if ('problem' in key) problem({ row: r.row, column: key.item, ...key.problem });
+      if (problemCount > 0) continue;
+      const record: unknown[] = [r.row];
+      for (const c of ordered) record.push(r.values[c] ?? null);
+      pending.push(record);
+      if (pending.length >= this.#o.chunkRecords) {
+        lines.push(JSON.stringify(pending));
+        pending = [];
+      }
     }
     if (problemCount > 0) {
       const fields: FieldProblem[] = problems.map((p) => ({ field: p.column === null ? `rows.${p.row}` : `rows.${p.row}.${p.column}`, rule: p.rule, message: p.message, messageZh: p.messageZh }));
@@ -252,7 +266,8 @@ export class VerifyJobService {
     if (outside.length > 0) throw new GsError('GS_ERR_REQUEST_INVALID', { summary: `normalised: ${outside.join(', ')} are not columns of the file to verify`, summaryZh: `normalised：${outside.join('、')} 不是文件中待核验的列` }, [{ field: 'query.normalised', rule: 'enum', message: 'name columns of the file to verify', messageZh: '须为文件中待核验的列' }]);
     const modes: Record<string, MatchMode> = {};
     for (const f of fieldItems) Object.defineProperty(modes, f, { value: normalised.has(f) ? 'normalised' : (s.match ?? 'exact'), enumerable: true, writable: true, configurable: true });
-    return { keyItems: columns.filter((c) => byItem.get(c)!.key), fieldItems, modes, records, encoding: file.encoding() };
+    if (pending.length > 0) lines.push(JSON.stringify(pending));
+    return { keyItems: columns.filter((c) => byItem.get(c)!.key), fieldItems, modes, records, recordLines: lines.join('\n'), encoding: file.encoding() };
   }
 
   async #refused(ctx: RequestContext, caller: VerifyCaller, resourceCode: string, grantId: string | null, code: string): Promise<void> {
@@ -337,7 +352,7 @@ export class VerifyJobService {
       const table = await this.exchange.tableOf(job.resourceCode);
       const sealed = await this.#store.file(job.id, 'input');
       if (sealed === undefined) throw new GsError('GS_ERR_EXCHANGE_VERIFY_JOB_FAILED', { id: job.id, reason: 'its file is missing' });
-      const result = await this.#compare(job, grant, table, this.keys.open(sealed, fileContext(job.id, 'input')), counts);
+      const result = await this.#compare(job, grant, table, this.keys.open(sealed, fileContext(job.id, 'input')).toString('utf8'), counts);
       const sealedResult = this.keys.seal(result, fileContext(job.id, 'result'));
       await this.db.transaction().execute(async (trx) => {
         if (!(await this.#store.succeed(job.id, this.id, counts, sealedResult, this.now(), trx))) throw new Abandoned(false);
@@ -367,21 +382,23 @@ export class VerifyJobService {
    * Up to `parallelChunks` lookups are in flight while the file is read on; results keep the
    * file's order. Progress (and the lease) is written about once a second.
    */
-  async #compare(job: VerifyJobRow, grant: EffectiveGrant, table: TableRow, input: Buffer, counts: { recordsDone: number; matched: number; mismatched: number; notFound: number }): Promise<Buffer> {
-    const file = openDataFile(once(input), { format: job.format as LoadFormat, encoding: (job.encoding ?? undefined) as CsvEncoding | undefined, maxBytes: Number.POSITIVE_INFINITY });
+  async #compare(job: VerifyJobRow, grant: EffectiveGrant, table: TableRow, input: string, counts: { recordsDone: number; matched: number; mismatched: number; notFound: number }): Promise<Buffer> {
     const encode = await this.exchange.keyEncoder(table);
     const view = grantView(grant, { hashKey: Buffer.alloc(0) });
     const byItem = new Map(table.columns.map((c) => [c.item, c]));
-    const fields = job.fieldItems.map((item) => ({ item, column: byItem.get(item)!, mode: (MATCH_MODES as readonly string[]).includes(job.modes[item] ?? '') ? (job.modes[item] as MatchMode) : 'exact' }));
+    const nKeys = job.keyItems.length;
+    const fields = job.fieldItems.map((item, j) => ({ item, at: 1 + nKeys + j, column: byItem.get(item)!, mode: (MATCH_MODES as readonly string[]).includes(job.modes[item] ?? '') ? (job.modes[item] as MatchMode) : 'exact' }));
     const items = [...new Set([...job.fieldItems, ...grant.rowFilter.map((c) => c.item)])];
     const out: string[] = [`\ufeff${['row', ...job.keyItems, ...job.fieldItems].map(cell).join(',')}\r\n`];
 
-    const lookup = async (chunk: readonly FileRow[]): Promise<string> => {
+    const lookup = async (chunk: readonly (readonly unknown[])[]): Promise<string> => {
       const keys: StoredValue[][] = [];
       for (const r of chunk) {
-        const k = encode(r.values);
-        // Checked at submission; a file that no longer reads the same is not answered in part.
-        if ('problem' in k) throw new GsError('GS_ERR_EXCHANGE_VERIFY_JOB_FAILED', { id: job.id, reason: `record ${r.row}, ${k.item}: ${k.problem.message}` });
+        const key: Record<string, unknown> = {};
+        for (let j = 0; j < nKeys; j++) Object.defineProperty(key, job.keyItems[j]!, { value: r[1 + j], enumerable: true });
+        const k = encode(key);
+        // Checked at submission; records that no longer check are not answered in part.
+        if ('problem' in k) throw new GsError('GS_ERR_EXCHANGE_VERIFY_JOB_FAILED', { id: job.id, reason: `record ${String(r[0])}, ${k.item}: ${k.problem.message}` });
         keys.push(k.values);
       }
       const rows = await this.exchange.rowsByKeys(table, keys, items);
@@ -390,10 +407,10 @@ export class VerifyJobService {
         const r = chunk[i]!;
         const row = rows[i];
         const found = row !== null && row !== undefined && !row.deleted && view.passes(row.values);
-        let line = String(r.row);
-        for (const k of job.keyItems) line += `,${cell(textOf(r.values[k]))}`;
+        let line = String(r[0]);
+        for (let j = 0; j < nKeys; j++) line += `,${cell(textOf(r[1 + j]))}`;
         for (const f of fields) {
-          const outcome: FieldOutcome = !found ? 'not_found' : valuesMatch(f.column, row.values[f.item], r.values[f.item], f.mode) ? 'match' : 'mismatch';
+          const outcome: FieldOutcome = !found ? 'not_found' : valuesMatch(f.column, row.values[f.item], r[f.at], f.mode) ? 'match' : 'mismatch';
           if (outcome === 'match') counts.matched++;
           else if (outcome === 'mismatch') counts.mismatched++;
           else counts.notFound++;
@@ -415,22 +432,17 @@ export class VerifyJobService {
         if (!(await this.#store.progress(job.id, this.id, counts, new Date(this.now().getTime() + this.#o.leaseMs)))) throw new Abandoned(false);
       }
     };
-    const launch = (chunk: FileRow[]): void => {
-      const p = lookup(chunk);
-      // Awaited in order by `settle`; a rejection while earlier chunks are awaited is not unhandled.
-      p.catch(() => undefined);
-      inFlight.push(p);
-    };
     try {
-      let chunk: FileRow[] = [];
-      for await (const r of file.rows) {
-        chunk.push(r);
-        if (chunk.length < this.#o.chunkRecords) continue;
-        launch(chunk);
-        chunk = [];
+      for (let start = 0; start < input.length; ) {
+        const nl = input.indexOf('\n', start);
+        const end = nl < 0 ? input.length : nl;
+        const p = lookup(JSON.parse(input.slice(start, end)) as unknown[][]);
+        // Awaited in order by `settle`; a rejection while earlier chunks are awaited is not unhandled.
+        p.catch(() => undefined);
+        inFlight.push(p);
+        start = end + 1;
         if (inFlight.length >= this.#o.parallelChunks) await settle();
       }
-      if (chunk.length > 0) launch(chunk);
       while (inFlight.length > 0) await settle();
     } finally {
       // Whatever is still in flight finishes before the job is recorded as failed or handed back.

@@ -63,7 +63,8 @@ export function valuesMatch(col: SharedColumn, stored: unknown, submitted: unkno
     return mode === 'normalised' ? normalisedText(a) === normalisedText(b) : a === b;
   }
   // Typed items: parse the submitted value as a loaded value would be (checkValue), then compare.
-  const r = checkValue({ ...col, key: false, sensitive: false }, submittedText);
+  // (An empty value fails either way: a key item's rule refuses it, another's gives null.)
+  const r = checkValue(col, submittedText);
   if ('problem' in r || r.value === null) return false;
   switch (col.dataType) {
     case 'integer':
