@@ -11,13 +11,14 @@ import { catalogImport } from './catalog-import.js';
 import { errorLine, serverVersion } from './bench-database.js';
 import type { Benchmark, BenchResult, BenchSettings } from './benchmark.js';
 import { catalogSearch } from './catalog-search.js';
+import { exchangeCompare } from './exchange-compare.js';
 import { exchangePull } from './exchange-pull.js';
 import { exchangeWhoami } from './exchange-whoami.js';
 import { grantCheck } from './grant-check.js';
 import { Teardown } from './teardown.js';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami, exchangePull, catalogSearch, catalogImport, grantCheck];
+const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami, exchangePull, exchangeCompare, catalogSearch, catalogImport, grantCheck];
 
 /**
  * Seconds of load per side: `--quick` (6 s measured) must finish, build included, well under
