@@ -330,6 +330,18 @@ describe('batch verification jobs (批量核验) over mutual TLS', () => {
     expect((await job(checker, live)).body.state).toBe('succeeded');
   });
 
+  it('deletes finished jobs and their files after 7 days', async () => {
+    const s = await submit(checker, csv(['统一社会信用代码,企业名称', `${usccFor(100)},长沙企业0`]));
+    const worker = new VerifyJobService(t.platform.db, t.platform.exchange, t.platform.grantCheck, t.platform.audit, t.platform.keys, { maxBytes: LIMIT }, t.clock.now);
+    await worker.runOnce();
+    expect((await job(checker, s.body.id)).body.state).toBe('succeeded');
+    t.clock.advance(8 * DAY);
+    await new VerifyJobService(t.platform.db, t.platform.exchange, t.platform.grantCheck, t.platform.audit, t.platform.keys, { maxBytes: LIMIT }, t.clock.now).runOnce();
+    expect((await job(checker, s.body.id)).status).toBe(404);
+    const files = await sql<{ n: number }>`select count(*)::int as n from exchange_verify_job_files where job_id = ${s.body.id}`.execute(t.platform.db);
+    expect(files.rows[0]!.n).toBe(0);
+  });
+
   it('the started worker runs a submitted job in the background', async () => {
     t.platform.verifyJobs.start();
     try {

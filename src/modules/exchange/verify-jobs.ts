@@ -109,6 +109,7 @@ export class VerifyJobService {
   /** Set by `stop`: the job running is handed back, no other is taken. */
   #stopping = false;
   #logger: WorkerLogger = QUIET;
+  #sweptAt = 0;
 
   constructor(
     private readonly db: Db,
@@ -325,7 +326,11 @@ export class VerifyJobService {
    */
   async runOnce(): Promise<number> {
     let taken = 0;
-    await this.#store.sweep(new Date(this.now().getTime() - this.#o.keepMs));
+    // Old jobs are swept at most hourly (the poll comes every few seconds).
+    if (this.now().getTime() - this.#sweptAt >= 3_600_000) {
+      this.#sweptAt = this.now().getTime();
+      await this.#store.sweep(new Date(this.#sweptAt - this.#o.keepMs));
+    }
     while (!this.#stopping) {
       const now = this.now();
       const job = await this.#store.claim(this.id, now, new Date(now.getTime() + this.#o.leaseMs));
