@@ -38,6 +38,8 @@ interface SideFigures {
   readonly submitSeconds: number;
   readonly runSeconds: number;
   readonly bareSeconds: number;
+  /** CPU time of this process (user + system) over submission and run: the rest of the wall time is waiting (database, other processes). */
+  readonly cpuSeconds: number;
   readonly counts: { readonly matched: number; readonly mismatched: number; readonly notFound: number };
   readonly fileBytes: number;
   readonly resultBytes: number;
@@ -117,12 +119,14 @@ async function measureOn(handle: DatabaseHandle, label: string, rows: number, s:
 
   const ctx = exchangeContext({ subjectType: 'system', subjectId: system.id, name: '基准测试核验系统', agencyId: consumer.id }, null, null);
   s.log(`  ${label}: verifying ${rows.toLocaleString('en')} records (${(file.length / 2 ** 20).toFixed(1)} MiB)`);
+  const cpuBefore = process.cpuUsage();
   const submitStarted = process.hrtime.bigint();
   const job = await platform.verifyJobs.submit(ctx, { systemId: system.id, agencyId: consumer.id, name: '基准测试核验系统' }, code, { bytes: file, format: 'csv' });
   const submitSeconds = seconds(submitStarted);
   const runStarted = process.hrtime.bigint();
   if ((await platform.verifyJobs.runOnce()) !== 1) throw new Error(`${label}: the job was not run`);
   const runSeconds = seconds(runStarted);
+  const cpu = process.cpuUsage(cpuBefore);
   const done = await platform.verifyJobs.get({ systemId: system.id, agencyId: consumer.id, name: '' }, job.id);
   if (done.state !== 'succeeded') throw new Error(`${label}: the job ${done.state}: ${JSON.stringify(done.error)}`);
   const resultBytes = (await platform.verifyJobs.result({ systemId: system.id, agencyId: consumer.id, name: '' }, job.id)).length;
@@ -149,7 +153,7 @@ async function measureOn(handle: DatabaseHandle, label: string, rows: number, s:
   if (keys.length > 0) await lookup();
   const bareSeconds = seconds(bareStarted);
   if (found !== rows - Math.floor(rows / 10)) s.log(`  ${label}: note: the bare loop found ${found} keys`);
-  return { rows, loadSeconds, submitSeconds, runSeconds, bareSeconds, counts: { matched: done.matched, mismatched: done.mismatched, notFound: done.notFound }, fileBytes: file.length, resultBytes };
+  return { rows, loadSeconds, submitSeconds, runSeconds, bareSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, counts: { matched: done.matched, mismatched: done.mismatched, notFound: done.notFound }, fileBytes: file.length, resultBytes };
 }
 
 function results(prefix: string, f: SideFigures): BenchResult[] {
@@ -165,6 +169,7 @@ function setupOf(f: SideFigures): Record<string, unknown> {
     runSeconds: r(f.runSeconds),
     totalSeconds: r(f.submitSeconds + f.runSeconds),
     bareSeconds: r(f.bareSeconds),
+    processCpuSeconds: r(f.cpuSeconds),
     recordsPerSecond: Math.round(f.rows / (f.submitSeconds + f.runSeconds)),
     jobRecordsPerSecond: Math.round(f.rows / f.runSeconds),
     counts: f.counts,

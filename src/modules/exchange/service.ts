@@ -508,7 +508,9 @@ export class ExchangeService {
       const v = row[c.column];
       if (v === null || v === undefined) out[c.item] = null;
       else if (c.sensitive) {
-        const stored = Buffer.from(v as Uint8Array);
+        // pg gives a Buffer, PGlite a Uint8Array: viewed as a Buffer without a copy.
+        const bytes = v as Uint8Array;
+        const stored = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         const key = keys.byId.get(keyIdOf(stored));
         if (!key) throw new GsError('GS_ERR_DATA_DECRYPT', { reason: `data key ${keyIdOf(stored)} is unknown` });
         const text = decryptValue(key, stored, `${t.resourceCode}/${c.column}`);

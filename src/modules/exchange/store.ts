@@ -171,7 +171,13 @@ export class ExchangeStore {
     const list = sql.join(names.map((n, j) => sql`t.${ident(n)} as ${sql.raw(`a${j}`)}`));
     const join = sql.join(pk.map((c, j) => sql`t.${ident(c)} = k.${sql.raw(`v${j}`)}`), sql` and `);
     const r = await sql<Record<string, unknown>>`select k.i as i, ${list} from unnest(${sql.join(arrays)}) with ordinality as k (${sql.raw(pk.map((_, j) => `v${j}`).join(', '))}, i) join ${sql.raw(qualified(table.tableName))} t on ${join}`.execute(executor);
-    for (const row of r.rows) found.set(Number(row.i) - 1, Object.fromEntries(names.map((n, j) => [n, row[`a${j}`]])));
+    const aliases = names.map((_, j) => `a${j}`);
+    for (const row of r.rows) {
+      // Physical column names (gs_…, c<n>): plain keys.
+      const values: Record<string, unknown> = {};
+      for (let j = 0; j < names.length; j++) values[names[j]!] = row[aliases[j]!];
+      found.set(Number(row.i) - 1, values);
+    }
     return found;
   }
 

@@ -399,8 +399,9 @@ export class VerifyJobService {
     const lookup = async (chunk: readonly (readonly unknown[])[]): Promise<string> => {
       const keys: StoredValue[][] = [];
       for (const r of chunk) {
-        const key: Record<string, unknown> = {};
-        for (let j = 0; j < nKeys; j++) Object.defineProperty(key, job.keyItems[j]!, { value: r[1 + j], enumerable: true });
+        // No prototype: an item called `__proto__` is a key like any other.
+        const key = Object.create(null) as Record<string, unknown>;
+        for (let j = 0; j < nKeys; j++) key[job.keyItems[j]!] = r[1 + j];
         const k = encode(key);
         // Checked at submission; records that no longer check are not answered in part.
         if ('problem' in k) throw new GsError('GS_ERR_EXCHANGE_VERIFY_JOB_FAILED', { id: job.id, reason: `record ${String(r[0])}, ${k.item}: ${k.problem.message}` });
