@@ -12,6 +12,7 @@ import { errorLine, serverVersion } from './bench-database.js';
 import type { Benchmark, BenchResult, BenchSettings } from './benchmark.js';
 import { catalogSearch } from './catalog-search.js';
 import { exchangeIngest } from './exchange-ingest.js';
+import { exchangeCompare } from './exchange-compare.js';
 import { exchangePull } from './exchange-pull.js';
 import { exchangePush } from './exchange-push.js';
 import { exchangeWhoami } from './exchange-whoami.js';
@@ -19,7 +20,7 @@ import { grantCheck } from './grant-check.js';
 import { Teardown } from './teardown.js';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami, exchangePull, exchangeIngest, exchangePush, catalogSearch, catalogImport, grantCheck];
+const BENCHMARKS: readonly Benchmark[] = [agencyGet, auditChain, exchangeWhoami, exchangePull, exchangeIngest, exchangePush, exchangeCompare, catalogSearch, catalogImport, grantCheck];
 
 /**
  * Seconds of load per side: `--quick` (6 s measured) must finish, build included, well under

@@ -1,5 +1,5 @@
 /**
- * `govshare exchange whoami|query|verify`: the built CLI as an integrator runs it, a client of a
+ * `govshare exchange whoami|query|verify|verify-batch|verify-job`: the built CLI as an integrator runs it, a client of a
  * real exchange port (mutual TLS, certificate files on disk), no database of its own.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -115,6 +115,31 @@ describe('govshare exchange', () => {
     const badHook = await cli(['exchange', 'webhook', code, ...subscriber, '--webhook-url', 'http://127.0.0.1:9/x']);
     expect(badHook.code).not.toBe(0);
     expect(badHook.stderr).toContain('GS_ERR_PUSH_WEBHOOK_INVALID');
+  });
+
+  it('verify-batch submits a file as a job; --wait follows it and --out writes the result file; a malformed file is refused', async () => {
+    const file = join(dir, '核验.csv');
+    writeFileSync(file, `统一社会信用代码,企业名称\n${usccFor(201)},长沙企业1\n${usccFor(202)},长沙企业9\n${usccFor(299)},长沙企业0\n`);
+    t.platform.verifyJobs.start();
+    try {
+      const out = join(dir, 'result.csv');
+      const r = await cli(['exchange', 'verify-batch', file, '--resource', code, ...checker, '--wait', '--out', out]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('succeeded, 3/3 records');
+      expect(readFileSync(out, 'utf8').replace(/^\ufeff/, '').trim().split('\r\n')).toEqual(['row,统一社会信用代码,企业名称', `2,${usccFor(201)},match`, `3,${usccFor(202)},mismatch`, `4,${usccFor(299)},not_found`]);
+      const queued = await cli(['exchange', 'verify-batch', file, '--resource', code, ...checker, '--match', 'normalised', '--json']);
+      expect(queued.code).toBe(0);
+      const id = (JSON.parse(queued.stdout) as { id: string }).id;
+      const later = await cli(['exchange', 'verify-job', id, ...checker, '--wait', '--json']);
+      expect(JSON.parse(later.stdout)).toMatchObject({ id, state: 'succeeded', matched: 1, mismatched: 1, notFound: 1 });
+    } finally {
+      await t.platform.verifyJobs.stop();
+    }
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, `统一社会信用代码,企业名称\n${usccFor(201)}\n`);
+    const refused = await cli(['exchange', 'verify-batch', bad, '--resource', code, ...checker, '--wait']);
+    expect(refused.code).toBe(7);
+    expect(refused.stderr).toContain('GS_ERR_EXCHANGE_VERIFY_FILE_INVALID');
   });
 
   it('says what is wrong with a bad option, a missing file, or an unreachable port', async () => {

@@ -1,8 +1,13 @@
-import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'node:https';
 import type { Command } from 'commander';
 import { ERRORS, GsError, invalidField, type ErrorCode, type FieldProblem } from '../lib/errors.js';
+import { isOneOf } from '../modules/catalog/vocabulary.js';
+import { MATCH_MODES } from '../modules/exchange/verify.js';
+import { CSV_ENCODINGS, LOAD_FORMATS, type LoadFormat } from '../modules/exchange/vocabulary.js';
 import { action, print, table } from './context.js';
+import { EXIT } from './exit-codes.js';
 
 /**
  * The exchange port's client for an integrator: a business system's certificate and key, the
@@ -21,6 +26,10 @@ interface Client {
   post<T>(path: string, body: unknown): Promise<T>;
   get<T>(path: string): Promise<T>;
   call<T>(method: 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T>;
+  /** A raw body (a file) with its type; the answer parsed as JSON. */
+  upload<T>(path: string, body: Buffer, contentType: string): Promise<T>;
+  /** The answer's bytes (a result file). */
+  download(path: string): Promise<Buffer>;
 }
 
 function readPem(option: string, path: string): string {
@@ -40,14 +49,20 @@ function clientOf(o: ClientOptions): Client {
   }
   if (base.protocol !== 'https:') throw invalidField('--url', 'url', `must be an https:// URL, not ${o.url}`);
   const tls = { cert: readPem('--cert', o.cert), key: readPem('--key', o.key), ca: readPem('--ca', o.ca), ...(o.servername ? { servername: o.servername } : {}) };
-  const call = <T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> =>
+  const call = <T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, raw?: { readonly body?: Buffer; readonly contentType?: string; readonly bytes?: boolean }): Promise<T> =>
     new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(new URL(path, base), { method, ...tls, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      const payload = raw?.body ?? (body === undefined ? undefined : JSON.stringify(body));
+      const contentType = raw?.contentType ?? 'application/json';
+      const req = request(new URL(path, base), { method, ...tls, headers: payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+          const bytes = Buffer.concat(chunks);
+          if (raw?.bytes && (res.statusCode ?? 500) < 300) {
+            resolve(bytes as T);
+            return;
+          }
+          const text = bytes.toString('utf8');
           let parsed: unknown;
           try {
             parsed = JSON.parse(text);
@@ -62,7 +77,13 @@ function clientOf(o: ClientOptions): Client {
       req.on('error', (e) => reject(new GsError('GS_ERR_EXCHANGE_CLIENT', { url: o.url, reason: e.message })));
       req.end(payload);
     });
-  return { post: (path, body) => call('POST', path, body), get: (path) => call('GET', path), call: (method, path, body) => call(method, path, body) };
+  return {
+    post: (path, body) => call('POST', path, body),
+    get: (path) => call('GET', path),
+    call: (method, path, body) => call(method, path, body),
+    upload: (path, body, contentType) => call('POST', path, undefined, { body, contentType }),
+    download: (path) => call<Buffer>('GET', path, undefined, { bytes: true }),
+  };
 }
 
 /** The platform's error answer as the error it names, so the CLI prints it and exits as for any refusal. */
@@ -103,7 +124,7 @@ interface Page {
 }
 
 export function registerExchange(program: Command): void {
-  const exchange = program.command('exchange').description("a business system's client of the exchange port (mutual TLS): whoami, query (pull), verify, subscriptions and changes (push) (docs/exchange.md)");
+  const exchange = program.command('exchange').description("a business system's client of the exchange port (mutual TLS): whoami, query (pull), verify, verify-batch, subscriptions and changes (push) (docs/exchange.md)");
 
   withClientOptions(exchange.command('whoami').description('the certificate holder the exchange port sees')).action(
     action(async (opts: ClientOptions, command: Command) => {
@@ -176,6 +197,122 @@ export function registerExchange(program: Command): void {
     );
 
   registerPush(exchange);
+  withClientOptions(exchange.command('verify-batch <file>').description('batch verification (批量核验): submit a CSV (UTF-8 or GBK), NDJSON or XLSX file of records (key items + items to verify) as a job; with --wait follow it and write the result file'))
+    .requiredOption('--resource <code>', 'the resource to verify against')
+    .option('--match <mode>', 'exact (default) | normalised: trim, full-width → half-width, case')
+    .option('--normalised <items>', 'comma-separated items compared normalised whatever --match says')
+    .option('--format <format>', 'csv | ndjson | xlsx (default: from the file name, else csv)')
+    .option('--encoding <encoding>', 'CSV: utf-8 | gb18030 (default: detected)')
+    .option('--purpose <text>', 'the purpose of this verification, for the audit trail')
+    .option('--wait', 'follow the job (progress bar on a terminal) until it has succeeded or failed')
+    .option('--out <file>', 'with --wait: write the result file (CSV) here')
+    .action(
+      action(async (file: string, opts: ClientOptions & { resource: string; match?: string; normalised?: string; format?: string; encoding?: string; purpose?: string; wait?: boolean; out?: string }, command: Command) => {
+        if (opts.match !== undefined && !isOneOf(MATCH_MODES, opts.match)) throw invalidField('--match', 'enum', `must be one of ${MATCH_MODES.join(', ')}, not ${opts.match}`);
+        if (opts.encoding !== undefined && !isOneOf(CSV_ENCODINGS, opts.encoding)) throw invalidField('--encoding', 'enum', `must be one of ${CSV_ENCODINGS.join(', ')}, not ${opts.encoding}`);
+        if (opts.out && !opts.wait) throw invalidField('--out', 'requires', 'needs --wait (or fetch the result later: govshare exchange verify-job ID --wait --out FILE)');
+        const format = formatOf(file, opts.format);
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(file);
+        } catch (e) {
+          throw invalidField('file', 'file', `cannot read ${file}: ${(e as Error).message}`);
+        }
+        const client = clientOf(opts);
+        const query = new URLSearchParams({ format, ...(opts.encoding ? { encoding: opts.encoding } : {}), ...(opts.match ? { match: opts.match } : {}), ...(opts.normalised ? { normalised: opts.normalised } : {}), ...(opts.purpose ? { purpose: opts.purpose } : {}) });
+        const job = await client.upload<VerifyJob>(`${resourcePath(opts.resource, 'verify-jobs')}?${query.toString()}`, bytes, CONTENT_TYPES[format]);
+        if (!opts.wait) {
+          print(command, job, () => jobSummary(job, undefined));
+          return;
+        }
+        await finish(command, client, await awaitJob(client, job.id), opts.out);
+      }),
+    );
+
+  withClientOptions(exchange.command('verify-job <id>').description('a batch verification job of this system: its state and counts; with --wait follow it, with --out write its result file'))
+    .option('--wait', 'follow the job until it has succeeded or failed')
+    .option('--out <file>', 'write the result file (CSV) once the job has succeeded')
+    .action(
+      action(async (id: string, opts: ClientOptions & { wait?: boolean; out?: string }, command: Command) => {
+        const client = clientOf(opts);
+        const job = opts.wait ? await awaitJob(client, id) : await client.get<VerifyJob>(`/exchange/v1/verify-jobs/${encodeURIComponent(id)}`);
+        await finish(command, client, job, opts.out);
+      }),
+    );
+}
+
+/** A batch verification job as the exchange port answers it. */
+interface VerifyJob {
+  readonly id: string;
+  readonly resourceCode: string;
+  readonly state: 'queued' | 'running' | 'succeeded' | 'failed';
+  readonly records: { readonly done: number; readonly total: number };
+  readonly matched: number;
+  readonly mismatched: number;
+  readonly notFound: number;
+  readonly error: { readonly code: string; readonly message: string; readonly messageZh: string } | null;
+}
+
+const CONTENT_TYPES: Readonly<Record<LoadFormat, string>> = { csv: 'text/csv', ndjson: 'application/x-ndjson', xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' };
+
+function formatOf(file: string, raw: string | undefined): LoadFormat {
+  if (raw !== undefined) {
+    if (!isOneOf(LOAD_FORMATS, raw)) throw invalidField('--format', 'enum', `must be one of ${LOAD_FORMATS.join(', ')}, not ${raw}`);
+    return raw;
+  }
+  const lower = file.toLowerCase();
+  if (lower.endsWith('.xlsx')) return 'xlsx';
+  if (lower.endsWith('.ndjson') || lower.endsWith('.jsonl')) return 'ndjson';
+  return 'csv';
+}
+
+/** A progress bar of records compared on standard error, redrawn in place; only on a terminal. */
+export function verifyProgressBar(stream: NodeJS.WriteStream = process.stderr): ((job: VerifyJob) => void) | undefined {
+  if (!stream.isTTY) return undefined;
+  return (job) => {
+    const width = 30;
+    const share = job.records.total > 0 ? Math.min(1, job.records.done / job.records.total) : 1;
+    const state = { queued: '排队 queued', running: '核验 verifying', succeeded: '完成 done', failed: '失败 failed' }[job.state];
+    stream.write(`\r\x1b[2K[${'#'.repeat(Math.round(share * width)).padEnd(width, '.')}] ${Math.floor(share * 100)}% ${state} ${job.records.done.toLocaleString('en')}/${job.records.total.toLocaleString('en')}`);
+    if (job.state === 'succeeded' || job.state === 'failed') stream.write('\n');
+  };
+}
+
+/** Polls the job until it has succeeded or failed, showing progress. */
+async function awaitJob(client: Client, id: string): Promise<VerifyJob> {
+  const show = verifyProgressBar();
+  for (;;) {
+    const job = await client.get<VerifyJob>(`/exchange/v1/verify-jobs/${encodeURIComponent(id)}`);
+    show?.(job);
+    if (job.state === 'succeeded' || job.state === 'failed') return job;
+    await sleep(500);
+  }
+}
+
+function jobSummary(job: VerifyJob, out: string | undefined): string {
+  const lines = [
+    `govshare: verification job ${job.id} (${job.resourceCode}): ${job.state}, ${job.records.done}/${job.records.total} records`,
+    table(['结果 outcome', '字段数 fields'], [
+      ['match', String(job.matched)],
+      ['mismatch', String(job.mismatched)],
+      ['not_found', String(job.notFound)],
+    ]),
+  ];
+  if (out) lines.push(`result written to ${out}`);
+  if (job.state !== 'succeeded' && job.state !== 'failed') lines.push(`follow it: govshare exchange verify-job ${job.id} --wait --out RESULT.csv (with the same --cert/--key/--ca/--url)`);
+  return lines.join('\n');
+}
+
+/** After --wait: the result file written, or the job's error reported (exit 7). */
+async function finish(command: Command, client: Client, job: VerifyJob, out: string | undefined): Promise<void> {
+  if (job.state === 'failed') {
+    print(command, job, () => jobSummary(job, undefined));
+    process.stderr.write(`govshare: the verification job failed: ${job.error?.message ?? 'unknown reason'} [${job.error?.code ?? 'GS_ERR_EXCHANGE_VERIFY_JOB_FAILED'}]\n`);
+    process.exitCode = EXIT.refused;
+    return;
+  }
+  if (out && job.state === 'succeeded') writeFileSync(out, await client.download(`/exchange/v1/verify-jobs/${encodeURIComponent(job.id)}/result`));
+  print(command, job, () => jobSummary(job, job.state === 'succeeded' ? out : undefined));
 }
 
 function kv<T>(option: string, raw: string, value: (text: string) => T): { item: string } & T {

@@ -696,6 +696,41 @@ export interface ExchangeSubscriptionsTable {
   updatedAt: Timestamp;
 }
 
+export interface ExchangeVerifyJobsTable {
+  id: string;
+  resourceCode: string;
+  systemId: string;
+  agencyId: string | null;
+  actorName: string;
+  requestId: string | null;
+  state: string;
+  format: string;
+  encoding: string | null;
+  bytes: ColumnType<number, number, number>;
+  keyItems: Json<string[]>;
+  fieldItems: Json<string[]>;
+  modes: Json<Record<string, string>>;
+  purpose: string | null;
+  recordsTotal: ColumnType<number, number, number>;
+  recordsDone: ColumnType<number, number | undefined, number>;
+  matched: ColumnType<number, number | undefined, number>;
+  mismatched: ColumnType<number, number | undefined, number>;
+  notFound: ColumnType<number, number | undefined, number>;
+  attempts: Generated<number>;
+  claimedBy: string | null;
+  leaseUntil: Date | null;
+  error: Json<unknown> | null;
+  createdAt: Timestamp;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface ExchangeVerifyJobFilesTable {
+  jobId: string;
+  kind: string;
+  sealed: string;
+}
+
 export interface Database {
   platformSettings: PlatformSettingsTable;
   regions: RegionsTable;
@@ -743,4 +778,6 @@ export interface Database {
   webhooks: WebhooksTable;
   notificationDeliveries: NotificationDeliveriesTable;
   notificationDeliveryAttempts: NotificationDeliveryAttemptsTable;
+  exchangeVerifyJobs: ExchangeVerifyJobsTable;
+  exchangeVerifyJobFiles: ExchangeVerifyJobFilesTable;
 }

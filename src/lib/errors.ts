@@ -203,6 +203,13 @@ export const ERRORS = {
   GS_ERR_PUSH_ACK_STALE: { status: 409, message: 'The acknowledgement is for generation {generation} of the subscription to {resourceCode}, which has started again from zero (generation {current}); fetch again and apply the batch marked reset', messageZh: '该确认针对资源 {resourceCode} 订阅的第 {generation} 代，订阅已从零重新开始（第 {current} 代）；请重新获取并按 reset 标记应用批次' },
   GS_ERR_PUSH_ACK_INVALID: { status: 409, message: 'Cursor {cursor} of the subscription to {resourceCode} was never delivered (delivered up to {deliveredUntil}); acknowledge the cursor of a batch you received', messageZh: '资源 {resourceCode} 订阅的游标 {cursor} 从未下发（已下发至 {deliveredUntil}），只能确认已收到批次的游标' },
   GS_ERR_PUSH_WEBHOOK_INVALID: { status: 400, message: 'The push webhook cannot be used: {reason}', messageZh: '推送 Webhook 无法使用：{reasonZh}' },
+  GS_ERR_EXCHANGE_VERIFY_FILE_TOO_LARGE: { status: 413, message: 'The verification file is larger than the limit of {limit} bytes (GOVSHARE_VERIFY_BATCH_MAX_BYTES); no job was created', messageZh: '核验文件超过 {limit} 字节的上限（GOVSHARE_VERIFY_BATCH_MAX_BYTES），未创建核验任务' },
+  GS_ERR_EXCHANGE_VERIFY_FILE_INVALID: { status: 422, message: 'The verification file cannot be used: {summary}; no job was created (details.problems lists each row and column)', messageZh: '核验文件不可用：{summaryZh}；未创建核验任务（details.problems 列出每个行号和列）' },
+  GS_ERR_EXCHANGE_VERIFY_JOB_NOT_FOUND: { status: 404, message: 'No verification job {id}', messageZh: '核验任务 {id} 不存在' },
+  GS_ERR_EXCHANGE_VERIFY_JOB_OTHER_SYSTEM: { status: 403, message: 'Verification job {id} was submitted by another business system; only the system that submitted it may read it', messageZh: '核验任务 {id} 由其他业务系统提交，只有提交该任务的业务系统可以查看' },
+  GS_ERR_EXCHANGE_VERIFY_JOB_NOT_READY: { status: 409, message: 'Verification job {id} is {state}; its result exists once it has succeeded', messageZh: '核验任务 {id} 当前状态为 {state}，任务成功后才有结果文件' },
+  GS_ERR_EXCHANGE_VERIFY_JOB_INTERRUPTED: { status: 500, message: 'Verification job {id} was interrupted {attempts} times (its server stopped while running it) and is given up; submit the file again', messageZh: '核验任务 {id} 已被中断 {attempts} 次（运行时服务进程停止），不再重试，请重新提交文件' },
+  GS_ERR_EXCHANGE_VERIFY_JOB_FAILED: { status: 500, message: 'Verification job {id} failed: {reason}', messageZh: '核验任务 {id} 执行失败：{reason}' },
   GS_ERR_DATA_DECRYPT: { status: 500, message: 'A stored value cannot be decrypted: {reason}', messageZh: '存储的数据无法解密：{reason}' },
 
   // attachments (附件: e.g. the signed security agreement of a share request)

@@ -114,6 +114,7 @@ describe('loadConfig from the environment', () => {
         GOVSHARE_BLOB_S3_CREDENTIALS_FILE: '/etc/govshare/files.credentials',
         GOVSHARE_ATTACHMENT_MAX_BYTES: '1048576',
         GOVSHARE_DATA_LOAD_MAX_BYTES: '2097152',
+        GOVSHARE_VERIFY_BATCH_MAX_BYTES: '3145728',
         GOVSHARE_EXCHANGE_CIPHER: 'sm4',
         GOVSHARE_SMTP_URL: 'smtp://noreply:secret@mail.gov.example:587',
         GOVSHARE_SMTP_FROM: 'noreply@gov.example',
@@ -193,6 +194,7 @@ describe('loadConfig from the environment', () => {
       blobS3CredentialsFile: '/etc/govshare/files.credentials',
       attachmentMaxBytes: 1048576,
       dataLoadMaxBytes: 2097152,
+      verifyBatchMaxBytes: 3145728,
       exchangeCipher: 'sm4',
     });
   });

@@ -68,6 +68,8 @@ export interface Config {
   readonly attachmentMaxBytes: number;
   /** The largest data file a provider loads into a shared table (POST /data/tables/:code/files), in bytes. */
   readonly dataLoadMaxBytes: number;
+  /** The largest file of records a business system submits for batch verification (POST /exchange/v1/resources/:code/verify-jobs), in bytes. */
+  readonly verifyBatchMaxBytes: number;
   /** How sensitive data items are encrypted in the shared tables: aes-256-gcm, or sm4 (SM4-CBC + HMAC-SHA256). */
   readonly exchangeCipher: DataCipherName;
   /** Connections each process keeps to the PostgreSQL server (the embedded database has one). */
@@ -288,6 +290,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   // At most 5 GiB: an object store copies an object of that size at most in one request.
   { env: 'GOVSHARE_ATTACHMENT_MAX_BYTES', file: 'attachmentMaxBytes', parse: integer(1, 5 * 1024 * 1024 * 1024) },
   { env: 'GOVSHARE_DATA_LOAD_MAX_BYTES', file: 'dataLoadMaxBytes', parse: integer(1024, 50 * 1024 * 1024 * 1024) },
+  // At most 512 MiB: the file is kept sealed (base64, a third larger) in one database value.
+  { env: 'GOVSHARE_VERIFY_BATCH_MAX_BYTES', file: 'verifyBatchMaxBytes', parse: integer(1024, 512 * 1024 * 1024) },
   { env: 'GOVSHARE_EXCHANGE_CIPHER', file: 'exchangeCipher', parse: oneOf(DATA_CIPHERS) },
   { env: 'GOVSHARE_DB_POOL_SIZE', file: 'dbPoolSize', parse: integer(1, 1000) },
   { env: 'GOVSHARE_LOG_LEVEL', file: 'logLevel', parse: oneOf(LOG_LEVELS) },
@@ -356,6 +360,7 @@ export const DEFAULT_CONFIG: Config = {
   blobS3CredentialsFile: undefined,
   attachmentMaxBytes: 20 * 1024 * 1024,
   dataLoadMaxBytes: 1024 * 1024 * 1024,
+  verifyBatchMaxBytes: 256 * 1024 * 1024,
   exchangeCipher: 'aes-256-gcm',
   dbPoolSize: 10,
   logLevel: 'info',

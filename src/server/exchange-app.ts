@@ -11,6 +11,7 @@ import { SUBJECT_TYPES } from '../modules/pki/schemas.js';
 import { pullRoutes } from '../modules/exchange/pull-routes.js';
 import { verifyRoutes } from '../modules/exchange/verify-routes.js';
 import { subscriptionRoutes } from '../modules/exchange/subscription-routes.js';
+import { verifyJobRoutes } from '../modules/exchange/verify-job-routes.js';
 import { requestIdOf } from './app.js';
 import type { Config } from './config.js';
 import { installErrorHandling } from './http-errors.js';
@@ -96,6 +97,7 @@ export async function buildExchangeApp({ platform, config, logger }: { platform:
   await pullRoutes(app, platform);
   await verifyRoutes(app, platform);
   await subscriptionRoutes(app, platform);
+  await verifyJobRoutes(app, platform);
 
   return app;
 }

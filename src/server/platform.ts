@@ -18,6 +18,7 @@ import { PullService } from '../modules/exchange/pull.js';
 import { VerifyService } from '../modules/exchange/verify.js';
 import { PushDelivery } from '../modules/exchange/push-delivery.js';
 import { SubscriptionService } from '../modules/exchange/subscriptions.js';
+import { VerifyJobService } from '../modules/exchange/verify-jobs.js';
 import { GrantService } from '../modules/grants/service.js';
 import { ShareRequestService } from '../modules/requests/service.js';
 import { KeyRing } from '../modules/keys/key-ring.js';
@@ -83,6 +84,8 @@ export class Platform {
   readonly subscriptions: SubscriptionService;
   /** Posts the batches of webhook subscriptions; `serve` starts it, tests call `runOnce`. */
   readonly pushDelivery: PushDelivery;
+  /** Batch verification jobs and their worker; `serve` starts it, tests call `runOnce`. */
+  readonly verifyJobs: VerifyJobService;
   /** Set by the process once it has bootstrapped and is ready to serve; `/readyz` waits for it. */
   #ready = false;
 
@@ -169,6 +172,7 @@ export class Platform {
       this.subscriptions.changed(resourceCode);
       this.pushDelivery.nudge();
     });
+    this.verifyJobs = new VerifyJobService(db, this.exchange, this.grantCheck, this.audit, keys, { maxBytes: config.verifyBatchMaxBytes }, now);
   }
 
   get db(): Db {
@@ -267,6 +271,7 @@ export class Platform {
       this.blobs.close();
       await this.notificationDelivery.stop();
       await this.pushDelivery.stop();
+      await this.verifyJobs.stop();
       await this.grantCheck.stop().catch(() => undefined);
       await this.database.close();
     } finally {

@@ -119,6 +119,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     platform.notificationDelivery.start(logger);
     // Push batches to consumers' webhooks (docs/exchange.md#push).
     platform.pushDelivery.start(logger);
+    // Batch verification jobs submitted to this or any other process (docs/exchange.md).
+    platform.verifyJobs.start(logger);
     if (!config.smtpUrl) logger.info('notification e-mail is off (GOVSHARE_SMTP_URL is not set); the inbox and webhooks work');
     platform.markReady();
     logger.info({ url: `${config.consoleTls ? 'https' : 'http'}://${config.host}:${config.port}`, database: platform.database.kind, location: platform.database.location }, 'govshare is serving');
@@ -141,6 +143,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           await deadlineSweep.stop();
           await platform.notificationDelivery.stop();
           await platform.pushDelivery.stop();
+          await platform.verifyJobs.stop();
           await platform.grantCheck.stop();
           // The events of the last moments are signed before the process goes.
           await inFlight.then(checkpoint);

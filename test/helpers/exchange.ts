@@ -20,6 +20,8 @@ export interface TestExchange {
   post<T>(who: SystemCredentials, path: string, body: unknown): Promise<{ status: number; body: T }>;
   /** Any method, with or without a JSON body. */
   call<T>(who: SystemCredentials, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Any method with a raw body (a file) or none; the status, headers and body bytes. */
+  send(who: SystemCredentials, method: 'GET' | 'POST', path: string, body?: Buffer | string, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,16 @@ export async function startExchange(t: TestPlatform): Promise<TestExchange> {
     caPem,
     post: <T>(who: SystemCredentials, path: string, body: unknown) => call<T>(who, 'POST', path, body),
     call,
+    send: (who, method, path, body, headers = {}) =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, method, ca: caPem, servername: 'localhost', key: who.key, cert: who.cert, headers: { ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      }),
     close: () => app.close(),
   };
 }

@@ -28,7 +28,7 @@ export function rejection(o: Outcome): GsError {
 /** The serialiser's types want mutable arrays. */
 const mutable = (v: TableView): TableView & { columns: TableView['columns'][number][] } => ({ ...v, columns: [...v.columns] });
 
-const FORMAT_OF_TYPE: Readonly<Record<string, LoadFormat>> = { 'text/csv': 'csv', 'application/csv': 'csv', 'application/x-ndjson': 'ndjson', 'application/ndjson': 'ndjson', 'application/jsonl': 'ndjson', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx' };
+export const FORMAT_OF_TYPE: Readonly<Record<string, LoadFormat>> = { 'text/csv': 'csv', 'application/csv': 'csv', 'application/x-ndjson': 'ndjson', 'application/ndjson': 'ndjson', 'application/jsonl': 'ndjson', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx' };
 
 export async function exchangeDataRoutes(app: GsApp, { exchange, config }: Platform): Promise<void> {
   const maxBytes = config.dataLoadMaxBytes;

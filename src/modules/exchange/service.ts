@@ -438,6 +438,43 @@ export class ExchangeService {
     return row ? ((await this.decodeRows(t, [row]))[0] ?? null) : null;
   }
 
+  /**
+   * A key encoder for many records (batch verification): each record's key values checked against
+   * their items and encoded as `encodeKey` does, in `primaryKeyColumns` order, the data keys read
+   * once. A key that does not check is the item and the rule it breaks, not an exception.
+   */
+  async keyEncoder(t: TableRow): Promise<(key: Readonly<Record<string, unknown>>) => { readonly values: StoredValue[] } | { readonly item: string; readonly problem: Omit<RowProblem, 'row' | 'item'> }> {
+    const keys = await this.#dataKeys();
+    const byPk = new Map<string, SharedColumn>(t.columns.filter((c) => c.key).map((c) => [c.indexColumn ?? c.column, c]));
+    const order = primaryKeyColumns(t.columns).map((name) => byPk.get(name)!);
+    return (key) => {
+      const values: StoredValue[] = [];
+      for (const c of order) {
+        const r = checkValue(c, key[c.item]);
+        if ('problem' in r) return { item: c.item, problem: r.problem };
+        values.push(c.indexColumn ? blindIndex(keys.index, t.resourceCode, String(r.value)) : r.value);
+      }
+      return { values };
+    };
+  }
+
+  /**
+   * The rows of many keys (encoded by `keyEncoder`) in one query, decrypted for the named items
+   * only (nothing else is decrypted); `result[i]` answers `keys[i]`, null when no row has the key.
+   * Tombstones are returned (`deleted`); the caller decides what they mean.
+   */
+  async rowsByKeys(t: TableRow, keys: readonly (readonly StoredValue[])[], items: readonly string[], executor: Db = this.db): Promise<({ readonly deleted: boolean; readonly values: Record<string, unknown> } | null)[]> {
+    const wanted = new Set(items);
+    const columns = t.columns.filter((c) => wanted.has(c.item));
+    const dataKeys = await this.#dataKeys();
+    const found = await this.#store.rowsByKeys(t, keys, columns.map((c) => c.column), executor);
+    const narrowed = { ...t, columns };
+    return keys.map((_, i) => {
+      const row = found.get(i);
+      return row ? { deleted: row[BOOKKEEPING.deleted] === true, values: this.#decode(narrowed, dataKeys, row) } : null;
+    });
+  }
+
   /** The blind index of a sensitive key item's value (what its `indexColumn` holds). */
   async blindIndexOf(t: TableRow, value: string): Promise<Buffer> {
     return blindIndex((await this.#dataKeys()).index, t.resourceCode, value);
@@ -501,7 +538,9 @@ export class ExchangeService {
       const v = row[c.column];
       if (v === null || v === undefined) out[c.item] = null;
       else if (c.sensitive) {
-        const stored = Buffer.from(v as Uint8Array);
+        // pg gives a Buffer, PGlite a Uint8Array: viewed as a Buffer without a copy.
+        const bytes = v as Uint8Array;
+        const stored = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         const key = keys.byId.get(keyIdOf(stored));
         if (!key) throw new GsError('GS_ERR_DATA_DECRYPT', { reason: `data key ${keyIdOf(stored)} is unknown` });
         const text = decryptValue(key, stored, `${t.resourceCode}/${c.column}`);

@@ -189,6 +189,33 @@ export class ExchangeStore {
     return r.rows[0] ? decode(r.rows[0]) : undefined;
   }
 
+  /**
+   * The rows of many keys in one query, by position: `keys[i]` holds the values of the primary
+   * key columns (in `primaryKeyColumns` order, a sensitive key as its blind index). The keys go as
+   * one array parameter per key column, unnested with their position and joined on the primary
+   * key, so the statement is the same whatever the number of keys and each lookup is an index
+   * probe. Returns, for each position found, the named columns and the tombstone flag.
+   */
+  async rowsByKeys(table: TableRow, keys: readonly (readonly StoredValue[])[], columns: readonly string[], executor: Db = this.db): Promise<Map<number, Record<string, unknown>>> {
+    const found = new Map<number, Record<string, unknown>>();
+    if (keys.length === 0) return found;
+    const pk = primaryKeyColumns(table.columns);
+    const typeOf = new Map(table.columns.flatMap((c) => (c.indexColumn ? [[c.indexColumn, 'bytea'] as const] : [[c.column, c.sqlType] as const])));
+    const arrays = pk.map((c, j) => sql`${keys.map((k) => k[j] ?? null)}::${sql.raw(`${typeOf.get(c)!}[]`)}`);
+    const names = [BOOKKEEPING.deleted, ...columns];
+    const list = sql.join(names.map((n, j) => sql`t.${ident(n)} as ${sql.raw(`a${j}`)}`));
+    const join = sql.join(pk.map((c, j) => sql`t.${ident(c)} = k.${sql.raw(`v${j}`)}`), sql` and `);
+    const r = await sql<Record<string, unknown>>`select k.i as i, ${list} from unnest(${sql.join(arrays)}) with ordinality as k (${sql.raw(pk.map((_, j) => `v${j}`).join(', '))}, i) join ${sql.raw(qualified(table.tableName))} t on ${join}`.execute(executor);
+    const aliases = names.map((_, j) => `a${j}`);
+    for (const row of r.rows) {
+      // Physical column names (gs_…, c<n>): plain keys.
+      const values: Record<string, unknown> = {};
+      for (let j = 0; j < names.length; j++) values[names[j]!] = row[aliases[j]!];
+      found.set(Number(row.i) - 1, values);
+    }
+    return found;
+  }
+
   async count(table: TableRow, executor: Db = this.db): Promise<{ live: number; deleted: number }> {
     const r = await sql<{ live: number; deleted: number }>`select count(*) filter (where not ${ident(BOOKKEEPING.deleted)}) as live, count(*) filter (where ${ident(BOOKKEEPING.deleted)}) as deleted from ${sql.raw(qualified(table.tableName))}`.execute(executor);
     return r.rows[0] ?? { live: 0, deleted: 0 };

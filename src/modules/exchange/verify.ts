@@ -63,7 +63,8 @@ export function valuesMatch(col: SharedColumn, stored: unknown, submitted: unkno
     return mode === 'normalised' ? normalisedText(a) === normalisedText(b) : a === b;
   }
   // Typed items: parse the submitted value as a loaded value would be (checkValue), then compare.
-  const r = checkValue({ ...col, key: false, sensitive: false }, submittedText);
+  // (An empty value fails either way: a key item's rule refuses it, another's gives null.)
+  const r = checkValue(col, submittedText);
   if ('problem' in r || r.value === null) return false;
   switch (col.dataType) {
     case 'integer':
@@ -115,13 +116,10 @@ export class VerifyService {
 
   /** The comparison grant in force, else the pull grant; refused with the comparison check's code. */
   async #grant(ctx: RequestContext, systemId: string, resourceCode: string, input: VerifyInput): Promise<EffectiveGrant> {
-    const comparison = await this.grants.check(systemId, resourceCode, 'comparison');
-    if (comparison.allowed) return comparison.grant;
-    const pull = await this.grants.check(systemId, resourceCode, 'pull');
-    if (pull.allowed) return pull.grant;
-    const error = refusalError(comparison, systemId, resourceCode, 'comparison');
-    await this.#refused(ctx, resourceCode, systemId, comparison.grantId ?? null, input, error.code);
-    throw error;
+    const decision = await verificationGrant(this.grants, systemId, resourceCode);
+    if ('grant' in decision) return decision.grant;
+    await this.#refused(ctx, resourceCode, systemId, decision.grantId, input, decision.error.code);
+    throw decision.error;
   }
 
   async #verify(grant: EffectiveGrant, resourceCode: string, input: VerifyInput): Promise<VerifyAnswer> {
@@ -148,6 +146,15 @@ export class VerifyService {
   async #refused(ctx: RequestContext, resourceCode: string, systemId: string, grantId: string | null, input: VerifyInput, code: string): Promise<void> {
     await this.audit.recordGrouped(ctx, { action: 'data.verify', targetType: 'resource', targetId: resourceCode, outcome: 'denied', details: { systemId, grantId, purpose: input.purpose ?? null, items: Object.keys(input.fields), code } });
   }
+}
+
+/** The grant verification runs under: the comparison grant in force, else the pull grant; else the comparison check's refusal. */
+export async function verificationGrant(grants: GrantCheck, systemId: string, resourceCode: string): Promise<{ readonly grant: EffectiveGrant } | { readonly error: GsError; readonly grantId: string | null }> {
+  const comparison = await grants.check(systemId, resourceCode, 'comparison');
+  if (comparison.allowed) return { grant: comparison.grant };
+  const pull = await grants.check(systemId, resourceCode, 'pull');
+  if (pull.allowed) return { grant: pull.grant };
+  return { error: refusalError(comparison, systemId, resourceCode, 'comparison'), grantId: comparison.grantId ?? null };
 }
 
 function modeOf(match: VerifyInput['match'], item: string): MatchMode {
