@@ -1,16 +1,13 @@
 import 'reflect-metadata';
 import { sql } from 'kysely';
 import type { DatabaseHandle } from '../src/db/database.js';
-import { idCardCheckCharacter } from '../src/lib/id-card.js';
-import { usccCheckCharacter } from '../src/lib/uscc.js';
-import { PERMISSIONS } from '../src/modules/accounts/permissions.js';
 import { qualified } from '../src/modules/exchange/columns.js';
-import { insertGrants } from '../src/modules/grants/check-fixtures.js';
-import { cliContext, exchangeContext } from '../src/server/actor.js';
+import { exchangeContext } from '../src/server/actor.js';
 import { loadConfig } from '../src/server/config.js';
 import { Platform } from '../src/server/platform.js';
 import { onBothDatabases } from './bench-database.js';
 import { compared, type Benchmark, type BenchResult, type BenchSettings } from './benchmark.js';
+import { consumerSystem, enterpriseResource, idCard, loadEnterpriseRows, uscc } from './exchange-fixture.js';
 
 const POOL_SIZE = 10;
 /** BENCH_COMPARE_ROWS sizes down a quick look (the table and the file both); --quick: 100,000. */
@@ -21,16 +18,6 @@ const LOAD_BATCH = 10_000;
 const CHUNK = 2_000;
 
 const DESCRIPTION = 'Batch verification (批量核验): a CSV of N submitted records (key, name, capital, a sensitive ID number) compared with an N-row shared table by the verification job — file checked whole at submission, keys looked up in chunks of 2,000, the sensitive item decrypted, a result file written and sealed — against a bare loop looking the same keys up in chunks of 2,000 (`= any($1)`, no checks, no decryption, no comparison); on PostgreSQL and on PGlite';
-
-function uscc(n: number): string {
-  const first17 = `91430400${String(n).padStart(9, '0')}`;
-  return first17 + usccCheckCharacter(first17)!;
-}
-
-function idCard(n: number): string {
-  const first17 = `43040219900101${String(n % 1000).padStart(3, '0')}`;
-  return first17 + idCardCheckCharacter(first17)!;
-}
 
 interface SideFigures {
   readonly rows: number;
@@ -51,58 +38,14 @@ async function measureOn(handle: DatabaseHandle, label: string, rows: number, s:
   const config = loadConfig({ env: {}, overrides: { logLevel: 'silent', verifyBatchMaxBytes: 512 * 1024 * 1024 } });
   const platform = Platform.fromDatabase(handle, config);
   await platform.bootstrap();
-  const cli = cliContext('bench', new Set(PERMISSIONS));
-  const provider = await platform.agencies.create(cli, { code: 'BENCHP001', nameZh: '基准测试提供单位', uscc: uscc(900_000_001), regionCode: '430400', level: 'prefecture' });
-  const consumer = await platform.agencies.create(cli, { code: 'BENCHC001', nameZh: '基准测试使用单位', uscc: uscc(900_000_002), regionCode: '430400', level: 'prefecture' });
-  const entry = await platform.catalog.create(cli, {
-    agencyId: provider.id,
-    content: {
-      classification: { category: '3', group: '01', subgroup: '002' },
-      nameZh: '企业登记信息（核验基准）',
-      abstractZh: '基准测试用企业登记信息',
-      format: { type: 'database', subtype: 'dm' },
-      dataItems: [
-        { nameZh: '统一社会信用代码', dataType: 'string', length: 18, format: 'uscc', key: true },
-        { nameZh: '企业名称', dataType: 'string', length: 200 },
-        { nameZh: '注册资本', dataType: 'decimal', precision: 18, scale: 2 },
-        { nameZh: '法定代表人身份证号', dataType: 'string', length: 18, format: 'idCard', sensitive: true },
-      ],
-      shareType: 'conditional',
-      shareCondition: '基准测试',
-      shareMethods: ['table'],
-      openness: { open: false },
-      updateCycle: 'daily',
-    },
-  });
-  await platform.catalog.submit(cli, entry.id);
-  const code = (await platform.catalog.publish(cli, entry.id, {})).resourceCode!;
-
+  const resource = await enterpriseResource(platform, '企业登记信息（核验基准）');
+  const { code } = resource;
   s.log(`  ${label}: loading ${rows.toLocaleString('en')} rows`);
   const loadStarted = process.hrtime.bigint();
-  for (let first = 0; first < rows; first += LOAD_BATCH) {
-    const changes = Array.from({ length: Math.min(LOAD_BATCH, rows - first) }, (_, i) => {
-      const n = first + i;
-      return { row: i + 1, operation: 'upsert' as const, values: { 统一社会信用代码: uscc(n), 企业名称: `基准企业${n}`, 注册资本: `${n % 10_000}.50`, 法定代表人身份证号: idCard(n) } };
-    });
-    await platform.exchange.applyBatch(cli, code, { idempotencyKey: `bench-${first}`, changes });
-  }
+  await loadEnterpriseRows(platform, code, rows, LOAD_BATCH);
   const loadSeconds = seconds(loadStarted);
   await sql`vacuum analyze`.execute(handle.db);
-
-  const system = await platform.systems.register(cli, { agencyId: consumer.id, name: '基准测试核验系统', purpose: '核验基准测试', ownerContact: { name: '基准' } });
-  const now = Date.now();
-  await insertGrants(handle.db, [
-    {
-      consumerAgencyId: consumer.id,
-      systemId: system.id,
-      entry: { id: entry.id, resourceCode: code },
-      providerAgencyId: provider.id,
-      method: 'comparison',
-      validFrom: new Date(now - 86_400_000),
-      validUntil: new Date(now + 30 * 86_400_000).toISOString().slice(0, 10),
-      items: ['统一社会信用代码', '企业名称', '注册资本', '法定代表人身份证号'],
-    },
-  ]);
+  const system = await consumerSystem(platform, handle, resource, '基准测试核验系统', { method: 'comparison', items: ['统一社会信用代码', '企业名称', '注册资本', '法定代表人身份证号'] });
 
   // The submitted file: every record's key in a shuffled order (a stride through the table);
   // 8 in 10 records hold the stored values, 1 in 10 a wrong name, 1 in 10 a key not in the table.
@@ -117,19 +60,19 @@ async function measureOn(handle: DatabaseHandle, label: string, rows: number, s:
   const file = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
   lines.length = 0;
 
-  const ctx = exchangeContext({ subjectType: 'system', subjectId: system.id, name: '基准测试核验系统', agencyId: consumer.id }, null, null);
+  const ctx = exchangeContext({ subjectType: 'system', subjectId: system.systemId, name: '基准测试核验系统', agencyId: resource.consumerId }, null, null);
   s.log(`  ${label}: verifying ${rows.toLocaleString('en')} records (${(file.length / 2 ** 20).toFixed(1)} MiB)`);
   const cpuBefore = process.cpuUsage();
   const submitStarted = process.hrtime.bigint();
-  const job = await platform.verifyJobs.submit(ctx, { systemId: system.id, agencyId: consumer.id, name: '基准测试核验系统' }, code, { bytes: file, format: 'csv' });
+  const job = await platform.verifyJobs.submit(ctx, { systemId: system.systemId, agencyId: resource.consumerId, name: '基准测试核验系统' }, code, { bytes: file, format: 'csv' });
   const submitSeconds = seconds(submitStarted);
   const runStarted = process.hrtime.bigint();
   if ((await platform.verifyJobs.runOnce()) !== 1) throw new Error(`${label}: the job was not run`);
   const runSeconds = seconds(runStarted);
   const cpu = process.cpuUsage(cpuBefore);
-  const done = await platform.verifyJobs.get({ systemId: system.id, agencyId: consumer.id, name: '' }, job.id);
+  const done = await platform.verifyJobs.get({ systemId: system.systemId, agencyId: resource.consumerId, name: '' }, job.id);
   if (done.state !== 'succeeded') throw new Error(`${label}: the job ${done.state}: ${JSON.stringify(done.error)}`);
-  const resultBytes = (await platform.verifyJobs.result({ systemId: system.id, agencyId: consumer.id, name: '' }, job.id)).length;
+  const resultBytes = (await platform.verifyJobs.result({ systemId: system.systemId, agencyId: resource.consumerId, name: '' }, job.id)).length;
 
   // The baseline: the same keys, parsed by splitting lines, looked up in chunks, nothing else.
   const table = await platform.exchange.tableOf(code);

@@ -6,20 +6,15 @@ import Fastify from 'fastify';
 import { sql } from 'kysely';
 import pino from 'pino';
 import type { DatabaseHandle } from '../src/db/database.js';
-import { idCardCheckCharacter } from '../src/lib/id-card.js';
-import { usccCheckCharacter } from '../src/lib/uscc.js';
-import { PERMISSIONS } from '../src/modules/accounts/permissions.js';
 import { qualified } from '../src/modules/exchange/columns.js';
-import { insertGrants } from '../src/modules/grants/check-fixtures.js';
 // Also sets @peculiar/x509's crypto provider, as the platform does.
 import '../src/modules/pki/certificate-authority.js';
-import { cliContext } from '../src/server/actor.js';
 import { loadConfig } from '../src/server/config.js';
 import { buildExchangeApp, useCredentials } from '../src/server/exchange-app.js';
 import { Platform } from '../src/server/platform.js';
 import { onBothDatabases } from './bench-database.js';
 import { compared, type Benchmark, type BenchResult, type BenchSettings } from './benchmark.js';
-import { systemCsr } from './exchange-whoami.js';
+import { consumerSystem, ENTERPRISE_ITEMS, enterpriseResource, idCard, loadEnterpriseRows, uscc } from './exchange-fixture.js';
 import { loadFigures, measurePair, type LoadMeasurement, type LoadTarget } from './load.js';
 
 const POOL_SIZE = 10;
@@ -28,17 +23,7 @@ const ROWS = 50_000;
 const BATCH = 5_000;
 const DESCRIPTION = `Authorised point lookups (acquisition, POST /exchange/v1/resources/{code}/query, eq on the key) over the exchange port — mutual TLS, grant check, masking, a sensitive item decrypted, every call audited — against a bare Fastify route doing the same SELECT by key over plain HTTP with no security; ${ROWS.toLocaleString('en')} rows; on PostgreSQL and on PGlite`;
 
-const ITEMS = ['统一社会信用代码', '企业名称', '注册资本', '成立日期', '法定代表人身份证号'];
-
-function uscc(n: number): string {
-  const first17 = `91430400${String(n).padStart(9, '0')}`;
-  return first17 + usccCheckCharacter(first17)!;
-}
-
-function idCard(n: number): string {
-  const first17 = `43040219900101${String(n % 1000).padStart(3, '0')}`;
-  return first17 + idCardCheckCharacter(first17)!;
-}
+const ITEMS = [...ENTERPRISE_ITEMS];
 
 function portOf(server: { address(): AddressInfo | string | null }): number {
   return (server.address() as AddressInfo).port;
@@ -75,58 +60,10 @@ async function measureOn(handle: DatabaseHandle, label: string, s: BenchSettings
   await platform.grantCheck.start();
   s.teardown.add(`stop the ${label} grant check`, () => platform.grantCheck.stop());
 
-  const cli = cliContext('bench', new Set(PERMISSIONS));
-  const provider = await platform.agencies.create(cli, { code: 'BENCHP001', nameZh: '基准测试提供单位', uscc: uscc(900_000_001), regionCode: '430400', level: 'prefecture' });
-  const consumer = await platform.agencies.create(cli, { code: 'BENCHC001', nameZh: '基准测试使用单位', uscc: uscc(900_000_002), regionCode: '430400', level: 'prefecture' });
-  const entry = await platform.catalog.create(cli, {
-    agencyId: provider.id,
-    content: {
-      classification: { category: '3', group: '01', subgroup: '002' },
-      nameZh: '企业登记信息（基准）',
-      abstractZh: '基准测试用企业登记信息',
-      format: { type: 'database', subtype: 'dm' },
-      dataItems: [
-        { nameZh: '统一社会信用代码', dataType: 'string', length: 18, format: 'uscc', key: true },
-        { nameZh: '企业名称', dataType: 'string', length: 200 },
-        { nameZh: '注册资本', dataType: 'decimal', precision: 18, scale: 2 },
-        { nameZh: '成立日期', dataType: 'date' },
-        { nameZh: '法定代表人身份证号', dataType: 'string', length: 18, format: 'idCard', sensitive: true },
-      ],
-      shareType: 'conditional',
-      shareCondition: '基准测试',
-      shareMethods: ['table'],
-      openness: { open: false },
-      updateCycle: 'daily',
-    },
-  });
-  await platform.catalog.submit(cli, entry.id);
-  const code = (await platform.catalog.publish(cli, entry.id, {})).resourceCode!;
-  for (let first = 0; first < ROWS; first += BATCH) {
-    const changes = Array.from({ length: Math.min(BATCH, ROWS - first) }, (_, i) => {
-      const n = first + i;
-      return { row: i + 1, operation: 'upsert' as const, values: { 统一社会信用代码: uscc(n), 企业名称: `基准企业${n}`, 注册资本: `${n % 10_000}.50`, 成立日期: '2020-01-02', 法定代表人身份证号: idCard(n) } };
-    });
-    await platform.exchange.applyBatch(cli, code, { idempotencyKey: `bench-${first}`, changes });
-  }
-
-  const system = await platform.systems.register(cli, { agencyId: consumer.id, name: '基准测试获取系统', purpose: '获取基准测试', ownerContact: { name: '基准' } });
-  const { csr, keyPem } = await systemCsr(system.id);
-  const applied = await platform.pki.applyForSystem(cli, { systemId: system.id, csr });
-  const issued = await platform.pki.approve(cli, applied.id, 'benchmark');
-  const now = Date.now();
-  await insertGrants(handle.db, [
-    {
-      consumerAgencyId: consumer.id,
-      systemId: system.id,
-      entry: { id: entry.id, resourceCode: code },
-      providerAgencyId: provider.id,
-      method: 'pull',
-      validFrom: new Date(now - 86_400_000),
-      validUntil: new Date(now + 30 * 86_400_000).toISOString().slice(0, 10),
-      items: ITEMS,
-      masking: { 企业名称: 'partial', 法定代表人身份证号: 'partial' },
-    },
-  ]);
+  const resource = await enterpriseResource(platform, '企业登记信息（基准）');
+  const { code } = resource;
+  await loadEnterpriseRows(platform, code, ROWS, BATCH);
+  const who = await consumerSystem(platform, handle, resource, '基准测试获取系统', { method: 'pull', items: ITEMS, masking: { 企业名称: 'partial', 法定代表人身份证号: 'partial' } });
 
   const exchange = await buildExchangeApp({ platform, config, logger: pino({ level: 'silent' }) });
   s.teardown.add(`close the ${label} exchange app`, () => exchange.close());
@@ -150,7 +87,7 @@ async function measureOn(handle: DatabaseHandle, label: string, s: BenchSettings
   const n = 12_345;
   const pullBody = JSON.stringify({ filters: [{ item: '统一社会信用代码', op: 'eq', value: uscc(n) }], limit: 1 });
   const bareBody = JSON.stringify({ key: uscc(n) });
-  const tls = { key: keyPem, cert: issued.certificatePem!, ca: await platform.pki.caCertificatePem() };
+  const tls = { key: who.key, cert: who.cert, ca: who.ca };
   const mtlsUrl = `https://127.0.0.1:${portOf(exchange.server)}/exchange/v1/resources/${encodeURIComponent(code)}/query`;
   const bareUrl = `http://127.0.0.1:${portOf(bareServer)}/lookup`;
   const pulled = await fetchBody(mtlsUrl, pullBody, tls);

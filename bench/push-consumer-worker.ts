@@ -19,7 +19,8 @@ interface Batch {
   readonly changes: readonly unknown[];
 }
 
-function post(agent: Agent, url: string, body: unknown): Promise<string> {
+/** POSTs JSON over the agent's connection; the answer's text, or an error naming a non-200 status. */
+export function postJson(agent: Agent, url: string, body: unknown): Promise<string> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', agent, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
@@ -44,12 +45,12 @@ async function consume({ base, tls, batchRows }: ConsumerRequest): Promise<Consu
     let batches = 0;
     let ack: { generation: number; cursor: number } | undefined;
     for (;;) {
-      const batch = JSON.parse(await post(agent, `${base}/changes`, { limit: batchRows, ...(ack ? { ack } : {}) })) as Batch;
+      const batch = JSON.parse(await postJson(agent, `${base}/changes`, { limit: batchRows, ...(ack ? { ack } : {}) })) as Batch;
       delivered += batch.changes.length;
       batches++;
       ack = { generation: batch.generation, cursor: batch.cursor };
       if (!batch.more) {
-        await post(agent, `${base}/ack`, ack);
+        await postJson(agent, `${base}/ack`, ack);
         break;
       }
     }
@@ -61,4 +62,5 @@ async function consume({ base, tls, batchRows }: ConsumerRequest): Promise<Consu
   }
 }
 
-void consume(workerData as ConsumerRequest).then((reply) => parentPort!.postMessage(reply));
+// Only in the consumer's thread (the benchmark imports postJson from here too).
+if (parentPort) void consume(workerData as ConsumerRequest).then((reply) => parentPort!.postMessage(reply));
