@@ -5,9 +5,9 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idCardCheckCharacter } from '../src/lib/id-card.js';
-import { insertGrants, setGrantStatus } from '../src/modules/grants/check-fixtures.js';
+import { setGrantStatus, type GrantSpec } from '../src/modules/grants/check-fixtures.js';
 import { catalogContent, publishEntry } from './helpers/catalog.js';
-import { startExchange, systemWithCertificate, type SystemCredentials, type TestExchange } from './helpers/exchange.js';
+import { grantFor, startExchange, systemWithCertificate, type SystemCredentials, type TestExchange } from './helpers/exchange.js';
 import { agencyInput, createTestPlatform, usccFor, userContext, type TestPlatform } from './helpers/platform.js';
 
 let t: TestPlatform;
@@ -16,7 +16,6 @@ let providerId: string;
 let consumerId: string;
 let code: string;
 let entryId: string;
-const DAY = 86_400_000;
 
 function idCard(n: number): string {
   const first17 = `43040219900101${String(n % 1000).padStart(3, '0')}`;
@@ -37,21 +36,8 @@ function post(who: SystemCredentials, body: unknown, resource = code): Promise<{
 
 const systemOf = (agencyId: string, name: string): Promise<SystemCredentials> => systemWithCertificate(t, agencyId, name);
 
-async function grant(who: SystemCredentials, over: Partial<Parameters<typeof insertGrants>[1][number]> = {}): Promise<string> {
-  const [id] = await insertGrants(t.platform.db, [
-    {
-      consumerAgencyId: consumerId,
-      systemId: who.systemId,
-      entry: { id: entryId, resourceCode: code },
-      providerAgencyId: providerId,
-      method: 'pull',
-      validFrom: new Date(t.clock.now().getTime() - DAY),
-      validUntil: new Date(t.clock.now().getTime() + 30 * DAY).toISOString().slice(0, 10),
-      items: ['统一社会信用代码', '企业名称', '注册资本', '成立日期', '法定代表人身份证号'],
-      ...over,
-    },
-  ]);
-  return id!;
+async function grant(who: SystemCredentials, over: Partial<GrantSpec> = {}): Promise<string> {
+  return grantFor(t, who, { consumerAgencyId: consumerId, providerAgencyId: providerId, entryId, resourceCode: code }, over.method ?? 'pull', { items: ['统一社会信用代码', '企业名称', '注册资本', '成立日期', '法定代表人身份证号'], ...over });
 }
 
 const ROWS = 25;

@@ -8,10 +8,10 @@ import type { TLSSocket } from 'node:tls';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idCardCheckCharacter } from '../src/lib/id-card.js';
-import { insertGrants, setGrantStatus } from '../src/modules/grants/check-fixtures.js';
+import { setGrantStatus, type GrantSpec } from '../src/modules/grants/check-fixtures.js';
 import type { PushBatch } from '../src/modules/exchange/subscriptions.js';
 import { catalogContent, publishEntry } from './helpers/catalog.js';
-import { startExchange, systemWithCertificate, type SystemCredentials, type TestExchange } from './helpers/exchange.js';
+import { grantFor, startExchange, systemWithCertificate, type SystemCredentials, type TestExchange } from './helpers/exchange.js';
 import { agencyInput, createTestPlatform, usccFor, userContext, type TestPlatform } from './helpers/platform.js';
 
 let t: TestPlatform;
@@ -20,7 +20,6 @@ let providerId: string;
 let consumerId: string;
 let code: string;
 let entryId: string;
-const DAY = 86_400_000;
 const ITEMS = ['统一社会信用代码', '企业名称', '注册资本', '法定代表人身份证号'];
 
 function idCard(n: number): string {
@@ -43,23 +42,8 @@ async function load(rows: { n: number; name?: string; capital?: string }[], dele
   if (del.length) expect((await t.platform.exchange.applyBatch(loader(), code, { idempotencyKey: `push-${++batchNo}`, changes: del })).status).toBe('applied');
 }
 
-async function grant(who: SystemCredentials, over: Partial<Parameters<typeof insertGrants>[1][number]> = {}): Promise<string> {
-  const [id] = await insertGrants(t.platform.db, [
-    {
-      consumerAgencyId: consumerId,
-      systemId: who.systemId,
-      entry: { id: entryId, resourceCode: code },
-      providerAgencyId: providerId,
-      method: 'push',
-      validFrom: new Date(t.clock.now().getTime() - DAY),
-      validUntil: new Date(t.clock.now().getTime() + 30 * DAY).toISOString().slice(0, 10),
-      items: ITEMS,
-      rowFilter: [{ item: '企业名称', op: 'prefix', values: ['长沙'] }],
-      masking: { 法定代表人身份证号: 'partial' },
-      ...over,
-    },
-  ]);
-  return id!;
+async function grant(who: SystemCredentials, over: Partial<GrantSpec> = {}): Promise<string> {
+  return grantFor(t, who, { consumerAgencyId: consumerId, providerAgencyId: providerId, entryId, resourceCode: code }, over.method ?? 'push', { items: ITEMS, rowFilter: [{ item: '企业名称', op: 'prefix', values: ['长沙'] }], masking: { 法定代表人身份证号: 'partial' }, ...over });
 }
 
 const sub = (resource = code): string => `/exchange/v1/resources/${encodeURIComponent(resource)}/subscription`;

@@ -8,9 +8,9 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { idCardCheckCharacter } from '../src/lib/id-card.js';
 import { VerifyJobService } from '../src/modules/exchange/verify-jobs.js';
-import { insertGrants, setGrantStatus } from '../src/modules/grants/check-fixtures.js';
+import { setGrantStatus, type GrantSpec } from '../src/modules/grants/check-fixtures.js';
 import { catalogContent, publishEntry } from './helpers/catalog.js';
-import { startExchange, systemWithCertificate, type SystemCredentials, type TestExchange } from './helpers/exchange.js';
+import { grantFor, startExchange, systemWithCertificate, type SystemCredentials, type TestExchange } from './helpers/exchange.js';
 import { encodeGb18030 } from './helpers/gb18030.js';
 import { agencyInput, createTestPlatform, usccFor, userContext, type TestPlatform } from './helpers/platform.js';
 
@@ -63,21 +63,8 @@ async function result(who: SystemCredentials, id: string): Promise<{ status: num
   return { status: r.status, type: String(r.headers['content-type']), text, rows: text.replace(/^\ufeff/, '').trim().split('\r\n').map((l) => l.split(',')) };
 }
 
-async function grant(who: SystemCredentials, over: Partial<Parameters<typeof insertGrants>[1][number]> = {}): Promise<string> {
-  const [id] = await insertGrants(t.platform.db, [
-    {
-      consumerAgencyId: consumerId,
-      systemId: who.systemId,
-      entry: { id: entryId, resourceCode: code },
-      providerAgencyId: providerId,
-      method: 'comparison',
-      validFrom: new Date(t.clock.now().getTime() - DAY),
-      validUntil: new Date(t.clock.now().getTime() + 30 * DAY).toISOString().slice(0, 10),
-      items: ['统一社会信用代码', '企业名称', '注册资本', '成立日期', '法定代表人身份证号'],
-      ...over,
-    },
-  ]);
-  return id!;
+async function grant(who: SystemCredentials, over: Partial<GrantSpec> = {}): Promise<string> {
+  return grantFor(t, who, { consumerAgencyId: consumerId, providerAgencyId: providerId, entryId, resourceCode: code }, over.method ?? 'comparison', { items: ['统一社会信用代码', '企业名称', '注册资本', '成立日期', '法定代表人身份证号'], ...over });
 }
 
 async function events(jobId: string): Promise<{ outcome: string; details: Record<string, unknown> }[]> {

@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import pino from 'pino';
+import { insertGrants, type GrantSpec } from '../../src/modules/grants/check-fixtures.js';
 import { buildExchangeApp, useCredentials, type ExchangeApp } from '../../src/server/exchange-app.js';
 import { makeCsr } from './pki.js';
 import type { TestPlatform } from './platform.js';
@@ -71,4 +72,29 @@ export async function systemWithCertificate(t: TestPlatform, agencyId: string, n
   const applied = await t.platform.pki.applyForSystem(t.cli, { systemId: system.id, csr });
   const issued = await t.platform.pki.approve(t.cli, applied.id, null);
   return { systemId: system.id, key: keyPem, cert: issued.certificatePem! };
+}
+
+/** The parties of the resource a test grants: consumer and provider agencies and the published entry. */
+export interface GrantParties {
+  readonly consumerAgencyId: string;
+  readonly providerAgencyId: string;
+  readonly entryId: string;
+  readonly resourceCode: string;
+}
+
+/** A grant in force for 30 days from the test clock (validity from a day before), with `over` on top; its id. */
+export async function grantFor(t: TestPlatform, who: SystemCredentials, parties: GrantParties, method: GrantSpec['method'], over: Partial<GrantSpec> = {}): Promise<string> {
+  const [id] = await insertGrants(t.platform.db, [
+    {
+      consumerAgencyId: parties.consumerAgencyId,
+      systemId: who.systemId,
+      entry: { id: parties.entryId, resourceCode: parties.resourceCode },
+      providerAgencyId: parties.providerAgencyId,
+      method,
+      validFrom: new Date(t.clock.now().getTime() - 86_400_000),
+      validUntil: new Date(t.clock.now().getTime() + 30 * 86_400_000).toISOString().slice(0, 10),
+      ...over,
+    },
+  ]);
+  return id!;
 }
