@@ -330,8 +330,9 @@ export class SubscriptionService {
    * after 0 is always answered, empty or not, so the consumer sees its `reset`.
    */
   async nextBatch(row: SubscriptionRow, grant: EffectiveGrant, table: TableRow, limit: number): Promise<PushBatch> {
-    const view = grantView(grant, { hashKey: await this.exchange.maskKey(grant.consumerAgencyId) });
-    const refKey = createHmac('sha256', await this.exchange.maskKey(grant.consumerAgencyId)).update('govshare.push-ref').digest();
+    const hashKey = await this.exchange.maskKey(grant.consumerAgencyId);
+    const view = grantView(grant, { hashKey });
+    const refKey = createHmac('sha256', hashKey).update('govshare.push-ref').digest();
     const keyItems = table.columns.filter((c) => c.key).map((c) => c.item);
     const grantedKeys = keyItems.filter((i) => grant.items.includes(i));
     let current = row;
