@@ -7,7 +7,9 @@ import { usccCheckCharacter } from '../src/lib/uscc.js';
 import { PERMISSIONS } from '../src/modules/accounts/permissions.js';
 import { insertGrants, type GrantSpec } from '../src/modules/grants/check-fixtures.js';
 import { cliContext, type RequestContext } from '../src/server/actor.js';
-import type { Platform } from '../src/server/platform.js';
+import type { Config } from '../src/server/config.js';
+import { Platform } from '../src/server/platform.js';
+import type { BenchSettings } from './benchmark.js';
 import { systemCsr } from './exchange-whoami.js';
 
 export const BENCH_CLI: RequestContext = cliContext('bench', new Set(PERMISSIONS));
@@ -106,4 +108,13 @@ export async function consumerSystem(
     },
   ]);
   return { systemId: system.id, key: keyPem, cert: issued.certificatePem!, ca: await platform.pki.caCertificatePem() };
+}
+
+/** A bootstrapped platform on the bench database with its grant check started (cached, as in `serve`), stopped at teardown. */
+export async function benchPlatform(handle: DatabaseHandle, config: Config, label: string, s: BenchSettings): Promise<Platform> {
+  const platform = Platform.fromDatabase(handle, config);
+  await platform.bootstrap();
+  await platform.grantCheck.start();
+  s.teardown.add(`stop the ${label} grant check`, () => platform.grantCheck.stop());
+  return platform;
 }

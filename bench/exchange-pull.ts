@@ -11,10 +11,9 @@ import { qualified } from '../src/modules/exchange/columns.js';
 import '../src/modules/pki/certificate-authority.js';
 import { loadConfig } from '../src/server/config.js';
 import { buildExchangeApp, useCredentials } from '../src/server/exchange-app.js';
-import { Platform } from '../src/server/platform.js';
 import { onBothDatabases } from './bench-database.js';
 import { compared, type Benchmark, type BenchResult, type BenchSettings } from './benchmark.js';
-import { consumerSystem, ENTERPRISE_ITEMS, enterpriseResource, idCard, loadEnterpriseRows, uscc } from './exchange-fixture.js';
+import { benchPlatform, consumerSystem, ENTERPRISE_ITEMS, enterpriseResource, idCard, loadEnterpriseRows, uscc } from './exchange-fixture.js';
 import { loadFigures, measurePair, type LoadMeasurement, type LoadTarget } from './load.js';
 
 const POOL_SIZE = 10;
@@ -55,10 +54,7 @@ interface SideFigures {
 async function measureOn(handle: DatabaseHandle, label: string, s: BenchSettings): Promise<SideFigures> {
   s.log(`  ${label}: bootstrapping, publishing, loading ${ROWS.toLocaleString('en')} rows`);
   const config = loadConfig({ env: {}, overrides: { logLevel: 'silent' } });
-  const platform = Platform.fromDatabase(handle, config);
-  await platform.bootstrap();
-  await platform.grantCheck.start();
-  s.teardown.add(`stop the ${label} grant check`, () => platform.grantCheck.stop());
+  const platform = await benchPlatform(handle, config, label, s);
 
   const resource = await enterpriseResource(platform, '企业登记信息（基准）');
   const { code } = resource;

@@ -10,10 +10,9 @@ import { BOOKKEEPING, qualified } from '../src/modules/exchange/columns.js';
 import '../src/modules/pki/certificate-authority.js';
 import { loadConfig } from '../src/server/config.js';
 import { buildExchangeApp, useCredentials } from '../src/server/exchange-app.js';
-import { Platform } from '../src/server/platform.js';
 import { onBothDatabases } from './bench-database.js';
 import { compared, type Benchmark, type BenchResult, type BenchSettings } from './benchmark.js';
-import { consumerSystem, enterpriseResource, loadEnterpriseRows } from './exchange-fixture.js';
+import { benchPlatform, consumerSystem, enterpriseResource, loadEnterpriseRows } from './exchange-fixture.js';
 import { postJson } from './push-consumer-worker.js';
 import type { ConsumerReply, ConsumerRequest } from './push-consumer-worker.js';
 
@@ -37,10 +36,7 @@ interface SideFigures {
 async function measureOn(handle: DatabaseHandle, label: string, s: BenchSettings): Promise<SideFigures> {
   s.log(`  ${label}: bootstrapping, publishing, loading ${ROWS.toLocaleString('en')} rows`);
   const config = loadConfig({ env: {}, overrides: { logLevel: 'silent' } });
-  const platform = Platform.fromDatabase(handle, config);
-  await platform.bootstrap();
-  await platform.grantCheck.start();
-  s.teardown.add(`stop the ${label} grant check`, () => platform.grantCheck.stop());
+  const platform = await benchPlatform(handle, config, label, s);
 
   const resource = await enterpriseResource(platform, '企业登记信息（推送基准）');
   const { code } = resource;
