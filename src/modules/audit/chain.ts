@@ -84,6 +84,9 @@ export function canonicalTimestamp(date: Date): string {
   return date.toISOString().replace(/Z$/, '000Z');
 }
 
+/** The fields of an event's serialisation that do not depend on its place in the chain. */
+export type EventBodyFields = Omit<ChainedEvent, 'seq' | 'hashAlg' | 'prevHash'>;
+
 /**
  * The bytes an event's hash is taken over: `canonicalJson` of the array
  * `["govshare-audit-v1", hashAlg, seq, at, actorType, actorId, actorAgencyId, actorName, action,
@@ -91,16 +94,35 @@ export function canonicalTimestamp(date: Date): string {
  * because verification runs it for every event.
  */
 export function serialiseEvent(e: ChainedEvent): string {
+  return chainedSerialisation(e.hashAlg, e.seq, eventBody(e), e.prevHash);
+}
+
+/**
+ * The middle of an event's serialisation, from `at` to `details` (with its leading comma): all
+ * that an append can write before it holds the lock and knows the event's seq and prevHash.
+ * `detailsJson` is `canonicalJson(e.details)` when the caller has it already.
+ */
+export function eventBody(e: EventBodyFields, detailsJson: string = canonicalJson(e.details)): string {
   const s = JSON.stringify;
   return (
-    `["govshare-audit-v1",${s(e.hashAlg)},${s(e.seq)},${s(e.at)},${s(e.actorType)},${s(e.actorId)},${s(e.actorAgencyId)},${s(e.actorName)},` +
-    `${s(e.action)},${s(e.targetType)},${s(e.targetId)},${s(e.outcome)},${s(e.requestId)},${s(e.ip)},${canonicalJson(e.details)},${s(e.prevHash)}]`
+    `,${s(e.at)},${s(e.actorType)},${s(e.actorId)},${s(e.actorAgencyId)},${s(e.actorName)},` +
+    `${s(e.action)},${s(e.targetType)},${s(e.targetId)},${s(e.outcome)},${s(e.requestId)},${s(e.ip)},${detailsJson}`
   );
 }
 
+/** The whole serialisation of an event around its `eventBody`. */
+export function chainedSerialisation(hashAlg: AuditHashAlgorithm, seq: number, body: string, prevHash: string): string {
+  return `["govshare-audit-v1",${JSON.stringify(hashAlg)},${JSON.stringify(seq)}${body},${JSON.stringify(prevHash)}]`;
+}
+
 export function eventHash(e: ChainedEvent): string {
+  return chainedHash(e.hashAlg, e.seq, eventBody(e), e.prevHash);
+}
+
+/** The hash of an event given its `eventBody`. */
+export function chainedHash(hashAlg: AuditHashAlgorithm, seq: number, body: string, prevHash: string): string {
   // One-shot `hash`: several times faster than createHash for inputs this small.
-  return hash(e.hashAlg, serialiseEvent(e), 'hex');
+  return hash(hashAlg, chainedSerialisation(hashAlg, seq, body, prevHash), 'hex');
 }
 
 export interface CheckpointFields {

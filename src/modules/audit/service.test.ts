@@ -65,6 +65,39 @@ describe('hash chain', () => {
     expect(report).toMatchObject({ ok: true, events: all.length, lastSeq: all.length, firstBadSeq: null });
   });
 
+  it('appends a batch of several insert chunks in order: ids returned in event order, seq contiguous, each event linked to the one before', async () => {
+    const before = (await seqs()).at(-1) ?? 0;
+    const n = 777; // four chunks, the last one partial
+    const ids = await t.platform.audit.recordMany(t.cli, Array.from({ length: n }, (_, i) => ({ action: 'test.chunked', targetType: 'test', targetId: `c-${i}`, details: { i } })));
+    expect(ids).toHaveLength(n);
+    const rows = await db().selectFrom('auditEvents').select(['id', 'seq', 'targetId', 'prevHash', 'hash']).where('seq', '>', before).orderBy('seq').execute();
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: n }, (_, i) => before + 1 + i));
+    expect(rows.map((r) => r.targetId)).toEqual(Array.from({ length: n }, (_, i) => `c-${i}`));
+    for (let i = 1; i < n; i++) expect(rows[i]!.prevHash).toBe(rows[i - 1]!.hash);
+    expect(await t.platform.audit.verify()).toMatchObject({ ok: true, lastSeq: before + n });
+  });
+
+  it('fails the whole append when a later chunk fails in the database, keeping none of it', async () => {
+    const before = await seqs();
+    const store = new AuditStore(db());
+    const at = new Date();
+    const row = (i: number) => ({
+      at, actorType: 'user', actorId: i === 600 ? 'not-a-uuid' : null, actorAgencyId: null, actorName: 'test', action: 'test.half',
+      targetType: null, targetId: `h-${i}`, outcome: 'success', requestId: null, ip: null, details: { i },
+    });
+    // Event 600 is in the third chunk: two chunks are inserted before its INSERT fails.
+    await expect(
+      db().transaction().execute(async (trx) => {
+        await store.lock(trx);
+        const head = await store.head(trx, 'sha256');
+        await store.append(trx, Array.from({ length: 700 }, (_, i) => row(i)), 'sha256', head);
+      }),
+    ).rejects.toThrow(/uuid/);
+    expect(await seqs()).toEqual(before);
+    expect(await t.platform.audit.verify()).toMatchObject({ ok: true, lastSeq: before.at(-1) });
+  });
+
   it('reads events for verification so that the fast path reproduces every stored hash, odd text included (PostgreSQL JSON escapes = JSON.stringify)', async () => {
     const controls = Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join('');
     const odd = `${controls} \u007f \u2028\u2029 "\\/ ' é 审计 😀 \ufeff`;

@@ -739,7 +739,12 @@ export class AuditService {
  * storing would not match the stored event). Such characters arrive only in hostile or broken
  * input — a user name typed at the login form, say — and the event must still be recorded.
  */
+// eslint-disable-next-line no-control-regex -- finding NUL is the point
+const UNSTORABLE_CHAR = /[\u0000\uD800-\uDFFF]/;
+
 function storableText(value: string): string {
+  // Most text has neither NUL nor a surrogate: one quick test, and the replacement only when needed.
+  if (!UNSTORABLE_CHAR.test(value)) return value;
   // eslint-disable-next-line no-control-regex -- finding NUL is the point
   return value.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
-import { canonicalTimestamp, eventHash, GENESIS_HASH, type AuditEventFields, type AuditHashAlgorithm } from './chain.js';
+import { canonicalJson, canonicalTimestamp, chainedHash, eventBody, eventHash, GENESIS_HASH, type AuditEventFields, type AuditHashAlgorithm } from './chain.js';
 
 export interface AuditRow extends AuditEventFields {
   readonly id: number;
@@ -105,8 +105,44 @@ export interface SigningKeyRow {
  */
 const AUDIT_LOCK = [0x676f7673, 0x61756474] as const; // 'govs', 'audt'
 
-/** Rows per INSERT (one array parameter per column). */
-const INSERT_CHUNK = 5_000;
+/**
+ * Rows per INSERT (one array parameter per column). Small enough that a batch of a thousand is
+ * several chunks, whose serialising and hashing overlaps the database inserting the one before.
+ */
+const INSERT_CHUNK = 250;
+
+/** One INSERT's column arrays, and the chain head after its last row. */
+interface InsertChunk {
+  readonly head: ChainHead;
+  readonly seq: number[];
+  readonly at: string[];
+  readonly actorType: string[];
+  readonly actorId: (string | null)[];
+  readonly actorAgencyId: (string | null)[];
+  readonly actorName: string[];
+  readonly action: string[];
+  readonly targetType: (string | null)[];
+  readonly targetId: (string | null)[];
+  readonly outcome: string[];
+  readonly requestId: (string | null)[];
+  readonly ip: (string | null)[];
+  readonly details: string[];
+  readonly prevHash: string[];
+  readonly hash: string[];
+}
+
+/** `canonicalTimestamp`, remembered for the last date: the events of one batch share theirs. */
+class TimestampTexts {
+  #date: Date | undefined;
+  #text = '';
+  of(date: Date): string {
+    if (date !== this.#date) {
+      this.#date = date;
+      this.#text = canonicalTimestamp(date);
+    }
+    return this.#text;
+  }
+}
 
 /**
  * The stored timestamp with its microseconds, as the hash covers it. Functions are named with
@@ -212,38 +248,77 @@ export class AuditStore {
 
   /**
    * Appends events after `head` (the lock held); returns their ids and the new head. One INSERT
-   * of column arrays (`unnest`) per chunk: the statement stays the same size however many rows.
+   * of column arrays (`unnest`) per chunk, so the statement stays the same size however many rows;
+   * each chunk is serialised and hashed while the database inserts the one before (the two
+   * overlap on different CPUs), and a failed chunk fails the append before the next is sent.
    */
   async append(trx: Db, rows: readonly NewAuditRow[], alg: AuditHashAlgorithm, head: ChainHead | undefined): Promise<{ ids: number[]; head: ChainHead }> {
     let prev: ChainHead = head ?? { seq: 0, hash: GENESIS_HASH };
     const ids: number[] = [];
+    const times = new TimestampTexts();
+    let inFlight: Promise<void> | undefined;
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      const chunk = rows.slice(i, i + INSERT_CHUNK);
-      const seqs: number[] = [];
-      const prevHashes: string[] = [];
-      const hashes: string[] = [];
-      for (const row of chunk) {
-        const seq = prev.seq + 1;
-        const hash = eventHash({ ...row, seq, hashAlg: alg, at: canonicalTimestamp(row.at), prevHash: prev.hash });
-        seqs.push(seq);
-        prevHashes.push(prev.hash);
-        hashes.push(hash);
-        prev = { seq, hash };
-      }
-      const col = <T>(pick: (r: NewAuditRow) => T): T[] => chunk.map(pick);
-      const inserted = await sql<{ id: number }>`insert into audit_events
-          (seq, at, actor_type, actor_id, actor_agency_id, actor_name, action, target_type, target_id, outcome, request_id, ip, details, hash_alg, prev_hash, hash)
-        select s, a, at_, ai, ag, an, ac, tt, ti, o, ri, ip, d, ${alg}, ph, h
-        from unnest(${seqs}::bigint[], ${col((r) => r.at.toISOString())}::timestamptz[], ${col((r) => r.actorType)}::text[], ${col((r) => r.actorId)}::uuid[],
-          ${col((r) => r.actorAgencyId)}::uuid[], ${col((r) => r.actorName)}::text[], ${col((r) => r.action)}::text[], ${col((r) => r.targetType)}::text[],
-          ${col((r) => r.targetId)}::text[], ${col((r) => r.outcome)}::text[], ${col((r) => r.requestId)}::text[], ${col((r) => r.ip)}::text[],
-          ${col((r) => JSON.stringify(r.details))}::jsonb[], ${prevHashes}::text[], ${hashes}::text[])
-          as u(s, a, at_, ai, ag, an, ac, tt, ti, o, ri, ip, d, ph, h)
-        order by s
-        returning id`.execute(trx);
-      for (const r of inserted.rows) ids.push(r.id);
+      const chunk = this.#chunk(rows, i, alg, prev, times);
+      prev = chunk.head;
+      if (inFlight) await inFlight;
+      inFlight = this.#insertChunk(trx, chunk, alg).then((inserted) => {
+        for (const id of inserted) ids.push(id);
+      });
     }
+    await inFlight;
     return { ids, head: prev };
+  }
+
+  /** The column arrays of rows `from`… (at most INSERT_CHUNK) chained after `after`. */
+  #chunk(rows: readonly NewAuditRow[], from: number, alg: AuditHashAlgorithm, after: ChainHead, times: TimestampTexts): InsertChunk {
+    const n = Math.min(INSERT_CHUNK, rows.length - from);
+    const c: InsertChunk = {
+      head: after,
+      seq: new Array<number>(n), at: new Array<string>(n), actorType: new Array<string>(n), actorId: new Array<string | null>(n),
+      actorAgencyId: new Array<string | null>(n), actorName: new Array<string>(n), action: new Array<string>(n), targetType: new Array<string | null>(n),
+      targetId: new Array<string | null>(n), outcome: new Array<string>(n), requestId: new Array<string | null>(n), ip: new Array<string | null>(n),
+      details: new Array<string>(n), prevHash: new Array<string>(n), hash: new Array<string>(n),
+    };
+    let { seq, hash: prevHash } = after;
+    for (let k = 0; k < n; k++) {
+      const row = rows[from + k]!;
+      const at = times.of(row.at);
+      const details = canonicalJson(row.details);
+      seq++;
+      const hash = chainedHash(alg, seq, eventBody({ ...row, at }, details), prevHash);
+      c.seq[k] = seq;
+      c.at[k] = at;
+      c.actorType[k] = row.actorType;
+      c.actorId[k] = row.actorId;
+      c.actorAgencyId[k] = row.actorAgencyId;
+      c.actorName[k] = row.actorName;
+      c.action[k] = row.action;
+      c.targetType[k] = row.targetType;
+      c.targetId[k] = row.targetId;
+      c.outcome[k] = row.outcome;
+      c.requestId[k] = row.requestId;
+      c.ip[k] = row.ip;
+      // The canonical text is valid JSON of the same value: jsonb stores it as it would the plain one.
+      c.details[k] = details;
+      c.prevHash[k] = prevHash;
+      c.hash[k] = hash;
+      prevHash = hash;
+    }
+    return { ...c, head: { seq, hash: prevHash } };
+  }
+
+  async #insertChunk(trx: Db, c: InsertChunk, alg: AuditHashAlgorithm): Promise<number[]> {
+    const inserted = await sql<{ id: number }>`insert into audit_events
+        (seq, at, actor_type, actor_id, actor_agency_id, actor_name, action, target_type, target_id, outcome, request_id, ip, details, hash_alg, prev_hash, hash)
+      select s, a, at_, ai, ag, an, ac, tt, ti, o, ri, ip, d, ${alg}, ph, h
+      from unnest(${c.seq}::bigint[], ${c.at}::timestamptz[], ${c.actorType}::text[], ${c.actorId}::uuid[],
+        ${c.actorAgencyId}::uuid[], ${c.actorName}::text[], ${c.action}::text[], ${c.targetType}::text[],
+        ${c.targetId}::text[], ${c.outcome}::text[], ${c.requestId}::text[], ${c.ip}::text[],
+        ${c.details}::jsonb[], ${c.prevHash}::text[], ${c.hash}::text[])
+        as u(s, a, at_, ai, ag, an, ac, tt, ti, o, ri, ip, d, ph, h)
+      order by s
+      returning id`.execute(trx);
+    return inserted.rows.map((r) => r.id);
   }
 
   /**
