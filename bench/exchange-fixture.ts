@@ -114,7 +114,7 @@ export async function consumerSystem(
 export async function benchPlatform(handle: DatabaseHandle, config: Config, label: string, s: BenchSettings): Promise<Platform> {
   const platform = Platform.fromDatabase(handle, config);
   await platform.bootstrap();
-  await platform.grantCheck.start();
-  s.teardown.add(`stop the ${label} grant check`, () => platform.grantCheck.stop());
+  await platform.startCaches();
+  s.teardown.add(`stop the ${label} caches`, () => platform.stopCaches());
   return platform;
 }

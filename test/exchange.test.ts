@@ -41,6 +41,19 @@ interface Reply {
   readonly protocol: string | null;
 }
 
+/**
+ * `get` until it answers other than `unlike` (or 2 s have passed): a change reaches the cached
+ * certificate holders through its notification, a few milliseconds after its commit.
+ */
+async function getOnceChanged(options: RequestOptions, unlike: number, changed: (r: Reply) => boolean = (r) => r.status !== unlike): Promise<Reply> {
+  const until = Date.now() + 2_000;
+  for (;;) {
+    const r = await get(options);
+    if (changed(r) || Date.now() > until) return r;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 function get(options: RequestOptions, path = '/exchange/v1/whoami'): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: 'GET', ca: caPem, servername: 'localhost', ...options }, (res) => {
@@ -89,6 +102,8 @@ beforeAll(async () => {
   t = await createTestPlatform();
   agencyId = (await t.platform.agencies.create(t.cli, agencyInput(21))).id;
   caPem = await t.platform.pki.caCertificatePem();
+  // As `serve` runs it: certificate holders and grants cached, emptied through LISTEN.
+  await t.platform.startCaches();
   exchange = await buildExchangeApp({ platform: t.platform, config: t.config, logger: pino({ level: 'silent' }) });
   await exchange.listen({ host: '127.0.0.1', port: 0 });
   port = (exchange.server.address() as { port: number }).port;
@@ -180,7 +195,7 @@ describe('refusals', () => {
       const first = await get({ key: s.key, cert: s.cert, agent });
       expect(first.status).toBe(200);
       await t.platform.pki.revoke(t.cli, s.certificateId, 'keyCompromise', '私钥泄露');
-      const second = await get({ key: s.key, cert: s.cert, agent });
+      const second = await getOnceChanged({ key: s.key, cert: s.cert, agent }, 200);
       expect(second.status).toBe(403);
       expect(second.body).toMatchObject({ code: 'GS_ERR_PKI_CERT_REVOKED', details: { reason: 'keyCompromise' } });
     } finally {
@@ -188,21 +203,39 @@ describe('refusals', () => {
     }
   });
 
+  it('keeps the holder of a certificate between requests, and reads it again after any change to certificates or holders', async () => {
+    const s = await systemWithCertificate('缓存身份系统');
+    const cache = t.platform.pki.identities!;
+    expect((await get({ key: s.key, cert: s.cert })).status).toBe(200);
+    const before = cache.stats();
+    for (let i = 0; i < 3; i++) expect((await get({ key: s.key, cert: s.cert })).status).toBe(200);
+    const after = cache.stats();
+    expect(after.hits - before.hits).toBe(3);
+    expect(after.loads).toBe(before.loads);
+    // A rename is a change of the holder: the next request reads it and names the system anew.
+    await t.platform.systems.update(t.cli, s.systemId, { name: '缓存身份系统（更名）' });
+    const renamed = await getOnceChanged({ key: s.key, cert: s.cert }, -1, (r) => r.body['name'] === '缓存身份系统（更名）');
+    expect(renamed.body).toMatchObject({ name: '缓存身份系统（更名）' });
+    expect(cache.stats().resets).toBeGreaterThan(after.resets);
+  });
+
   it('refuses the certificate of a deactivated system, and accepts it again once reactivated', async () => {
     const s = await systemWithCertificate('停用交换系统');
+    expect((await get({ key: s.key, cert: s.cert })).status).toBe(200);
     await t.platform.systems.setStatus(t.cli, s.systemId, 'deactivate', '停用');
-    const r = await get({ key: s.key, cert: s.cert });
+    const r = await getOnceChanged({ key: s.key, cert: s.cert }, 200);
     expect(r.status).toBe(403);
     expect(r.body).toMatchObject({ code: 'GS_ERR_PKI_IDENTITY_INACTIVE', details: { subjectId: s.systemId, reason: 'the system is inactive' } });
     await t.platform.systems.setStatus(t.cli, s.systemId, 'reactivate', '恢复');
-    expect((await get({ key: s.key, cert: s.cert })).status).toBe(200);
+    expect((await getOnceChanged({ key: s.key, cert: s.cert }, 403)).status).toBe(200);
   });
 
   it('refuses the certificate of a system whose agency was deactivated', async () => {
     const other = (await t.platform.agencies.create(t.cli, agencyInput(22))).id;
     const s = await systemWithCertificate('撤并单位系统', other);
+    expect((await get({ key: s.key, cert: s.cert })).status).toBe(200);
     await t.platform.agencies.deactivate(t.cli, other, '撤并');
-    const r = await get({ key: s.key, cert: s.cert });
+    const r = await getOnceChanged({ key: s.key, cert: s.cert }, 200);
     expect(r.status).toBe(403);
     expect(r.body).toMatchObject({ code: 'GS_ERR_PKI_IDENTITY_INACTIVE', details: { reason: 'its agency is deactivated' } });
   });
@@ -233,11 +266,11 @@ describe('a node (前置机) certificate', () => {
       expect(first.status).toBe(200);
       expect(first.body).toMatchObject({ subjectType: 'node', subjectId: node.id, name: '交换测试前置机', agencyId, certificateId: issued.id });
       await t.platform.nodes.setStatus(t.cli, node.id, 'deactivate', '设备下线');
-      const second = await get(client);
+      const second = await getOnceChanged(client, 200);
       expect(second.status).toBe(403);
       expect(second.body).toMatchObject({ code: 'GS_ERR_PKI_IDENTITY_INACTIVE', details: { subjectType: 'node', subjectId: node.id, reason: 'the node is deactivated' } });
       await t.platform.nodes.setStatus(t.cli, node.id, 'reactivate', '恢复');
-      expect((await get(client)).status).toBe(200);
+      expect((await getOnceChanged(client, 403)).status).toBe(200);
     } finally {
       agent.destroy();
     }
@@ -254,7 +287,7 @@ describe('a node (前置机) certificate', () => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ subjectType: 'node', subjectId: node.id, agencyId: other });
     await t.platform.agencies.deactivate(t.cli, other, '撤并');
-    const refused = await get({ pfx, passphrase: 'node bundle passphrase' });
+    const refused = await getOnceChanged({ pfx, passphrase: 'node bundle passphrase' }, 200);
     expect(refused.status).toBe(403);
     expect(refused.body).toMatchObject({ code: 'GS_ERR_PKI_IDENTITY_INACTIVE', details: { subjectType: 'node', reason: 'its agency is deactivated' } });
   });

@@ -14,6 +14,7 @@ import { CatalogService } from '../modules/catalog/service.js';
 import { DemandService } from '../modules/demands/service.js';
 import { ExchangeService } from '../modules/exchange/service.js';
 import { GrantCheck } from '../modules/grants/check.js';
+import { ListenedCache } from '../db/listened-cache.js';
 import { PullService } from '../modules/exchange/pull.js';
 import { VerifyService } from '../modules/exchange/verify.js';
 import { PushDelivery } from '../modules/exchange/push-delivery.js';
@@ -26,7 +27,7 @@ import { NodeService } from '../modules/nodes/service.js';
 import { EmailSender } from '../modules/notifications/channels.js';
 import { NotificationService } from '../modules/notifications/service.js';
 import { DeliveryWorker } from '../modules/notifications/worker.js';
-import { PkiService } from '../modules/pki/service.js';
+import { IDENTITY_CHANNEL, PkiService } from '../modules/pki/service.js';
 import { RegionService } from '../modules/regions/service.js';
 import { SystemService } from '../modules/systems/service.js';
 import { SYSTEM_ACTOR, systemContext } from './actor.js';
@@ -112,7 +113,7 @@ export class Platform {
     this.accounts = new AccountService(db, this.audit, this.agencies, config, keys, now);
     this.systems = new SystemService(db, this.audit, this.agencies, now);
     this.nodes = new NodeService(db, this.audit, this.agencies, now);
-    this.pki = new PkiService(db, this.audit, keys, this.systems, this.nodes, this.agencies, this.accounts, config, now);
+    this.pki = new PkiService(db, this.audit, keys, this.systems, this.nodes, this.agencies, this.accounts, config, now, new ListenedCache({ channel: IDENTITY_CHANNEL, listen: database.listen, now }));
     this.catalogSearch = new CatalogSearch(db);
     this.exchange = new ExchangeService(db, this.audit, keys, { cipher: config.exchangeCipher }, now);
     this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now, this.catalogSearch, this.exchange);
@@ -266,13 +267,27 @@ export class Platform {
     }
   }
 
+  /**
+   * Starts the caches kept fresh through LISTEN: grant checks (govshare_grants) and certificate
+   * holders (govshare_identities). Until then both read the database on every call.
+   */
+  async startCaches(): Promise<void> {
+    await this.grantCheck.start();
+    await this.pki.identities?.start();
+  }
+
+  async stopCaches(): Promise<void> {
+    await this.grantCheck.stop();
+    await this.pki.identities?.stop();
+  }
+
   async close(): Promise<void> {
     try {
       this.blobs.close();
       await this.notificationDelivery.stop();
       await this.pushDelivery.stop();
       await this.verifyJobs.stop();
-      await this.grantCheck.stop().catch(() => undefined);
+      await this.stopCaches().catch(() => undefined);
       await this.database.close();
     } finally {
       this.lock?.release();

@@ -77,8 +77,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     for (const y of bootstrap.calendar.loaded) logger.info({ year: y.year, days: y.days, keptOperatorDays: y.keptOperatorDays }, 'national holiday arrangement loaded into the working-day calendar');
     for (const y of bootstrap.calendar.skipped) logger.warn({ year: y.year, revision: y.revision }, `shipped national holiday arrangement not applied: ${y.reason} (docs/calendar.md)`);
     options.onBootstrap?.(bootstrap);
-    // Grant checks are cached from here on, invalidated through LISTEN govshare_grants.
-    await platform.grantCheck.start();
+    // Grant checks and certificate holders are cached from here on, invalidated through LISTEN.
+    await platform.startCaches();
     const caAlgorithm = await platform.pki.authorityAlgorithm();
     if (caAlgorithm !== config.caKeyAlgorithm) {
       logger.warn({ configured: config.caKeyAlgorithm, existing: caAlgorithm }, 'GOVSHARE_CA_KEY_ALGORITHM differs from the existing platform CA, which keeps its own algorithm (docs/pki.md#sm2)');
@@ -144,7 +144,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           await platform.notificationDelivery.stop();
           await platform.pushDelivery.stop();
           await platform.verifyJobs.stop();
-          await platform.grantCheck.stop();
+          await platform.stopCaches();
           // The events of the last moments are signed before the process goes.
           await inFlight.then(checkpoint);
           await platform.close();

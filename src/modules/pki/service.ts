@@ -1,5 +1,6 @@
 import { createPrivateKey, type webcrypto } from 'node:crypto';
 import type { Db } from '../../db/database.js';
+import type { ListenedCache } from '../../db/listened-cache.js';
 import { GsError } from '../../lib/errors.js';
 import { isUuid, newId } from '../../lib/secrets.js';
 import { SYSTEM_ACTOR, systemContext, type Actor, type RequestContext } from '../../server/actor.js';
@@ -22,7 +23,7 @@ import {
 } from './certificate-authority.js';
 import { pkcs12Bundle } from './pkcs12.js';
 import type { Certificate, CertificateStatus, KeySource, SubjectType } from './schemas.js';
-import { PkiStore, type CertificateRow, type HolderState } from './store.js';
+import { PkiStore, type CertificateHolder, type CertificateRow, type HolderState } from './store.js';
 
 const DAY_MS = 86_400_000;
 /** The CA outlives every certificate it signs by far; a new CA is a later, deliberate operation. */
@@ -68,6 +69,9 @@ interface SubjectState {
   readonly inactive: string | null;
 }
 
+/** The channel on which migration 0018's triggers announce a change of a certificate or its holder. */
+export const IDENTITY_CHANNEL = 'govshare_identities';
+
 /**
  * The platform CA and the certificates it issues (seed 000 §26: apply → operator approves → issue;
  * §28: user certificates instead of USB keys). See docs/pki.md and this folder's README.md.
@@ -90,6 +94,8 @@ export class PkiService {
     private readonly accounts: AccountService,
     private readonly settings: PkiSettings,
     private readonly now: () => Date = () => new Date(),
+    /** Holders of certificates, kept between requests (emptied on the `govshare_identities` channel). */
+    readonly identities?: ListenedCache<CertificateHolder | undefined>,
   ) {
     this.#store = new PkiStore(db);
   }
@@ -341,7 +347,9 @@ export class PkiService {
    */
   async identify(peer: { serialNumber: string; fingerprint256: string }): Promise<ExchangeIdentity> {
     const serialNumber = normaliseSerial(peer.serialNumber);
-    const row = await this.#store.certificateWithHolder(serialNumber);
+    const read = () => this.#store.certificateWithHolder(serialNumber);
+    // Every check below runs on each request: only the row is kept, never the verdict.
+    const row = await (this.identities ? this.identities.get(serialNumber, read) : read());
     if (!row || row.fingerprintSha256 !== peer.fingerprint256.replace(/:/g, '').toLowerCase()) throw new GsError('GS_ERR_PKI_CERT_UNKNOWN', { serialNumber });
     if (row.status === 'revoked') throw new GsError('GS_ERR_PKI_CERT_REVOKED', { serialNumber, revokedAt: row.revokedAt!.toISOString(), reason: row.revocationReason ?? 'unspecified' });
     if (row.status !== 'issued' || !row.holder) throw new GsError('GS_ERR_PKI_CERT_UNKNOWN', { serialNumber });

@@ -16,6 +16,9 @@ export interface HolderState {
   readonly agencyActive: boolean | null;
 }
 
+/** A certificate with the state of its holder, as the exchange identifies a peer by it. */
+export type CertificateHolder = CertificateRow & { holder: HolderState | null };
+
 export interface CertificateQuery {
   readonly agencyId?: string | undefined;
   readonly subjectType?: string | undefined;
@@ -46,7 +49,7 @@ export class PkiStore {
    * A certificate with the state of its holder and the holder's agency, in one query: what the
    * exchange port checks on every request (PkiService.identify).
    */
-  async certificateWithHolder(serialNumber: string): Promise<(CertificateRow & { holder: HolderState | null }) | undefined> {
+  async certificateWithHolder(serialNumber: string): Promise<CertificateHolder | undefined> {
     const r = await sql<CertificateRow & { holderName: string | null; holderAgencyId: string | null; holderStatus: string | null; holderActive: boolean | null; agencyActive: boolean | null }>`
       select c.*,
         coalesce(s.name, n.name, u.username) as holder_name,
