@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idCardCheckCharacter } from '../src/lib/id-card.js';
 import { setGrantStatus, type GrantSpec } from '../src/modules/grants/check-fixtures.js';
-import { catalogContent, publishEntry } from './helpers/catalog.js';
+import { catalogContent, publishEntry, publishRevision } from './helpers/catalog.js';
 import { grantFor, startExchange, systemWithCertificate, type SystemCredentials, type TestExchange } from './helpers/exchange.js';
 import { agencyInput, createTestPlatform, usccFor, userContext, type TestPlatform } from './helpers/platform.js';
 
@@ -310,5 +310,31 @@ describe('acquisition (pull) over mutual TLS', () => {
     t.clock.advance(2 * 86_400_000);
     expect((await post(volume, { limit: 10 })).body.rows).toHaveLength(10);
     expect(await windows()).toBeLessThan(before);
+  });
+});
+
+describe('the table shape the exchange keeps', () => {
+  it('is read once and then kept; a revision that adds an item is seen without a restart', async () => {
+    const shapes = t.platform.exchange.shapes!;
+    const { id, code: own } = await publishEntry(t, providerId, catalogContent({ nameZh: '表结构缓存资源' }));
+    expect((await t.platform.exchange.shapeOf(own)).columns.map((c) => c.item)).not.toContain('经营范围');
+    const before = shapes.stats();
+    await t.platform.exchange.shapeOf(own);
+    expect(shapes.stats()).toMatchObject({ hits: before.hits + 1, loads: before.loads });
+    await publishRevision(t, id, catalogContent({ nameZh: '表结构缓存资源', dataItems: [...catalogContent().dataItems!, { nameZh: '经营范围', dataType: 'string', length: 500 }] }));
+    const until = Date.now() + 2_000;
+    let items = (await t.platform.exchange.shapeOf(own)).columns.map((c) => c.item);
+    while (!items.includes('经营范围') && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 5));
+      items = (await t.platform.exchange.shapeOf(own)).columns.map((c) => c.item);
+    }
+    expect(items).toContain('经营范围');
+    // A load changes only the bookkeeping (last_seq): the shape stays cached.
+    const resets = shapes.stats().resets;
+    await t.platform.exchange.applyBatch(userContext('nodeAdmin', providerId, 'shape.loader'), own, {
+      idempotencyKey: 'shape-cache-1',
+      changes: [{ row: 1, operation: 'upsert', values: { 统一社会信用代码: usccFor(900), 企业名称: '缓存企业', 注册资本: '1.00', 成立日期: '2020-01-01', 法定代表人身份证号: idCard(900) } }],
+    });
+    expect(shapes.stats().resets).toBe(resets);
   });
 });

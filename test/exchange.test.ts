@@ -8,7 +8,7 @@ import { Agent, request, type RequestOptions } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabaseUrl } from '../src/db/test-database.js';
@@ -217,6 +217,25 @@ describe('refusals', () => {
     const renamed = await getOnceChanged({ key: s.key, cert: s.cert }, -1, (r) => r.body['name'] === '缓存身份系统（更名）');
     expect(renamed.body).toMatchObject({ name: '缓存身份系统（更名）' });
     expect(cache.stats().resets).toBeGreaterThan(after.resets);
+  });
+
+  it('refuses TLS 1.2 renegotiation: the certificate a connection was opened with is the one it keeps', async () => {
+    const s = await systemWithCertificate('重协商系统');
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: caPem, servername: 'localhost', key: s.key, cert: s.cert, maxVersion: 'TLSv1.2' });
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      expect(socket.getProtocol()).toBe('TLSv1.2');
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (e) => resolve(`error: ${e.message}`));
+        socket.once('close', () => resolve('closed'));
+        socket.renegotiate({}, (e) => resolve(e ? `error: ${e.message}` : 'renegotiated'));
+        // Something to answer, so the server reads the renegotiation.
+        socket.write('GET /exchange/v1/whoami HTTP/1.1\r\nhost: localhost\r\n\r\n');
+      });
+      expect(outcome).not.toBe('renegotiated');
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('refuses the certificate of a deactivated system, and accepts it again once reactivated', async () => {

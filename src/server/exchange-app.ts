@@ -65,6 +65,8 @@ export async function buildExchangeApp({ platform, config, logger }: { platform:
     return503OnClosing: true,
     serverFactory: (handler) => {
       const server = createServer({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler);
+      // The certificate of a connection cannot change under it: what `onRequest` read is kept per socket.
+      server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
       server.on('tlsClientError', (err, socket) => {
         logger.info({ reason: err.message, address: socket.remoteAddress }, 'exchange handshake refused');
       });
@@ -73,13 +75,22 @@ export async function buildExchangeApp({ platform, config, logger }: { platform:
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as ExchangeApp;
 
   app.decorateRequest('exchange', null);
+  const peers = new WeakMap<TLSSocket, { readonly serialNumber: string; readonly fingerprint256: string }>();
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    const peer = (req.raw.socket as TLSSocket).getPeerCertificate();
+    const socket = req.raw.socket as TLSSocket;
+    let peer = peers.get(socket);
+    if (!peer) {
+      // Parsing the certificate into an object costs more than the rest of the check: once per connection.
+      const c = socket.getPeerCertificate();
+      peer = { serialNumber: c.serialNumber, fingerprint256: c.fingerprint256 };
+      peers.set(socket, peer);
+    }
     // TLS verified the chain already (rejectUnauthorized); a missing certificate cannot get here.
     if (!peer.serialNumber) throw new GsError('GS_ERR_PKI_CERT_UNKNOWN', { serialNumber: 'none' });
-    req.exchange = await platform.pki.identify({ serialNumber: peer.serialNumber, fingerprint256: peer.fingerprint256 });
+    // Revocation and the holder's state are checked on every request (identify), never per connection.
+    req.exchange = await platform.pki.identify(peer);
   });
 
   installErrorHandling(app, { bodyLimitBytes: config.bodyLimitBytes, label: 'exchange request' });

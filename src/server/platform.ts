@@ -12,7 +12,7 @@ import { CalendarService, type CalendarSyncResult } from '../modules/calendar/se
 import { CatalogSearch } from '../modules/catalog/search.js';
 import { CatalogService } from '../modules/catalog/service.js';
 import { DemandService } from '../modules/demands/service.js';
-import { ExchangeService } from '../modules/exchange/service.js';
+import { ExchangeService, TABLE_SHAPE_CHANNEL } from '../modules/exchange/service.js';
 import { GrantCheck } from '../modules/grants/check.js';
 import { ListenedCache } from '../db/listened-cache.js';
 import { PullService } from '../modules/exchange/pull.js';
@@ -115,7 +115,7 @@ export class Platform {
     this.nodes = new NodeService(db, this.audit, this.agencies, now);
     this.pki = new PkiService(db, this.audit, keys, this.systems, this.nodes, this.agencies, this.accounts, config, now, new ListenedCache({ channel: IDENTITY_CHANNEL, listen: database.listen, now }));
     this.catalogSearch = new CatalogSearch(db);
-    this.exchange = new ExchangeService(db, this.audit, keys, { cipher: config.exchangeCipher }, now);
+    this.exchange = new ExchangeService(db, this.audit, keys, { cipher: config.exchangeCipher, shapes: new ListenedCache({ channel: TABLE_SHAPE_CHANNEL, listen: database.listen, now }) }, now);
     this.catalog = new CatalogService(db, this.audit, this.agencies, this.calendar, now, this.catalogSearch, this.exchange);
     this.demands = new DemandService(db, this.audit, this.agencies, this.catalog, now);
     this.notificationDelivery = new DeliveryWorker({
@@ -268,17 +268,20 @@ export class Platform {
   }
 
   /**
-   * Starts the caches kept fresh through LISTEN: grant checks (govshare_grants) and certificate
-   * holders (govshare_identities). Until then both read the database on every call.
+   * Starts the caches kept fresh through LISTEN: grant checks (govshare_grants), certificate
+   * holders (govshare_identities) and shared tables' shapes (govshare_exchange_tables). Until
+   * then each reads the database on every call.
    */
   async startCaches(): Promise<void> {
     await this.grantCheck.start();
     await this.pki.identities?.start();
+    await this.exchange.shapes?.start();
   }
 
   async stopCaches(): Promise<void> {
     await this.grantCheck.stop();
     await this.pki.identities?.stop();
+    await this.exchange.shapes?.stop();
   }
 
   async close(): Promise<void> {

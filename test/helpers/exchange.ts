@@ -28,6 +28,8 @@ export interface TestExchange {
 
 export async function startExchange(t: TestPlatform): Promise<TestExchange> {
   const caPem = await t.platform.pki.caCertificatePem();
+  // As `serve` runs: grants, certificate holders and table shapes cached, emptied through LISTEN.
+  await t.platform.startCaches();
   const app = await buildExchangeApp({ platform: t.platform, config: t.config, logger: pino({ level: 'silent' }) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
@@ -61,7 +63,10 @@ export async function startExchange(t: TestPlatform): Promise<TestExchange> {
         req.on('error', reject);
         req.end(body);
       }),
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      await t.platform.stopCaches();
+    },
   };
 }
 

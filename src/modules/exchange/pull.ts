@@ -9,7 +9,7 @@ import { BOOKKEEPING, qualified, type SharedColumn } from './columns.js';
 import { grantView, requireGranted } from './grant-view.js';
 import { checkValue } from './row-check.js';
 import type { ExchangeService } from './service.js';
-import { selectList, type TableRow } from './store.js';
+import { selectList, type TableShape } from './store.js';
 
 /** One filter of a query, on a granted item. `range` bounds are inclusive; either may be absent. */
 export type PullFilter =
@@ -81,7 +81,7 @@ export class PullService {
     const filters = q.filters ?? [];
     requireGranted(grant, [...items, ...filters.map((f) => f.item)]);
 
-    const table = await this.exchange.tableOf(resourceCode);
+    const table = await this.exchange.shapeOf(resourceCode);
     const byItem = new Map(table.columns.map((c) => [c.item, c]));
     const limit = Math.min(q.limit ?? PULL_DEFAULT_LIMIT, PULL_MAX_LIMIT);
     await this.#countCall(grant);
@@ -124,7 +124,7 @@ export class PullService {
     return { grantId: grant.grantId, items, rows, next };
   }
 
-  async #filterSql(table: TableRow, byItem: ReadonlyMap<string, SharedColumn>, f: PullFilter): Promise<RawBuilder<unknown>> {
+  async #filterSql(table: TableShape, byItem: ReadonlyMap<string, SharedColumn>, f: PullFilter): Promise<RawBuilder<unknown>> {
     const col = byItem.get(f.item);
     if (!col) throw new GsError('GS_ERR_DATA_FILTER_INVALID', { item: f.item, reason: 'the shared table has no such item', reasonZh: '共享库表没有该信息项' });
     const ref = sql.ref(col.column);

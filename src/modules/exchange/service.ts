@@ -9,7 +9,8 @@ import type { KeyRing } from '../keys/key-ring.js';
 import { BOOKKEEPING, createTableSql, initialColumns, planColumns, primaryKeyColumns, qualified, tableNameOf, type IncompatibleChange, type SharedColumn } from './columns.js';
 import { ALGORITHM_OF, blindIndex, decryptValue, encryptValue, keyIdOf, type DataCipherName, type DataKey, type DataKeyAlgorithm } from './data-cipher.js';
 import { checkRow, checkValue, type CheckedValue, type RowProblem } from './row-check.js';
-import { ExchangeStore, type StoredValue, type TableRow, type WriteRow } from './store.js';
+import type { ListenedCache } from '../../db/listened-cache.js';
+import { ExchangeStore, type StoredValue, type TableRow, type TableShape, type WriteRow } from './store.js';
 import { MAX_LISTED_PROBLEMS, type BatchSource, type ChangeOperation, type IngestPolicy } from './vocabulary.js';
 
 /** A row of a shared table decrypted: values by data item name, its sequence number and tombstone. */
@@ -73,7 +74,12 @@ export interface TableView {
 export interface ExchangeOptions {
   /** GOVSHARE_EXCHANGE_CIPHER: how sensitive values are encrypted from now on. */
   readonly cipher: DataCipherName;
+  /** Table shapes kept between calls (emptied on the `govshare_exchange_tables` channel). */
+  readonly shapes?: ListenedCache<TableShape | undefined>;
 }
+
+/** The channel on which migration 0018's trigger announces a change of a table's shape. */
+export const TABLE_SHAPE_CHANNEL = 'govshare_exchange_tables';
 
 interface DataKeys {
   readonly encryption: DataKey;
@@ -120,6 +126,11 @@ export class ExchangeService {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.#store = new ExchangeStore(db);
+  }
+
+  /** The cache of table shapes (`shapeOf`), started and stopped with the platform's caches. */
+  get shapes(): ListenedCache<TableShape | undefined> | undefined {
+    return this.options.shapes;
   }
 
   /** Called after a batch that changed a resource's table committed in this process. */
@@ -418,8 +429,19 @@ export class ExchangeService {
     return this.#require(resourceCode, executor);
   }
 
+  /**
+   * The table's shape (name and columns) for a reader outside a transaction: kept between calls
+   * by `options.shapes` when there is one, so the exchange's hot paths do not read it each time.
+   */
+  async shapeOf(resourceCode: string): Promise<TableShape> {
+    const read = () => this.#store.table(resourceCode);
+    const t = await (this.options.shapes ? this.options.shapes.get(resourceCode, read) : read());
+    if (!t) throw new GsError('GS_ERR_DATA_TABLE_NOT_FOUND', { resourceCode });
+    return t;
+  }
+
   /** Stored rows (as ExchangeStore reads them) decrypted: values by item name, with seq and tombstone. */
-  async decodeRows(t: TableRow, rows: readonly Record<string, unknown>[]): Promise<DecodedRow[]> {
+  async decodeRows(t: TableShape, rows: readonly Record<string, unknown>[]): Promise<DecodedRow[]> {
     const keys = await this.#dataKeys();
     return rows.map((r) => ({ seq: Number(r[BOOKKEEPING.seq]), deleted: r[BOOKKEEPING.deleted] === true, values: this.#decode(t, keys, r) }));
   }
@@ -428,12 +450,12 @@ export class ExchangeService {
    * Key values (item name → value) as the key columns store them, for a lookup: checked against
    * their items (GS_ERR_REQUEST_INVALID naming the item), a sensitive key as its blind index.
    */
-  async encodeKey(t: TableRow, key: Readonly<Record<string, unknown>>): Promise<Map<string, StoredValue>> {
+  async encodeKey(t: TableShape, key: Readonly<Record<string, unknown>>): Promise<Map<string, StoredValue>> {
     return this.#encodeKey(t, await this.#dataKeys(), key);
   }
 
   /** One row by its key values (checked and encoded as `encodeKey` does), decrypted; tombstones included. */
-  async rowByKey(t: TableRow, key: Readonly<Record<string, unknown>>): Promise<DecodedRow | null> {
+  async rowByKey(t: TableShape, key: Readonly<Record<string, unknown>>): Promise<DecodedRow | null> {
     const row = await this.#store.row(t, await this.encodeKey(t, key));
     return row ? ((await this.decodeRows(t, [row]))[0] ?? null) : null;
   }
@@ -443,7 +465,7 @@ export class ExchangeService {
    * their items and encoded as `encodeKey` does, in `primaryKeyColumns` order, the data keys read
    * once. A key that does not check is the item and the rule it breaks, not an exception.
    */
-  async keyEncoder(t: TableRow): Promise<(key: Readonly<Record<string, unknown>>) => { readonly values: StoredValue[] } | { readonly item: string; readonly problem: Omit<RowProblem, 'row' | 'item'> }> {
+  async keyEncoder(t: TableShape): Promise<(key: Readonly<Record<string, unknown>>) => { readonly values: StoredValue[] } | { readonly item: string; readonly problem: Omit<RowProblem, 'row' | 'item'> }> {
     const keys = await this.#dataKeys();
     const byPk = new Map<string, SharedColumn>(t.columns.filter((c) => c.key).map((c) => [c.indexColumn ?? c.column, c]));
     const order = primaryKeyColumns(t.columns).map((name) => byPk.get(name)!);
@@ -463,7 +485,7 @@ export class ExchangeService {
    * only (nothing else is decrypted); `result[i]` answers `keys[i]`, null when no row has the key.
    * Tombstones are returned (`deleted`); the caller decides what they mean.
    */
-  async rowsByKeys(t: TableRow, keys: readonly (readonly StoredValue[])[], items: readonly string[], executor: Db = this.db): Promise<({ readonly deleted: boolean; readonly values: Record<string, unknown> } | null)[]> {
+  async rowsByKeys(t: TableShape, keys: readonly (readonly StoredValue[])[], items: readonly string[], executor: Db = this.db): Promise<({ readonly deleted: boolean; readonly values: Record<string, unknown> } | null)[]> {
     const wanted = new Set(items);
     const columns = t.columns.filter((c) => wanted.has(c.item));
     const dataKeys = await this.#dataKeys();
@@ -476,7 +498,7 @@ export class ExchangeService {
   }
 
   /** The blind index of a sensitive key item's value (what its `indexColumn` holds). */
-  async blindIndexOf(t: TableRow, value: string): Promise<Buffer> {
+  async blindIndexOf(t: TableShape, value: string): Promise<Buffer> {
     return blindIndex((await this.#dataKeys()).index, t.resourceCode, value);
   }
 
@@ -488,7 +510,7 @@ export class ExchangeService {
     return createHmac('sha256', (await this.#dataKeys()).index).update(`govshare.mask\0${consumerAgencyId}`).digest();
   }
 
-  #encodeKey(t: TableRow, keys: DataKeys, key: Readonly<Record<string, unknown>>): Map<string, StoredValue> {
+  #encodeKey(t: TableShape, keys: DataKeys, key: Readonly<Record<string, unknown>>): Map<string, StoredValue> {
     const encoded = new Map<string, StoredValue>();
     for (const c of t.columns.filter((x) => x.key)) {
       const r = checkValue(c, key[c.item]);
@@ -519,7 +541,7 @@ export class ExchangeService {
   }
 
   /** The checked values as stored: sensitive ones encrypted (and indexed), in the same map (the checked row is the caller's). */
-  #encode(t: TableRow, keys: DataKeys, values: ReadonlyMap<string, CheckedValue>): Map<string, StoredValue> {
+  #encode(t: TableShape, keys: DataKeys, values: ReadonlyMap<string, CheckedValue>): Map<string, StoredValue> {
     const out = values as Map<string, StoredValue>;
     for (const c of t.columns) {
       if (!c.sensitive) continue;
@@ -532,7 +554,7 @@ export class ExchangeService {
     return out;
   }
 
-  #decode(t: TableRow, keys: DataKeys, row: Record<string, unknown>): Record<string, unknown> {
+  #decode(t: TableShape, keys: DataKeys, row: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const c of t.columns) {
       const v = row[c.column];

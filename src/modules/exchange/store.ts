@@ -3,7 +3,11 @@ import { copyIn, copyText } from '../../db/copy-in.js';
 import type { Db } from '../../db/database.js';
 import { BOOKKEEPING, primaryKeyColumns, qualified, type SharedColumn } from './columns.js';
 
-export interface TableRow {
+/**
+ * What a shared table is (where, which columns), without what every accepted batch changes:
+ * what a reader needs, and what each server may keep (ExchangeService.shapeOf).
+ */
+export interface TableShape {
   readonly resourceCode: string;
   readonly entryId: string;
   readonly agencyId: string;
@@ -11,10 +15,13 @@ export interface TableRow {
   readonly catalogVersion: number;
   readonly schemaVersion: number;
   readonly columns: readonly SharedColumn[];
-  readonly lastSeq: number;
-  readonly lastUpdateAt: Date | null;
   readonly withdrawnAt: Date | null;
   readonly retiredAt: Date | null;
+}
+
+export interface TableRow extends TableShape {
+  readonly lastSeq: number;
+  readonly lastUpdateAt: Date | null;
 }
 
 /** A row ready for the table: values by column name (ciphertexts and blind indexes as bytes). */
@@ -182,7 +189,7 @@ export class ExchangeStore {
   }
 
   /** One row by its key values (already encoded: blind index for a sensitive key). */
-  async row(table: TableRow, key: ReadonlyMap<string, StoredValue>, executor: Db = this.db): Promise<Record<string, unknown> | undefined> {
+  async row(table: TableShape, key: ReadonlyMap<string, StoredValue>, executor: Db = this.db): Promise<Record<string, unknown> | undefined> {
     const conditions = primaryKeyColumns(table.columns).map((c) => sql`${ident(c)} = ${key.get(c) ?? null}`);
     const { list, decode } = selectList(table);
     const r = await sql<Record<string, unknown>>`select ${list} from ${sql.raw(qualified(table.tableName))} where ${sql.join(conditions, sql` and `)}`.execute(executor);
@@ -196,7 +203,7 @@ export class ExchangeStore {
    * key, so the statement is the same whatever the number of keys and each lookup is an index
    * probe. Returns, for each position found, the named columns and the tombstone flag.
    */
-  async rowsByKeys(table: TableRow, keys: readonly (readonly StoredValue[])[], columns: readonly string[], executor: Db = this.db): Promise<Map<number, Record<string, unknown>>> {
+  async rowsByKeys(table: TableShape, keys: readonly (readonly StoredValue[])[], columns: readonly string[], executor: Db = this.db): Promise<Map<number, Record<string, unknown>>> {
     const found = new Map<number, Record<string, unknown>>();
     if (keys.length === 0) return found;
     const pk = primaryKeyColumns(table.columns);
@@ -216,7 +223,7 @@ export class ExchangeStore {
     return found;
   }
 
-  async count(table: TableRow, executor: Db = this.db): Promise<{ live: number; deleted: number }> {
+  async count(table: TableShape, executor: Db = this.db): Promise<{ live: number; deleted: number }> {
     const r = await sql<{ live: number; deleted: number }>`select count(*) filter (where not ${ident(BOOKKEEPING.deleted)}) as live, count(*) filter (where ${ident(BOOKKEEPING.deleted)}) as deleted from ${sql.raw(qualified(table.tableName))}`.execute(executor);
     return r.rows[0] ?? { live: 0, deleted: 0 };
   }
@@ -226,14 +233,14 @@ export class ExchangeStore {
    * builder's plugins (no CamelCasePlugin renaming every key of every row): the rows come back
    * under their physical column names as they are.
    */
-  async changes(table: TableRow, after: number, limit: number, executor: Db = this.db): Promise<Record<string, unknown>[]> {
+  async changes(table: TableShape, after: number, limit: number, executor: Db = this.db): Promise<Record<string, unknown>[]> {
     const r = await sql<Record<string, unknown>>`select ${sql.join(physicalColumns(table).map(ident))} from ${sql.raw(qualified(table.tableName))} where ${ident(BOOKKEEPING.seq)} > ${after} order by ${ident(BOOKKEEPING.seq)} limit ${limit}`.execute(executor.withoutPlugins());
     return r.rows;
   }
 }
 
 /** Every physical column of a shared table: data columns (with blind indexes), then bookkeeping. */
-function physicalColumns(table: TableRow): string[] {
+function physicalColumns(table: TableShape): string[] {
   return [...table.columns.flatMap((c) => (c.indexColumn ? [c.column, c.indexColumn] : [c.column])), ...Object.values(BOOKKEEPING)];
 }
 
@@ -241,7 +248,7 @@ function physicalColumns(table: TableRow): string[] {
  * Every column under an alias `a<n>` and back: the CamelCasePlugin renames result keys, which
  * would turn `gs_seq` into `gsSeq`; callers get the physical names.
  */
-export function selectList(table: TableRow): { list: RawBuilder<unknown>; decode: (r: Record<string, unknown>) => Record<string, unknown> } {
+export function selectList(table: TableShape): { list: RawBuilder<unknown>; decode: (r: Record<string, unknown>) => Record<string, unknown> } {
   const names = physicalColumns(table);
   return {
     list: sql.join(names.map((n, i) => sql`${ident(n)} as ${sql.raw(`a${i}`)}`)),

@@ -127,7 +127,7 @@ export class VerifyService {
     if (fieldItems.length === 0) throw new GsError('GS_ERR_REQUEST_INVALID', { summary: 'fields: name at least one item to verify', summaryZh: 'fields：至少给出一个待核验的信息项' }, [{ field: 'fields', rule: 'minProperties', message: 'at least one item', messageZh: '至少一个信息项' }]);
     requireGranted(grant, [...Object.keys(input.key), ...fieldItems]);
 
-    const table = await this.exchange.tableOf(resourceCode);
+    const table = await this.exchange.shapeOf(resourceCode);
     const byItem = new Map(table.columns.map((c) => [c.item, c]));
     const unknown = fieldItems.filter((i) => !byItem.has(i));
     if (unknown.length > 0) throw new GsError('GS_ERR_REQUEST_INVALID', { summary: `fields: ${unknown.join(', ')} are not items of ${resourceCode}`, summaryZh: `fields：${unknown.join('、')} 不是资源 ${resourceCode} 的信息项` });

@@ -1,5 +1,6 @@
--- Who holds an exchange certificate (PkiService.identify) is cached in every server process and
--- emptied on a notification on the `govshare_identities` channel (src/db/listened-cache.ts).
+-- Caches of seldom-changing facts, kept in every server process and emptied on a notification
+-- (src/db/listened-cache.ts). First: who holds an exchange certificate (PkiService.identify),
+-- announced on the `govshare_identities` channel.
 -- These triggers send one whenever something identify reads changes: a certificate (issued,
 -- revoked, renewed), the business system, node or user holding it, or their agency. Statement
 -- level: a change of many rows sends one notification, and PostgreSQL folds the same payload
@@ -22,3 +23,17 @@ create trigger agencies_identities_changed after update or delete on agencies
 -- Not on every update of users: a login writes its counters there.
 create trigger users_identities_changed after update of username, agency_id, active or delete on users
   for each statement execute function govshare_identities_changed();
+
+-- The shape of a shared table (its physical name and columns), which the exchange's readers keep
+-- (ExchangeService.shapeOf), announced on `govshare_exchange_tables`. Not on the bookkeeping an
+-- accepted batch writes (last_seq, last_update_at, updated_at): that changes with every load.
+create function govshare_exchange_tables_changed() returns trigger language plpgsql as $$
+begin
+  perform pg_notify('govshare_exchange_tables', tg_table_name);
+  return null;
+end
+$$;
+
+create trigger exchange_tables_shape_changed
+  after insert or delete or update of resource_code, entry_id, agency_id, table_name, catalog_version, schema_version, columns, withdrawn_at, retired_at
+  on exchange_tables for each statement execute function govshare_exchange_tables_changed();
