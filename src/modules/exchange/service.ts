@@ -85,6 +85,8 @@ interface DataKeys {
   readonly encryption: DataKey;
   readonly byId: ReadonlyMap<number, DataKey>;
   readonly index: Buffer;
+  /** `maskKey` per consumer agency, derived from `index` (so kept with it). */
+  readonly maskKeys: Map<string, Buffer>;
 }
 
 /** Thrown inside a transaction to roll it back with an answer (never leaves the service). */
@@ -507,7 +509,13 @@ export class ExchangeService {
    * key, so it survives restarts and is the same on every server, and differs per consumer.
    */
   async maskKey(consumerAgencyId: string): Promise<Buffer> {
-    return createHmac('sha256', (await this.#dataKeys()).index).update(`govshare.mask\0${consumerAgencyId}`).digest();
+    const keys = await this.#dataKeys();
+    let key = keys.maskKeys.get(consumerAgencyId);
+    if (!key) {
+      key = createHmac('sha256', keys.index).update(`govshare.mask\0${consumerAgencyId}`).digest();
+      keys.maskKeys.set(consumerAgencyId, key);
+    }
+    return key;
   }
 
   #encodeKey(t: TableShape, keys: DataKeys, key: Readonly<Record<string, unknown>>): Map<string, StoredValue> {
@@ -596,7 +604,7 @@ export class ExchangeService {
     const enc = rows.find((r) => r.purpose === 'encryption' && r.active);
     const index = rows.find((r) => r.purpose === 'blindIndex' && r.active);
     if (!enc || !index) throw new GsError('GS_ERR_DATA_DECRYPT', { reason: 'the data keys could not be created' });
-    const keys = { encryption: byId.get(enc.id)!, byId, index: this.keyRing.open(index.sealedKey, DATA_KEY_CONTEXT) };
+    const keys = { encryption: byId.get(enc.id)!, byId, index: this.keyRing.open(index.sealedKey, DATA_KEY_CONTEXT), maskKeys: new Map<string, Buffer>() };
     this.#keys = keys;
     return keys;
   }

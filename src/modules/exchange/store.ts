@@ -248,10 +248,23 @@ function physicalColumns(table: TableShape): string[] {
  * Every column under an alias `a<n>` and back: the CamelCasePlugin renames result keys, which
  * would turn `gs_seq` into `gsSeq`; callers get the physical names.
  */
-export function selectList(table: TableShape): { list: RawBuilder<unknown>; decode: (r: Record<string, unknown>) => Record<string, unknown> } {
-  const names = physicalColumns(table);
-  return {
-    list: sql.join(names.map((n, i) => sql`${ident(n)} as ${sql.raw(`a${i}`)}`)),
-    decode: (r) => Object.fromEntries(names.map((n, i) => [n, r[`a${i}`]])),
-  };
+export function selectList(table: TableShape): SelectList {
+  let made = selectLists.get(table);
+  if (!made) {
+    const names = physicalColumns(table);
+    made = {
+      list: sql.join(names.map((n, i) => sql`${ident(n)} as ${sql.raw(`a${i}`)}`)),
+      decode: (r) => Object.fromEntries(names.map((n, i) => [n, r[`a${i}`]])),
+    };
+    selectLists.set(table, made);
+  }
+  return made;
 }
+
+interface SelectList {
+  readonly list: RawBuilder<unknown>;
+  readonly decode: (r: Record<string, unknown>) => Record<string, unknown>;
+}
+
+/** Made once per shape object: a cached shape (ExchangeService.shapeOf) is read by every request. */
+const selectLists = new WeakMap<TableShape, SelectList>();
