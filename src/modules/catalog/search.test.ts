@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogContent } from '../../../test/helpers/catalog.js';
 import { agencyInput, createTestPlatform, userWithRoles, type TestPlatform } from '../../../test/helpers/platform.js';
@@ -72,6 +73,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
+
+/** Entries whose narrow facet copy (migration 0019) is missing, left over or not the index row's. */
+async function facetCopyDiffers(): Promise<string[]> {
+  const r = await sql<{ id: string }>`select coalesce(s.entry_id, f.entry_id)::text as id from catalog_search s full join catalog_search_facets f on f.entry_id = s.entry_id
+    where (s.entry_id, s.agency_id, s.region_code, s.classification_code, s.share_type, s.share_methods, s.format_type, s.update_cycle, strip(s.document))
+      is distinct from (f.entry_id, f.agency_id, f.region_code, f.classification_code, f.share_type, f.share_methods, f.format_type, f.update_cycle, f.terms)`.execute(t.platform.db);
+  return r.rows.map((x) => x.id);
+}
 
 describe('catalog search', () => {
   it('finds a word in the name first, and also in abstracts, data item names and the provider', async () => {
@@ -165,6 +174,7 @@ describe('catalog search', () => {
     await t.platform.catalog.withdraw(t.cli, e.id, { reason: '职能调整', expectedVersion: current.version });
     expect(await codes('个体工商户')).toEqual([]);
     expect(await search.indexed()).toBe(3);
+    expect(await facetCopyDiffers()).toEqual([]);
   });
 
   it('rebuilds from published entries in one statement (indexMany) to the same answers', async () => {
@@ -179,6 +189,7 @@ describe('catalog search', () => {
     await t.platform.db.transaction().execute((trx) => search.indexMany(again, trx));
     expect(await search.indexed()).toBe(3);
     expect(await find('登记')).toEqual(before);
+    expect(await facetCopyDiffers()).toEqual([]);
   });
 
   it('answers over HTTP for every signed-in reader, and refuses bad parameters with a located 400', async () => {
