@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, type TestPlatform } from '../../test/helpers/platform.js';
 import { ListenedCache } from './listened-cache.js';
 
-const CHANNEL = 'govshare_test_cache';
+/** A channel of each test's own: a notification one test sent must not reach another's cache. */
+let channel = 'govshare_test_cache_0';
+let channels = 0;
 
 let t: TestPlatform;
 
@@ -15,12 +17,13 @@ afterAll(async () => {
   await t?.close();
 });
 
-function cacheOf(ttlMs = 60_000): ListenedCache<string> {
-  return new ListenedCache<string>({ channel: CHANNEL, listen: t.platform.database.listen, now: t.clock.now, ttlMs });
+function cacheOf(ttlMs = 60_000, now: () => Date = t.clock.now): ListenedCache<string> {
+  channel = `govshare_test_cache_${++channels}`;
+  return new ListenedCache<string>({ channel, listen: t.platform.database.listen, now, ttlMs });
 }
 
 async function notify(): Promise<void> {
-  await sql`select pg_notify(${CHANNEL}, 'changed')`.execute(t.platform.db);
+  await sql`select pg_notify(${channel}, 'changed')`.execute(t.platform.db);
 }
 
 /** Waits until the cache has seen `resets` resets (a notification arrives after its commit). */
@@ -83,13 +86,15 @@ describe('a cache emptied through LISTEN', () => {
   });
 
   it('reads again once a value is older than its time to live (a missed notification cannot keep it for ever)', async () => {
-    const cache = cacheOf(1_000);
+    // A clock that moves only when told (the test clock also runs with real time).
+    let nowMs = Date.now();
+    const cache = cacheOf(1_000, () => new Date(nowMs));
     await cache.start();
     try {
       expect(await cache.get('k', async () => 'first')).toBe('first');
-      t.clock.advance(999);
+      nowMs += 999;
       expect(await cache.get('k', async () => 'second')).toBe('first');
-      t.clock.advance(2);
+      nowMs += 2;
       expect(await cache.get('k', async () => 'second')).toBe('second');
     } finally {
       await cache.stop();
