@@ -632,6 +632,8 @@ export interface ExchangeTablesTable {
   lastUpdateAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   withdrawnAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   retiredAt: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Registered, its physical table not yet created (migration 0020). */
+  pending: Generated<boolean>;
   createdAt: Timestamp;
   updatedAt: Timestamp;
 }

@@ -48,8 +48,19 @@ export interface CatalogIndex {
  * resources inside their transactions: a refusal (a version the table cannot follow) refuses the
  * publication.
  */
+/** A table resource's version in force, as the exchange needs it. */
+export interface TablePublished {
+  readonly entryId: string;
+  readonly agencyId: string;
+  readonly resourceCode: string;
+  readonly version: number;
+  readonly dataItems: readonly DataItem[];
+}
+
 export interface SharedTableHook {
-  published(p: { readonly entryId: string; readonly agencyId: string; readonly resourceCode: string; readonly version: number; readonly dataItems: readonly DataItem[] }, trx: Db): Promise<void>;
+  published(p: TablePublished, trx: Db): Promise<void>;
+  /** Many at once (an import publishing a migrated catalog): registered, each physical table created at its first use. */
+  publishedMany(ps: readonly TablePublished[], trx: Db): Promise<void>;
   withdrawn(resourceCode: string, trx: Db): Promise<void>;
 }
 
@@ -550,10 +561,13 @@ export class CatalogService {
           );
         }
         if (options.publish && this.tables) {
-          for (const i of chunk) {
-            const content = contents[i]!;
-            if (content.shareMethods.includes('table')) await this.tables.published({ entryId: written[i]!.entryId, agencyId: candidates[i]!.agencyId, resourceCode: written[i]!.resourceCode!, version: 1, dataItems: content.dataItems }, trx);
-          }
+          // Registered, not created: thousands of tables created in one transaction would exhaust
+          // PostgreSQL's lock table, and most of a migrated catalog's are not loaded soon (migration 0020).
+          const tables = chunk.filter((i) => contents[i]!.shareMethods.includes('table'));
+          await this.tables.publishedMany(
+            tables.map((i) => ({ entryId: written[i]!.entryId, agencyId: candidates[i]!.agencyId, resourceCode: written[i]!.resourceCode!, version: 1, dataItems: contents[i]!.dataItems })),
+            trx,
+          );
         }
         if (options.publish) {
           await this.#store.insertChanges(

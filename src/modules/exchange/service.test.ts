@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogContent, publishEntry, publishRevision } from '../../../test/helpers/catalog.js';
@@ -6,6 +7,7 @@ import { idCardCheckCharacter } from '../../lib/id-card.js';
 import type { RequestContext } from '../../server/actor.js';
 import type { Agency } from '../agencies/schemas.js';
 import type { EntryContentInput } from '../catalog/schemas.js';
+import { normaliseContent } from '../catalog/normalise.js';
 import { xlsx } from '../../../test/helpers/catalog-file.js';
 import { encodeGb18030 } from '../../../test/helpers/gb18030.js';
 import { openDataFile } from './file-rows.js';
@@ -119,6 +121,50 @@ describe('shared tables', () => {
     await t.platform.catalog.submit(t.cli, id, d.version);
     const err = await refused(t.platform.catalog.publish(t.cli, id, {}), 'GS_ERR_DATA_TABLE_INCOMPATIBLE');
     expect(err.params.changes).toEqual([expect.objectContaining({ item: '企业名称', change: 'keyChanged' })]);
+  });
+});
+
+describe('pending tables (a catalog import publishing many, migration 0020)', () => {
+  const register = (resourceCode: string, content: EntryContentInput = catalogContent()) =>
+    t.platform.db.transaction().execute((trx) => exchange.published({ entryId: randomUUID(), agencyId: provider.id, resourceCode, version: 1, dataItems: normaliseContent(content, []).dataItems }, trx, { deferred: true }));
+  const physical = async (code: string): Promise<boolean> => (await sql<{ n: number }>`select count(*)::int as n from pg_tables where schemaname = 'shared' and tablename = ${`r_${code.replace('/', '_')}`}`.execute(t.platform.db)).rows[0]!.n === 1;
+  const pending = async (code: string): Promise<boolean> => (await t.platform.db.selectFrom('exchangeTables').select('pending').where('resourceCode', '=', code).executeTakeFirstOrThrow()).pending;
+
+  it('registers many in one go without creating them; looking does not create; the first load creates one, the others stay registered', async () => {
+    const dataItems = normaliseContent(catalogContent(), []).dataItems;
+    const published = (code: string) => ({ entryId: randomUUID(), agencyId: provider.id, resourceCode: code, version: 1, dataItems });
+    await register('399001/000002');
+    // 399001/000002 has a row already: it goes the one-by-one way, and stays pending.
+    await t.platform.db.transaction().execute((trx) => exchange.publishedMany(['399001/000001', '399001/000002', '399001/000005'].map(published), trx));
+    for (const code of ['399001/000001', '399001/000002', '399001/000005']) expect([code, await physical(code), await pending(code)]).toEqual([code, false, true]);
+    expect(await exchange.table(loader.actor, '399001/000001')).toMatchObject({ liveRows: 0, lastSeq: 0, catalogVersion: 1 });
+    expect(await pending('399001/000001')).toBe(true);
+
+    const r = await exchange.applyBatch(loader, '399001/000001', { idempotencyKey: 'first-use', changes: [upsert(1, enterprise(1))] });
+    expect(r).toMatchObject({ status: 'applied', firstSeq: 1 });
+    expect([await physical('399001/000001'), await pending('399001/000001')]).toEqual([true, false]);
+    expect(await exchange.record(loader.actor, '399001/000001', { 统一社会信用代码: usccFor(1) })).toMatchObject({ seq: 1, values: { 企业名称: '企业1' } });
+    expect([await physical('399001/000005'), await pending('399001/000005')]).toEqual([false, true]);
+  });
+
+  it('a reader outside a transaction (the exchange port) creates it too, once, however many ask at the same time', async () => {
+    await register('399001/000003');
+    const shapes = await Promise.all([exchange.shapeOf('399001/000003'), exchange.shapeOf('399001/000003'), exchange.tableOf('399001/000003')]);
+    expect(shapes.map((s) => s.pending)).toEqual([false, false, false]);
+    expect(await physical('399001/000003')).toBe(true);
+  });
+
+  it('a version published before the table exists gives it that version’s shape, with no migration', async () => {
+    await register('399001/000004');
+    const items = [...catalogContent().dataItems!.filter((d) => d.nameZh !== '成立日期'), { nameZh: '经营范围', dataType: 'string' as const, length: 500 }];
+    await t.platform.db.transaction().execute((trx) => exchange.published({ entryId: randomUUID(), agencyId: provider.id, resourceCode: '399001/000004', version: 2, dataItems: normaliseContent(catalogContent({ dataItems: items }), []).dataItems }, trx));
+    expect(await pending('399001/000004')).toBe(false);
+    const view = await exchange.table(loader.actor, '399001/000004');
+    expect(view).toMatchObject({ catalogVersion: 2, schemaVersion: 1 });
+    expect(view.columns.map((c) => c.item)).toEqual(items.map((d) => d.nameZh));
+    const types = await columnTypes(view.tableName);
+    expect(Object.keys(types)).toHaveLength(items.length + 4); // and gs_seq, gs_deleted, gs_created_at, gs_updated_at
+    expect(types[view.columns.find((c) => c.item === '经营范围')!.column]).toBe('character varying(500)');
   });
 });
 

@@ -146,16 +146,23 @@ export class ExchangeService {
    * Creates or follows the physical table of a table resource whose version came into force.
    * Refuses (GS_ERR_DATA_TABLE_INCOMPATIBLE, which rolls the publication back) a version the
    * existing table cannot follow without the explicit migration of docs/exchange.md.
+   *
+   * `deferred`: a new table is registered pending and created at its first use (`publishedMany`).
    */
-  async published(p: TablePublication, trx: Db): Promise<void> {
+  async published(p: TablePublication, trx: Db, options: { readonly deferred?: boolean } = {}): Promise<void> {
     const now = this.now();
     const existing = await this.#store.table(p.resourceCode, trx, true);
-    if (!existing || existing.retiredAt !== null) {
+    // A pending table has no physical table and so no rows: it takes the new version's shape as a new table would.
+    if (!existing || existing.retiredAt !== null || existing.pending) {
       const tableName = tableNameOf(p.resourceCode);
       const columns = initialColumns(p.dataItems);
-      await this.#store.ddl(createTableSql(tableName, columns), trx);
-      if (!existing) await this.#store.insertTable({ resourceCode: p.resourceCode, entryId: p.entryId, agencyId: p.agencyId, tableName, catalogVersion: p.version, columns }, now, trx);
-      else await this.#store.updateTable(p.resourceCode, { tableName, columns, catalogVersion: p.version, schemaVersion: existing.schemaVersion + 1, retiredAt: null, withdrawnAt: null }, now, trx);
+      const pending = options.deferred === true;
+      if (!pending) await this.#store.ddl(createTableSql(tableName, columns), trx);
+      if (!existing) await this.#store.insertTable({ resourceCode: p.resourceCode, entryId: p.entryId, agencyId: p.agencyId, tableName, catalogVersion: p.version, columns, pending }, now, trx);
+      else {
+        const renewed = existing.retiredAt !== null ? { schemaVersion: existing.schemaVersion + 1, retiredAt: null } : {};
+        await this.#store.updateTable(p.resourceCode, { tableName, columns, catalogVersion: p.version, withdrawnAt: null, pending, ...renewed }, now, trx);
+      }
       return;
     }
     const plan = planColumns(existing.tableName, existing.columns, p.dataItems);
@@ -167,6 +174,22 @@ export class ExchangeService {
       now,
       trx,
     );
+  }
+
+  /**
+   * Many new table resources at once (a catalog import publishing a migrated catalog): each is
+   * registered pending in one statement, its physical table created at its first use
+   * (`#require`, `shapeOf`; migration 0020). A resource that already has a table row (a code
+   * in use before) goes through `published`, deferred.
+   */
+  async publishedMany(ps: readonly TablePublication[], trx: Db): Promise<void> {
+    if (ps.length === 0) return;
+    const registered = await this.#store.insertPendingTables(
+      ps.map((p) => ({ resourceCode: p.resourceCode, entryId: p.entryId, agencyId: p.agencyId, tableName: tableNameOf(p.resourceCode), catalogVersion: p.version, columns: initialColumns(p.dataItems) })),
+      this.now(),
+      trx,
+    );
+    for (const p of ps) if (!registered.has(p.resourceCode)) await this.published(p, trx, { deferred: true });
   }
 
   /** The catalog withdrew the resource: its table stays (consumers' history), loads are refused. */
@@ -196,9 +219,11 @@ export class ExchangeService {
   // ---- reading --------------------------------------------------------------------------------
 
   async table(actor: Actor, resourceCode: string): Promise<TableView> {
-    const t = await this.#require(resourceCode, this.db);
+    // Looking does not create a pending table: it has no rows yet.
+    const t = await this.#store.table(resourceCode);
+    if (!t) throw new GsError('GS_ERR_DATA_TABLE_NOT_FOUND', { resourceCode });
     this.#checkProvider(actor, t);
-    const counts = t.retiredAt === null ? await this.#store.count(t) : { live: 0, deleted: 0 };
+    const counts = t.retiredAt === null && !t.pending ? await this.#store.count(t) : { live: 0, deleted: 0 };
     return {
       resourceCode: t.resourceCode,
       tableName: t.tableName,
@@ -436,7 +461,10 @@ export class ExchangeService {
    * by `options.shapes` when there is one, so the exchange's hot paths do not read it each time.
    */
   async shapeOf(resourceCode: string): Promise<TableShape> {
-    const read = () => this.#store.table(resourceCode);
+    const read = async () => {
+      const t = await this.#store.table(resourceCode);
+      return t?.pending ? this.#createPending(resourceCode, this.db) : t;
+    };
     const t = await (this.options.shapes ? this.options.shapes.get(resourceCode, read) : read());
     if (!t) throw new GsError('GS_ERR_DATA_TABLE_NOT_FOUND', { resourceCode });
     return t;
@@ -536,10 +564,28 @@ export class ExchangeService {
 
   // ---- helpers ----------------------------------------------------------------------------------
 
+  /** The resource's table, its physical table created first if it is still pending. */
   async #require(resourceCode: string, executor: Db, lock = false): Promise<TableRow> {
     const t = await this.#store.table(resourceCode, executor, lock);
     if (!t) throw new GsError('GS_ERR_DATA_TABLE_NOT_FOUND', { resourceCode });
-    return t;
+    return t.pending ? this.#createPending(resourceCode, executor) : t;
+  }
+
+  /**
+   * Creates a pending table now: in the caller's transaction when `executor` is one (its row is
+   * then locked to the end of it), else in a transaction of its own. The registry row is locked
+   * first, so two callers never create the same table twice.
+   */
+  async #createPending(resourceCode: string, executor: Db): Promise<TableRow> {
+    const create = async (trx: Db): Promise<TableRow> => {
+      const t = await this.#store.table(resourceCode, trx, true);
+      if (!t) throw new GsError('GS_ERR_DATA_TABLE_NOT_FOUND', { resourceCode });
+      if (!t.pending) return t;
+      await this.#store.ddl(createTableSql(t.tableName, t.columns), trx);
+      await this.#store.markCreated([resourceCode], this.now(), trx);
+      return { ...t, pending: false };
+    };
+    return executor.isTransaction ? create(executor) : this.db.transaction().execute(create);
   }
 
   /** The provider agency's own people; the local administrator and the platform for every agency. */

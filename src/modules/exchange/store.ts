@@ -17,6 +17,8 @@ export interface TableShape {
   readonly columns: readonly SharedColumn[];
   readonly withdrawnAt: Date | null;
   readonly retiredAt: Date | null;
+  /** Registered by a bulk publication, the physical table not yet created (created at its first use, migration 0020). */
+  readonly pending: boolean;
 }
 
 export interface TableRow extends TableShape {
@@ -32,7 +34,7 @@ export interface WriteRow {
   readonly values: ReadonlyMap<string, StoredValue>;
 }
 
-const TABLE_COLUMNS = ['resourceCode', 'entryId', 'agencyId', 'tableName', 'catalogVersion', 'schemaVersion', 'columns', 'lastSeq', 'lastUpdateAt', 'withdrawnAt', 'retiredAt'] as const;
+const TABLE_COLUMNS = ['resourceCode', 'entryId', 'agencyId', 'tableName', 'catalogVersion', 'schemaVersion', 'columns', 'lastSeq', 'lastUpdateAt', 'withdrawnAt', 'retiredAt', 'pending'] as const;
 
 const ident = (name: string): RawBuilder<unknown> => sql.ref(name);
 
@@ -55,20 +57,38 @@ export class ExchangeStore {
     return (await q.execute()) as TableRow[];
   }
 
-  async insertTable(row: Omit<TableRow, 'lastSeq' | 'lastUpdateAt' | 'withdrawnAt' | 'retiredAt' | 'schemaVersion'>, now: Date, trx: Db): Promise<void> {
+  async insertTable(row: Omit<TableRow, 'lastSeq' | 'lastUpdateAt' | 'withdrawnAt' | 'retiredAt' | 'schemaVersion' | 'pending'> & { readonly pending?: boolean }, now: Date, trx: Db): Promise<void> {
     await trx
       .insertInto('exchangeTables')
       .values({ ...row, columns: JSON.stringify(row.columns), createdAt: now, updatedAt: now })
       .execute();
   }
 
-  async updateTable(resourceCode: string, patch: { columns?: readonly SharedColumn[]; catalogVersion?: number; schemaVersion?: number; tableName?: string; withdrawnAt?: Date | null; retiredAt?: Date | null; lastSeq?: number; lastUpdateAt?: Date }, now: Date, trx: Db): Promise<void> {
+  async updateTable(resourceCode: string, patch: { columns?: readonly SharedColumn[]; catalogVersion?: number; schemaVersion?: number; tableName?: string; withdrawnAt?: Date | null; retiredAt?: Date | null; lastSeq?: number; lastUpdateAt?: Date; pending?: boolean }, now: Date, trx: Db): Promise<void> {
     const { columns, ...rest } = patch;
     await trx
       .updateTable('exchangeTables')
       .set({ ...rest, ...(columns ? { columns: JSON.stringify(columns) } : {}), updatedAt: now })
       .where('resourceCode', '=', resourceCode)
       .execute();
+  }
+
+  /** Registers new tables as pending (migration 0020), skipping codes that have a row; the codes registered. */
+  async insertPendingTables(rows: readonly Omit<TableRow, 'lastSeq' | 'lastUpdateAt' | 'withdrawnAt' | 'retiredAt' | 'schemaVersion' | 'pending'>[], now: Date, trx: Db): Promise<Set<string>> {
+    if (rows.length === 0) return new Set();
+    const r = await trx
+      .insertInto('exchangeTables')
+      .values(rows.map((row) => ({ ...row, columns: JSON.stringify(row.columns), pending: true, createdAt: now, updatedAt: now })))
+      .onConflict((oc) => oc.column('resourceCode').doNothing())
+      .returning('resourceCode')
+      .execute();
+    return new Set(r.map((x) => x.resourceCode));
+  }
+
+  /** The pending tables' physical tables were created (in `trx`). */
+  async markCreated(resourceCodes: readonly string[], now: Date, trx: Db): Promise<void> {
+    if (resourceCodes.length === 0) return;
+    await trx.updateTable('exchangeTables').set({ pending: false, updatedAt: now }).where('resourceCode', 'in', resourceCodes as string[]).execute();
   }
 
   /** Runs generated DDL (column maps are generated, never taken from input). */
