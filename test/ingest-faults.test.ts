@@ -101,7 +101,11 @@ async function inspect(): Promise<TableState> {
   }
   const handle = await openDatabase(serverUrl ? { kind: 'postgres', url: serverUrl, poolSize: 1 } : { kind: 'pglite', dir: pgliteDir(dataDir) });
   try {
-    const t = await sql<{ rows: number; checksum: string }>`select count(*)::int as rows, coalesce(md5(string_agg(c1 || '|' || c2 || '|' || c3::text, E'\n' order by c1 collate "C")), '') as checksum from ${sql.raw(TABLE)} where not gs_deleted`.execute(handle.db);
+    // Published by an import, the table is registered and created by its first load (docs/exchange.md): none yet, no rows.
+    const exists = (await sql<{ t: string | null }>`select to_regclass(${TABLE})::text as t`.execute(handle.db)).rows[0]!.t !== null;
+    const t = exists
+      ? await sql<{ rows: number; checksum: string }>`select count(*)::int as rows, coalesce(md5(string_agg(c1 || '|' || c2 || '|' || c3::text, E'\n' order by c1 collate "C")), '') as checksum from ${sql.raw(TABLE)} where not gs_deleted`.execute(handle.db)
+      : { rows: [{ rows: 0, checksum: '' }] };
     const meta = await sql<{ seq: string; batches: number }>`select (select last_seq from exchange_tables where resource_code = ${CODE})::text as seq, (select count(*)::int from exchange_batches where resource_code = ${CODE}) as batches`.execute(handle.db);
     return { rows: t.rows[0]!.rows, checksum: t.rows[0]!.checksum, lastSeq: Number(meta.rows[0]!.seq), batches: meta.rows[0]!.batches };
   } finally {

@@ -321,8 +321,10 @@ export class ExchangeService {
     m: { idempotencyKey: string | null; policy: IngestPolicy; source: BatchSource; digest: () => string; details: Readonly<Record<string, unknown>>; onProgress?: ((rows: number) => void) | undefined },
   ): Promise<BatchOutcome> {
     const now = this.now();
-    // Before the batch's transaction: a key created in it would vanish with a rejected batch.
+    // Before the batch's transaction: a key created in it would vanish with a rejected batch, and
+    // a pending table (migration 0020) created in it would vanish with a batch that failed.
     const keys = await this.#dataKeys();
+    await this.#ensureCreated(resourceCode);
     try {
       const outcome = await this.db.transaction().execute(async (trx) => {
         // The counter row's lock is held to the end: batches of one resource run one after the
@@ -569,6 +571,12 @@ export class ExchangeService {
     const t = await this.#store.table(resourceCode, executor, lock);
     if (!t) throw new GsError('GS_ERR_DATA_TABLE_NOT_FOUND', { resourceCode });
     return t.pending ? this.#createPending(resourceCode, executor) : t;
+  }
+
+  /** Creates the resource's table now, in a transaction of its own, if it is pending. */
+  async #ensureCreated(resourceCode: string): Promise<void> {
+    const t = await this.#store.table(resourceCode);
+    if (t?.pending) await this.#createPending(resourceCode, this.db);
   }
 
   /**
