@@ -87,7 +87,30 @@ const WebhookBody = Type.Object(
 );
 
 const view = (v: SubscriptionView) => ({ ...v, recentAttempts: [...v.recentAttempts] });
-const batchOut = (b: PushBatch) => ({ ...b, items: [...b.items], changes: [...b.changes] });
+/** A batch as answered: exactly the fields of `Batch` (its rows are the grant's presentation, granted items only). */
+const batchOut = (b: PushBatch) => ({
+  subscriptionId: b.subscriptionId,
+  resourceCode: b.resourceCode,
+  grantId: b.grantId,
+  generation: b.generation,
+  batchId: b.batchId,
+  after: b.after,
+  cursor: b.cursor,
+  phase: b.phase,
+  reset: b.reset,
+  more: b.more,
+  items: [...b.items],
+  changes: b.changes.map((c) => ({ seq: c.seq, op: c.op, ref: c.ref, row: c.row })),
+});
+
+/**
+ * The batch answer is written with JSON.stringify, not the serializer compiled from `Batch`:
+ * for rows of arbitrary item names (a record of unknown values) the compiled one writes each value
+ * on its own, about 6× slower for a batch of 10,000 changes (37 ms against 6 ms, the same 2 MB
+ * of JSON). `batchOut` builds exactly the schema's fields, so nothing the schema would have
+ * dropped can be written; the schema still documents the answer in the OpenAPI description.
+ */
+const stringifyBatch = () => (data: unknown) => JSON.stringify(data);
 
 /** Push (资源推送) on the exchange port: the consumer system's subscriptions under its push grants. */
 export async function subscriptionRoutes(app: ExchangeApp, { subscriptions }: Platform): Promise<void> {
@@ -115,6 +138,7 @@ export async function subscriptionRoutes(app: ExchangeApp, { subscriptions }: Pl
         body: FetchBody,
         response: { 200: Batch, ...ERROR_RESPONSES },
       },
+      serializerCompiler: stringifyBatch,
     },
     async (req) => batchOut(await subscriptions.fetch(exchangeContext(req.exchange!, req.id, req.ip), system(req), req.params.code, req.body)),
   );
