@@ -43,11 +43,6 @@ export interface CatalogIndex {
   remove(entryId: string, trx: Db): Promise<void>;
 }
 
-/**
- * The exchange's shared tables (exchange/service.ts), kept in step with the publications of table
- * resources inside their transactions: a refusal (a version the table cannot follow) refuses the
- * publication.
- */
 /** A table resource's version in force, as the exchange needs it. */
 export interface TablePublished {
   readonly entryId: string;
@@ -57,6 +52,11 @@ export interface TablePublished {
   readonly dataItems: readonly DataItem[];
 }
 
+/**
+ * The exchange's shared tables (exchange/service.ts), kept in step with the publications of table
+ * resources inside their transactions: a refusal (a version the table cannot follow) refuses the
+ * publication.
+ */
 export interface SharedTableHook {
   published(p: TablePublished, trx: Db): Promise<void>;
   /** Many at once (an import publishing a migrated catalog): registered, each physical table created at its first use. */

@@ -145,6 +145,9 @@ describe('pending tables (a catalog import publishing many, migration 0020)', ()
     expect([await physical('399001/000001'), await pending('399001/000001')]).toEqual([true, false]);
     expect(await exchange.record(loader.actor, '399001/000001', { 统一社会信用代码: usccFor(1) })).toMatchObject({ seq: 1, values: { 企业名称: '企业1' } });
     expect([await physical('399001/000005'), await pending('399001/000005')]).toEqual([false, true]);
+    // Another agency's load is refused before anything is created.
+    await refused(exchange.applyBatch(userContext('nodeAdmin', other.id, 'stranger'), '399001/000005', { idempotencyKey: 'stranger', changes: [upsert(1, enterprise(1))] }), 'GS_ERR_AUTH_WRONG_AGENCY');
+    expect([await physical('399001/000005'), await pending('399001/000005')]).toEqual([false, true]);
   });
 
   it('a reader outside a transaction (the exchange port) creates it too, once, however many ask at the same time', async () => {

@@ -4,7 +4,7 @@ import { GsError } from '../../lib/errors.js';
 import { newId } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../server/actor.js';
 import type { AuditService } from '../audit/service.js';
-import type { DataItem } from '../catalog/content.js';
+import type { TablePublished } from '../catalog/service.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { BOOKKEEPING, createTableSql, initialColumns, planColumns, primaryKeyColumns, qualified, tableNameOf, type IncompatibleChange, type SharedColumn } from './columns.js';
 import { ALGORITHM_OF, blindIndex, decryptValue, encryptValue, keyIdOf, type DataCipherName, type DataKey, type DataKeyAlgorithm } from './data-cipher.js';
@@ -21,13 +21,7 @@ export interface DecodedRow {
 }
 
 /** What the catalog tells the exchange when a table resource's version comes into force. */
-export interface TablePublication {
-  readonly entryId: string;
-  readonly agencyId: string;
-  readonly resourceCode: string;
-  readonly version: number;
-  readonly dataItems: readonly DataItem[];
-}
+export type TablePublication = TablePublished;
 
 /** One incoming change before checking: its row number (batch position or file record) and values by item name. */
 export interface IncomingChange {
@@ -324,7 +318,7 @@ export class ExchangeService {
     // Before the batch's transaction: a key created in it would vanish with a rejected batch, and
     // a pending table (migration 0020) created in it would vanish with a batch that failed.
     const keys = await this.#dataKeys();
-    await this.#ensureCreated(resourceCode);
+    await this.#ensureCreated(ctx.actor, resourceCode);
     try {
       const outcome = await this.db.transaction().execute(async (trx) => {
         // The counter row's lock is held to the end: batches of one resource run one after the
@@ -573,10 +567,12 @@ export class ExchangeService {
     return t.pending ? this.#createPending(resourceCode, executor) : t;
   }
 
-  /** Creates the resource's table now, in a transaction of its own, if it is pending. */
-  async #ensureCreated(resourceCode: string): Promise<void> {
+  /** Creates the resource's table now, in a transaction of its own, if it is pending and the actor is its provider's. */
+  async #ensureCreated(actor: Actor, resourceCode: string): Promise<void> {
     const t = await this.#store.table(resourceCode);
-    if (t?.pending) await this.#createPending(resourceCode, this.db);
+    if (!t?.pending) return;
+    this.#checkProvider(actor, t);
+    await this.#createPending(resourceCode, this.db);
   }
 
   /**
