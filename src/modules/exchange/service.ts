@@ -586,7 +586,7 @@ export class ExchangeService {
       if (!t) throw new GsError('GS_ERR_DATA_TABLE_NOT_FOUND', { resourceCode });
       if (!t.pending) return t;
       await this.#store.ddl(createTableSql(t.tableName, t.columns), trx);
-      await this.#store.markCreated([resourceCode], this.now(), trx);
+      await this.#store.updateTable(resourceCode, { pending: false }, this.now(), trx);
       return { ...t, pending: false };
     };
     return executor.isTransaction ? create(executor) : this.db.transaction().execute(create);

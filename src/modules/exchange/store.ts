@@ -85,12 +85,6 @@ export class ExchangeStore {
     return new Set(r.map((x) => x.resourceCode));
   }
 
-  /** The pending tables' physical tables were created (in `trx`). */
-  async markCreated(resourceCodes: readonly string[], now: Date, trx: Db): Promise<void> {
-    if (resourceCodes.length === 0) return;
-    await trx.updateTable('exchangeTables').set({ pending: false, updatedAt: now }).where('resourceCode', 'in', resourceCodes as string[]).execute();
-  }
-
   /** Runs generated DDL (column maps are generated, never taken from input). */
   async ddl(statements: readonly string[], trx: Db): Promise<void> {
     for (const s of statements) await sql.raw(s).execute(trx);
