@@ -19,6 +19,15 @@ describe('data cipher', () => {
     expect(() => decryptValue(k, altered, 'R/c5')).toThrow(/authentication failed/);
   });
 
+  it('opens values of several columns under one key, each only in its own column, and refuses a truncated value', () => {
+    const values = ['R/c1', 'R/c2', 'S/c1'].map((aad) => ({ aad, stored: encryptValue(aes, `value of ${aad}`, aad) }));
+    for (const { aad, stored } of values) expect(decryptValue(aes, stored, aad)).toBe(`value of ${aad}`);
+    expect(() => decryptValue(aes, values[0]!.stored, 'R/c2')).toThrow(/authentication failed/);
+    expect(() => decryptValue(aes, values[0]!.stored.subarray(0, 20), 'R/c1')).toThrow(/truncated value/);
+    // The same key material under another key object (a key read again) opens the same values.
+    expect(decryptValue({ ...aes }, values[1]!.stored, 'R/c2')).toBe('value of R/c2');
+  });
+
   it('refuses a value encrypted under another key', () => {
     const stored = encryptValue(aes, 'x', 'R/c1');
     expect(() => decryptValue({ ...aes, id: 9 }, stored, 'R/c1')).toThrow(/not encrypted under data key 9/);

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { GsError } from '../../lib/errors.js';
 
 /**
@@ -44,6 +44,40 @@ function header(k: DataKey): Buffer {
 }
 
 /**
+ * What every value under one key repeats, made once per key: the AES key as a KeyObject (a raw
+ * key is imported again by each cipher made from it), the header, and the additional data per
+ * column (`header | aad`). A million-row load or comparison encrypts or decrypts a value per row.
+ */
+interface Prepared {
+  readonly aesKey: KeyObject | undefined;
+  readonly head: Buffer;
+  readonly additional: Map<string, Buffer>;
+}
+const prepared = new WeakMap<DataKey, Prepared>();
+/** Columns remembered per key; past this the map starts over (a process serves a bounded number of columns). */
+const MAX_COLUMNS = 10_000;
+
+function prepare(k: DataKey): Prepared {
+  let p = prepared.get(k);
+  if (!p) {
+    p = { aesKey: k.algorithm === 'aes-256-gcm' ? createSecretKey(k.key) : undefined, head: header(k), additional: new Map() };
+    prepared.set(k, p);
+  }
+  return p;
+}
+
+/** `header | aad`, as the cipher authenticates it. */
+function additionalData(p: Prepared, aad: string): Buffer {
+  let a = p.additional.get(aad);
+  if (!a) {
+    if (p.additional.size >= MAX_COLUMNS) p.additional.clear();
+    a = Buffer.concat([p.head, Buffer.from(aad, 'utf8')]);
+    p.additional.set(aad, a);
+  }
+  return a;
+}
+
+/**
  * Nonces and IVs cut from a pool of random bytes, each byte used once: a call to the system's
  * random source per value cost more than the encryption itself (a million-row load).
  */
@@ -62,20 +96,27 @@ function freshBytes(n: number): Buffer {
 
 /** Encrypts with the current key; `aad` is `<resource code>/<column>`. */
 export function encryptValue(k: DataKey, plaintext: string, aad: string): Buffer {
-  const head = header(k);
-  const data = Buffer.from(plaintext, 'utf8');
-  if (k.algorithm === 'aes-256-gcm') {
+  const p = prepare(k);
+  if (p.aesKey) {
     const nonce = freshBytes(12);
-    const c = createCipheriv('aes-256-gcm', k.key, nonce);
-    c.setAAD(Buffer.concat([head, Buffer.from(aad, 'utf8')]));
-    return Buffer.concat([head, nonce, c.update(data), c.final(), c.getAuthTag()]);
+    const c = createCipheriv('aes-256-gcm', p.aesKey, nonce);
+    c.setAAD(additionalData(p, aad));
+    // GCM is a stream mode: update gives the whole ciphertext, final nothing but the tag.
+    const body = c.update(plaintext, 'utf8');
+    c.final();
+    const out = Buffer.allocUnsafe(5 + 12 + body.length + 16);
+    p.head.copy(out, 0);
+    nonce.copy(out, 5);
+    body.copy(out, 17);
+    c.getAuthTag().copy(out, 17 + body.length);
+    return out;
   }
   const { enc, mac } = sm4Keys(k.key);
   const iv = freshBytes(16);
   const c = createCipheriv('sm4-cbc', enc, iv);
-  const body = Buffer.concat([iv, c.update(data), c.final()]);
-  const tag = createHmac('sha256', mac).update(head).update(body).update(Buffer.from(aad, 'utf8')).digest();
-  return Buffer.concat([head, body, tag]);
+  const body = Buffer.concat([iv, c.update(Buffer.from(plaintext, 'utf8')), c.final()]);
+  const tag = createHmac('sha256', mac).update(p.head).update(body).update(Buffer.from(aad, 'utf8')).digest();
+  return Buffer.concat([p.head, body, tag]);
 }
 
 /** The key number a stored value was encrypted under. */
@@ -89,13 +130,16 @@ export function decryptValue(k: DataKey, stored: Buffer, aad: string): string {
   const fail = (reason: string) => new GsError('GS_ERR_DATA_DECRYPT', { reason });
   if (stored[0] !== FORMAT[k.algorithm] || keyIdOf(stored) !== k.id) throw fail(`not encrypted under data key ${k.id} (${k.algorithm})`);
   try {
-    if (k.algorithm === 'aes-256-gcm') {
-      const nonce = stored.subarray(5, 17);
-      const tag = stored.subarray(stored.length - 16);
-      const d = createDecipheriv('aes-256-gcm', k.key, nonce);
-      d.setAAD(Buffer.concat([head, Buffer.from(aad, 'utf8')]));
-      d.setAuthTag(tag);
-      return Buffer.concat([d.update(stored.subarray(17, stored.length - 16)), d.final()]).toString('utf8');
+    const p = prepare(k);
+    if (p.aesKey) {
+      if (stored.length < 5 + 12 + 16) throw fail('truncated value');
+      const d = createDecipheriv('aes-256-gcm', p.aesKey, stored.subarray(5, 17));
+      d.setAAD(additionalData(p, aad));
+      d.setAuthTag(stored.subarray(stored.length - 16));
+      const text = d.update(stored.subarray(17, stored.length - 16)).toString('utf8');
+      // Throws unless the tag authenticates: the text is returned only then.
+      d.final();
+      return text;
     }
     const { enc, mac } = sm4Keys(k.key);
     const body = stored.subarray(5, stored.length - 32);

@@ -223,17 +223,13 @@ export class ExchangeStore {
     const pk = primaryKeyColumns(table.columns);
     const typeOf = new Map(table.columns.flatMap((c) => (c.indexColumn ? [[c.indexColumn, 'bytea'] as const] : [[c.column, c.sqlType] as const])));
     const arrays = pk.map((c, j) => sql`${keys.map((k) => k[j] ?? null)}::${sql.raw(`${typeOf.get(c)!}[]`)}`);
-    const names = [BOOKKEEPING.deleted, ...columns];
-    const list = sql.join(names.map((n, j) => sql`t.${ident(n)} as ${sql.raw(`a${j}`)}`));
+    const list = sql.join([BOOKKEEPING.deleted, ...columns].map((n) => sql`t.${ident(n)}`));
     const join = sql.join(pk.map((c, j) => sql`t.${ident(c)} = k.${sql.raw(`v${j}`)}`), sql` and `);
-    const r = await sql<Record<string, unknown>>`select k.i as i, ${list} from unnest(${sql.join(arrays)}) with ordinality as k (${sql.raw(pk.map((_, j) => `v${j}`).join(', '))}, i) join ${sql.raw(qualified(table.tableName))} t on ${join}`.execute(executor);
-    const aliases = names.map((_, j) => `a${j}`);
-    for (const row of r.rows) {
-      // Physical column names (gs_…, c<n>): plain keys.
-      const values: Record<string, unknown> = {};
-      for (let j = 0; j < names.length; j++) values[names[j]!] = row[aliases[j]!];
-      found.set(Number(row.i) - 1, values);
-    }
+    // Without the query builder's plugins, as `changes`: the rows keep their physical column
+    // names (gs_…, c<n>) and are handed on as they come. The position goes under a name no
+    // physical column has (they are gs_… and c<n>).
+    const r = await sql<Record<string, unknown>>`select k.i as "#", ${list} from unnest(${sql.join(arrays)}) with ordinality as k (${sql.raw(pk.map((_, j) => `v${j}`).join(', '))}, i) join ${sql.raw(qualified(table.tableName))} t on ${join}`.execute(executor.withoutPlugins());
+    for (const row of r.rows) found.set(Number(row['#']) - 1, row);
     return found;
   }
 
