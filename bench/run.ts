@@ -163,6 +163,8 @@ async function main(argv: readonly string[]): Promise<number> {
     profile: options.quick ? 'quick' : 'full',
     filter: filter ?? null,
     node: process.version,
+    // The V8 flags of the run (npm run bench passes --max-semi-space-size=64, as npm start does).
+    nodeFlags: [...process.execArgv, ...(process.env.NODE_OPTIONS ? [process.env.NODE_OPTIONS] : [])],
     os: `${process.platform} ${release()} ${process.arch}`,
     cpu: { count: availableParallelism(), model: cpuList[0]?.model.trim() ?? 'unknown' },
     memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
