@@ -18,7 +18,8 @@ import { startServer } from '../../server/start.js';
 import { KeyRing } from '../keys/key-ring.js';
 import { agencyInput, createTestPlatform, refused, userWithRoles, type TestPlatform } from '../../../test/helpers/platform.js';
 import { canonicalJson, eventHash, generateSigningKey, GENESIS_HASH, SIGNING_ALGORITHM } from './chain.js';
-import { AuditStore } from './store.js';
+import { AuditService } from './service.js';
+import { APPEND_AT_ONCE, AuditStore } from './store.js';
 import { tampered } from './test-tampering.js';
 import { randomJson } from './test-json.js';
 import { canonicalJsonbText, checkAnyPage, checkPage, jsonbBytesValue, jsonbKeyOrder } from './verify-hashing.js';
@@ -255,6 +256,36 @@ describe('hash chain', () => {
     expect(good.status).toBe('fulfilled');
   });
 
+  it('appends after the head this process knows in one statement, and after another writer’s events when the chain moved on', async () => {
+    // A second writer on the same database, as another server would be (its own known head).
+    const other = new AuditService(db(), { keys: t.platform.keys, hashAlgorithm: 'sha256', checkpointEvents: CHECKPOINT_EVERY, now: () => new Date() });
+    const before = (await seqs()).length;
+    const names: string[] = [];
+    const write = async (writer: AuditService, name: string, kind: number): Promise<void> => {
+      if (kind === 0) await writer.record(t.cli, { action: 'test.interleaved', targetId: name });
+      else if (kind === 1) await Promise.all([0, 1, 2].map((j) => writer.recordGrouped(t.cli, { action: 'test.interleaved', targetId: `${name}.${j}` })));
+      // More than one statement takes: the locked append.
+      else await writer.recordMany(t.cli, Array.from({ length: APPEND_AT_ONCE + 5 }, (_, j) => ({ action: 'test.interleaved', targetId: `${name}.${j}` })));
+      names.push(...(kind === 0 ? [name] : Array.from({ length: kind === 1 ? 3 : APPEND_AT_ONCE + 5 }, (_, j) => `${name}.${j}`)));
+    };
+    for (let i = 0; i < 12; i++) {
+      await write(t.platform.audit, `a${i}`, i % 3);
+      await write(other, `b${i}`, (i + 1) % 3);
+      // Twice in a row by one writer: its known head is the last event.
+      if (i % 4 === 0) await write(other, `c${i}`, 0);
+    }
+    const rows = await db().selectFrom('auditEvents').select(['seq', 'targetId']).where('action', '=', 'test.interleaved').orderBy('seq').execute();
+    expect(rows.map((r) => r.targetId)).toEqual(names);
+    const all = await seqs();
+    expect(all).toEqual(Array.from({ length: all.length }, (_, i) => i + 1));
+    expect(all.length).toBe(before + names.length);
+    const report = await t.platform.audit.verify();
+    expect(report).toMatchObject({ ok: true, lastSeq: all.length });
+    // Checkpoints still fall due inside appends: none more than N events behind the head.
+    const last = await db().selectFrom('auditCheckpoints').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+    expect(all.length - last.seq).toBeLessThan(CHECKPOINT_EVERY);
+  });
+
   it('refuses an action id that is not kebab-case', async () => {
     await expect(t.platform.audit.record(t.cli, { action: 'user.setRoles' })).rejects.toThrow(/kebab-case/);
   });
@@ -269,6 +300,8 @@ describe('hash chain', () => {
     expect(last.hash).toBe(event.hash);
     // The timer's checkpoint: signs the head when there are newer events, and only then.
     await t.platform.audit.record(t.cli, { action: 'test.tail' });
+    // An event at a multiple of N is signed by its own append: one more is left for the timer.
+    if ((await seqs()).at(-1)! % CHECKPOINT_EVERY === 0) await t.platform.audit.record(t.cli, { action: 'test.tail' });
     const made = await t.platform.audit.checkpoint();
     expect(made?.seq).toBe((await seqs()).at(-1));
     expect(await t.platform.audit.checkpoint()).toBeNull();
@@ -487,6 +520,34 @@ describe.runIf(process.env.DATABASE_URL)('several processes on one PostgreSQL', 
       await b.close();
       await server.drop();
     }
+  });
+});
+
+describe.runIf(process.env.DATABASE_URL)('an append in one statement beside a transaction that holds the lock (PostgreSQL)', () => {
+  it.each(['commits', 'rolls back'] as const)('waits for the transaction’s uncommitted event, then lands after it or in its place when it %s', async (end) => {
+    // Another writer whose known head is current, as another server's would be.
+    const other = new AuditService(db(), { keys: t.platform.keys, hashAlgorithm: 'sha256', checkpointEvents: 1_000_000, now: () => new Date() });
+    await other.record(t.cli, { action: 'test.beside', targetId: 'known' });
+    const head = (await seqs()).at(-1)!;
+    let pending: Promise<number> | undefined;
+    let settledEarly = false;
+    const done = db()
+      .transaction()
+      .execute(async (trx) => {
+        await t.platform.audit.record(t.cli, { action: 'test.beside', targetId: 'in-transaction' }, trx);
+        pending = other.record(t.cli, { action: 'test.beside', targetId: 'beside' });
+        void pending.then(() => (settledEarly = true), () => (settledEarly = true));
+        await new Promise((r) => setTimeout(r, 300));
+        if (end === 'rolls back') throw new Error('rolled back');
+      });
+    if (end === 'rolls back') await expect(done).rejects.toThrow('rolled back');
+    else await done;
+    // The append waited on the transaction's event (the unique seq) instead of forking the chain.
+    expect(settledEarly).toBe(false);
+    await pending;
+    const rows = await db().selectFrom('auditEvents').select(['seq', 'targetId']).where('seq', '>', head).orderBy('seq').execute();
+    expect(rows).toEqual(end === 'commits' ? [{ seq: head + 1, targetId: 'in-transaction' }, { seq: head + 2, targetId: 'beside' }] : [{ seq: head + 1, targetId: 'beside' }]);
+    expect(await t.platform.audit.verify()).toMatchObject({ ok: true, lastSeq: rows.at(-1)!.seq });
   });
 });
 

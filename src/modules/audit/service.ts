@@ -23,7 +23,7 @@ import {
   type AuditHashAlgorithm,
 } from './chain.js';
 import { auditCsv } from './csv.js';
-import { AuditStore, type ArchiveRow, type AuditQuery, type AuditRow, type ChainHead, type CheckpointRow, type NewAuditRow } from './store.js';
+import { APPEND_AT_ONCE, AuditStore, type ArchiveRow, type AuditQuery, type AuditRow, type ChainHead, type CheckpointRow, type NewAuditRow } from './store.js';
 import { checkingThreads, inlineChecker, threadChecker, type PageFailure, type PageResult } from './verify-hashing.js';
 
 export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
@@ -183,8 +183,9 @@ function checkpointView(c: CheckpointRow): AuditCheckpoint {
  * The tamper-evident audit trail (rules in README.md). Every state-changing action calls `record`,
  * inside the same transaction as the change when it has one, so a change is never kept without
  * its record. An append takes the audit lock until its transaction ends, reads the head of the
- * chain and inserts the next events; every `checkpointEvents` events a checkpoint signed with the
- * platform's audit key anchors the chain.
+ * chain and inserts the next events — or, with no transaction of its own, first tries one INSERT
+ * after the head this process knows (README.md, "Appends in one statement"); every
+ * `checkpointEvents` events a checkpoint signed with the platform's audit key anchors the chain.
  */
 /** At most this many events in one group-commit append. */
 const GROUP_MAX = 500;
@@ -254,21 +255,50 @@ export class AuditService {
     }
   }
 
-  #append(rows: NewAuditRow[], executor?: Db): Promise<number[]> {
-    const run = async (trx: Db): Promise<number[]> => {
+  /**
+   * The last event this process knows of the chain (its own last append, or the head its last
+   * locked append read): an append of its own with no transaction around it is tried after this
+   * head in one statement (`appendIfHead`), and takes the lock only when that head is no longer the
+   * last. Never trusted for anything else: the statement checks it.
+   */
+  #knownHead: ChainHead | undefined;
+
+  async #append(rows: NewAuditRow[], executor?: Db): Promise<number[]> {
+    const every = this.#options.checkpointEvents;
+    const passesCheckpoint = (before: number, after: number): boolean => Math.floor(after / every) > Math.floor(before / every);
+    const run = async (trx: Db): Promise<{ ids: number[]; head: ChainHead }> => {
       await this.#store.lock(trx);
       const before = await this.#store.head(trx, this.#options.hashAlgorithm);
-      const { ids, head } = await this.#store.append(trx, rows, this.#options.hashAlgorithm, before);
-      const every = this.#options.checkpointEvents;
-      if (Math.floor(head.seq / every) > Math.floor((before?.seq ?? 0) / every)) {
+      const appended = await this.#store.append(trx, rows, this.#options.hashAlgorithm, before);
+      if (passesCheckpoint(before?.seq ?? 0, appended.head.seq)) {
         const signer = await this.#existingSigner(trx);
         // Before bootstrap created the key there is nothing to sign with; the next checkpoint covers these.
-        if (signer) await this.#insertCheckpoint(trx, signer, head);
+        if (signer) await this.#insertCheckpoint(trx, signer, appended.head);
       }
-      return ids;
+      return appended;
     };
-    if (rows.length === 0) return Promise.resolve([]);
-    return executor?.isTransaction ? run(executor) : (executor ?? this.#db).transaction().execute(run);
+    if (rows.length === 0) return [];
+    // Inside a caller's transaction: under the lock until it ends (it may roll back; nothing is learnt).
+    if (executor?.isTransaction) return (await run(executor)).ids;
+    const db = executor ?? this.#db;
+    const known = this.#knownHead;
+    // One statement, no lock, no head read — unless the chain moved on, or a checkpoint falls due (signed in the append's transaction).
+    if (known && rows.length <= APPEND_AT_ONCE && !passesCheckpoint(known.seq, known.seq + rows.length)) {
+      const appended = await this.#store.appendIfHead(db, rows, this.#options.hashAlgorithm, known);
+      if (appended) {
+        this.#learn(appended.head);
+        return appended.ids;
+      }
+      if (this.#knownHead === known) this.#knownHead = undefined;
+    }
+    const appended = await db.transaction().execute(run);
+    this.#learn(appended.head);
+    return appended.ids;
+  }
+
+  /** A committed head: kept if it is further on than the one known (appends of this process may finish out of order). */
+  #learn(head: ChainHead): void {
+    if (!this.#knownHead || head.seq > this.#knownHead.seq) this.#knownHead = head;
   }
 
   #row(ctx: RequestContext, entry: AuditEntry, at: Date): NewAuditRow {

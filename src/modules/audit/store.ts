@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../../db/database.js';
 import { canonicalJson, canonicalTimestamp, chainedHash, eventBody, eventHash, GENESIS_HASH, type AuditEventFields, type AuditHashAlgorithm } from './chain.js';
 
@@ -110,6 +110,15 @@ const AUDIT_LOCK = [0x676f7673, 0x61756474] as const; // 'govs', 'audt'
  * several chunks, whose serialising and hashing overlaps the database inserting the one before.
  */
 const INSERT_CHUNK = 250;
+
+/** Events `appendIfHead` takes in its one statement: one chunk. */
+export const APPEND_AT_ONCE = INSERT_CHUNK;
+
+/** Another writer took the `seq` an append meant to use (SQLSTATE 23505 on audit_events_seq_key; PGlite reports it alike). */
+function isSeqTaken(e: unknown): boolean {
+  const pg = e as { code?: unknown; constraint?: unknown } | null;
+  return typeof pg === 'object' && pg !== null && pg.code === '23505' && pg.constraint === 'audit_events_seq_key';
+}
 
 /** One INSERT's column arrays, and the chain head after its last row. */
 interface InsertChunk {
@@ -269,6 +278,30 @@ export class AuditStore {
     return { ids, head: prev };
   }
 
+  /**
+   * Appends at most `APPEND_AT_ONCE` events after `head` in one statement, without the lock and
+   * outside a transaction, if `head` is still the chain's last event; null if it is not (another
+   * writer appended since, and nothing was inserted). The statement inserts only when the event
+   * `head` names exists with its hash and none follows it; a writer that appends at the same
+   * moment (seen by neither snapshot) makes one of the two fail on the unique `seq`, which is
+   * answered null as well. Either way the chain stays linear: an event is inserted only as the
+   * successor of the event whose hash it carries.
+   */
+  async appendIfHead(executor: Db, rows: readonly NewAuditRow[], alg: AuditHashAlgorithm, head: ChainHead): Promise<{ ids: number[]; head: ChainHead } | null> {
+    if (rows.length > APPEND_AT_ONCE) throw new RangeError(`appendIfHead: ${rows.length} events, at most ${APPEND_AT_ONCE} at once`);
+    const chunk = this.#chunk(rows, 0, alg, head, new TimestampTexts());
+    const guard = sql`exists (select 1 from audit_events where seq = ${head.seq} and hash = ${head.hash}) and not exists (select 1 from audit_events where seq > ${head.seq})`;
+    try {
+      const ids = await this.#insertChunk(executor, chunk, alg, guard);
+      if (ids.length === 0) return null;
+      if (ids.length !== rows.length) throw new Error(`audit append after ${head.seq}: ${ids.length} of ${rows.length} events inserted`);
+      return { ids, head: chunk.head };
+    } catch (e) {
+      if (isSeqTaken(e)) return null;
+      throw e;
+    }
+  }
+
   /** The column arrays of rows `from`… (at most INSERT_CHUNK) chained after `after`. */
   #chunk(rows: readonly NewAuditRow[], from: number, alg: AuditHashAlgorithm, after: ChainHead, times: TimestampTexts): InsertChunk {
     const n = Math.min(INSERT_CHUNK, rows.length - from);
@@ -307,7 +340,7 @@ export class AuditStore {
     return { ...c, head: { seq, hash: prevHash } };
   }
 
-  async #insertChunk(trx: Db, c: InsertChunk, alg: AuditHashAlgorithm): Promise<number[]> {
+  async #insertChunk(trx: Db, c: InsertChunk, alg: AuditHashAlgorithm, guard: RawBuilder<unknown> = sql`true`): Promise<number[]> {
     const inserted = await sql<{ id: number }>`insert into audit_events
         (seq, at, actor_type, actor_id, actor_agency_id, actor_name, action, target_type, target_id, outcome, request_id, ip, details, hash_alg, prev_hash, hash)
       select s, a, at_, ai, ag, an, ac, tt, ti, o, ri, ip, d, ${alg}, ph, h
@@ -316,6 +349,7 @@ export class AuditStore {
         ${c.targetId}::text[], ${c.outcome}::text[], ${c.requestId}::text[], ${c.ip}::text[],
         ${c.details}::jsonb[], ${c.prevHash}::text[], ${c.hash}::text[])
         as u(s, a, at_, ai, ag, an, ac, tt, ti, o, ri, ip, d, ph, h)
+      where ${guard}
       order by s
       returning id`.execute(trx);
     return inserted.rows.map((r) => r.id);
