@@ -2,7 +2,7 @@
  * The web console end to end: Debian's Chromium (driven by playwright-core, no downloaded browser)
  * against a real `govshare serve` on the embedded database, as a newcomer uses it: first login with
  * a one-time password, password change, authenticator enrolment, login with the code, a catalog
- * search in Chinese, an entry's data items, the language switch, logout.
+ * search in Chinese, an entry's data items, the language switch, the inbox, logout.
  *
  * Needs /usr/bin/chromium and the CJK font: `apt-get install -y chromium fonts-wqy-microhei`
  * (.ci/run installs them). Without Chromium the test is skipped locally and fails under CI=true.
@@ -61,11 +61,16 @@ describe.runIf(haveChromium)('web console in Chromium', () => {
     expect(init.code, init.stderr).toBe(0);
     const agency = run(['agency', 'add', '--code', 'HYZRZY', '--name', '衡阳市自然资源和规划局', '--uscc', usccFor(31), '--region', '430400', '--level', 'prefecture'], vars);
     expect(agency.code, agency.stderr).toBe(0);
-    const cataloger = run(['--json', 'user', 'add', 'li.si', '--display-name', '李四', '--agency', 'HYZRZY', '--roles', 'cataloger'], vars);
+    const consumer = run(['--json', 'agency', 'add', '--code', 'HYZWFW', '--name', '衡阳市政务服务中心', '--uscc', usccFor(32), '--region', '430400', '--level', 'prefecture'], vars);
+    expect(consumer.code, consumer.stderr).toBe(0);
+    const consumerId = (JSON.parse(consumer.stdout) as { id: string }).id;
+    const cataloger = run(['--json', 'user', 'add', 'li.si', '--display-name', '李四', '--agency', 'HYZRZY', '--roles', 'cataloger,reviewer'], vars);
     expect(cataloger.code, cataloger.stderr).toBe(0);
     oneTimePassword = (JSON.parse(cataloger.stdout) as { password: string }).password;
     const supervisor = run(['--json', 'user', 'add', 'wang.wu', '--display-name', '王五', '--roles', 'supervisor'], vars);
     expect(supervisor.code, supervisor.stderr).toBe(0);
+    const requester = run(['--json', 'user', 'add', 'zhao.liu', '--display-name', '赵六', '--agency', 'HYZWFW', '--roles', 'requester'], vars);
+    expect(requester.code, requester.stderr).toBe(0);
 
     server = start(['serve'], vars);
     await waitReady(port, server);
@@ -94,6 +99,18 @@ describe.runIf(haveChromium)('web console in Chromium', () => {
     const entry = await api(catalogerToken, 'POST', '/catalog/entries', { content });
     await api(catalogerToken, 'POST', `/catalog/entries/${String(entry.id)}/submit`, {});
     await api(supervisorToken, 'POST', `/catalog/entries/${String(entry.id)}/publish`, { comment: '符合编目要求' });
+    // Another agency asks for it: the provider's reviewer (the browser's account) is notified.
+    const system = await api(token('operator'), 'POST', '/systems', { agencyId: consumerId, name: '一网通办系统', purpose: '不动产登记“一网通办”', ownerContact: { name: '赵六' } });
+    await api(token('zhao.liu'), 'POST', '/share-requests', {
+      systemId: system.id,
+      resource: entry.id,
+      items: ['不动产单元号', '权利人名称'],
+      purpose: { business: '不动产登记“一网通办”', basis: '《不动产登记暂行条例》第二十七条' },
+      dataUsers: '政务服务窗口工作人员',
+      shareMethod: 'pull',
+      validUntil: '2099-12-31',
+      frequency: '实时',
+    });
 
     context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
       executablePath: CHROMIUM,
@@ -169,6 +186,21 @@ describe.runIf(haveChromium)('web console in Chromium', () => {
     await page.getByTestId('current-user').waitFor();
     await expect.poll(() => page.getByTestId('current-agency').textContent()).toContain('衡阳市自然资源和规划局');
 
+    // The inbox: the request's notification, unread, then read.
+    await expect.poll(() => page.getByTestId('unread-count').textContent()).toBe('1');
+    await page.getByRole('menuitem', { name: /消息/ }).click();
+    const notice = page.getByTestId('inbox-item');
+    await notice.first().waitFor();
+    expect(await notice.count()).toBe(1);
+    expect(await notice.first().textContent()).toContain('未读');
+    expect(await notice.first().textContent()).toContain(ENTRY_NAME);
+    await expect.poll(() => page.getByRole('button', { name: '全部标为已读' }).isEnabled()).toBe(true);
+    await shot(page, '03-inbox');
+    await notice.first().getByRole('button', { name: '标为已读' }).click();
+    await expect.poll(() => notice.first().textContent()).not.toContain('未读');
+    await expect.poll(() => page.getByTestId('unread-count').count()).toBe(0);
+    await page.getByRole('menuitem', { name: '目录检索' }).click();
+
     // Search in Chinese: the hit, its highlighted words, the facets.
     await page.getByLabel('检索词').fill('不动产');
     await page.getByTestId('search-submit').click();
@@ -178,7 +210,7 @@ describe.runIf(haveChromium)('web console in Chromium', () => {
     expect(await page.getByTestId('search-total').textContent()).toContain('共 1 条');
     expect(await page.getByTestId('facet-shareType').textContent()).toContain('有条件共享');
     expect(new URL(page.url()).searchParams.get('q')).toBe('不动产');
-    await shot(page, '03-catalog-search');
+    await shot(page, '04-catalog-search');
 
     // The entry: data items, share attributes, versions.
     await hit.getByRole('link').click();
@@ -186,7 +218,7 @@ describe.runIf(haveChromium)('web console in Chromium', () => {
     const items = page.getByTestId('data-items');
     for (const name of ['不动产单元号', '权利人名称', '坐落', '建筑面积']) expect(await items.textContent()).toContain(name);
     expect(await items.textContent()).toContain('numeric(12,2)');
-    await shot(page, '04-entry-data-items');
+    await shot(page, '05-entry-data-items');
     await page.getByRole('tab', { name: '共享属性' }).click();
     expect(await page.getByTestId('share-attributes').textContent()).toContain('用于市场监管和行政审批');
     await page.getByRole('tab', { name: '版本历史' }).click();
@@ -211,7 +243,7 @@ describe.runIf(haveChromium)('web console in Chromium', () => {
     await expect.poll(() => page.getByTestId('entry-name').textContent()).toBe('Real estate registrations');
     expect(await page.getByTestId('data-items').textContent()).toContain('Real estate unit number');
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
-    await shot(page, '05-entry-english');
+    await shot(page, '06-entry-english');
     await page.getByRole('combobox', { name: 'Language' }).click();
     await page.locator('.ant-select-item-option[title="中文"]').click();
     await page.getByRole('tab', { name: '信息项' }).waitFor();

@@ -1,4 +1,4 @@
-import { Alert, Button, Layout, Menu, Select, Space, Spin, Typography } from 'antd';
+import { Alert, Badge, Button, Layout, Menu, Select, Space, Spin, Typography } from 'antd';
 import { useCallback, useEffect, useState } from 'react';
 import { api, onSessionEnd, type Agency, type Me } from './api';
 import { errorMessage } from './errors';
@@ -6,6 +6,7 @@ import { useI18n } from './i18n/context';
 import { LANGUAGES, contentLanguage, isLanguage } from './i18n/i18n';
 import { CatalogSearchPage } from './pages/CatalogSearchPage';
 import { EntryPage } from './pages/EntryPage';
+import { InboxPage } from './pages/InboxPage';
 import { LoginPage } from './pages/LoginPage';
 import { SetupPage } from './pages/SetupPage';
 import { navigate, useLocation } from './router';
@@ -13,12 +14,31 @@ import { navigate, useLocation } from './router';
 type Session = { readonly state: 'loading' } | { readonly state: 'out'; readonly notice?: { readonly type: 'info' | 'warning'; readonly text: string } } | { readonly state: 'in'; readonly me: Me };
 
 /** The pages of this slice, each shown to the accounts holding its permission. */
-const PAGES = [{ key: 'catalog', path: '/catalog', label: 'nav.catalog', permission: 'catalog:read' }] as const;
+const PAGES = [
+  { key: 'catalog', path: '/catalog', label: 'nav.catalog', permission: 'catalog:read' },
+  { key: 'inbox', path: '/inbox', label: 'nav.inbox', permission: 'notification:read' },
+] as const;
 
 export function App() {
   const { t, lang, setLang } = useI18n();
   const [session, setSession] = useState<Session>({ state: 'loading' });
   const loc = useLocation();
+  const [unread, setUnread] = useState<number | null>(null);
+  const [unreadTick, setUnreadTick] = useState(0);
+  const signedIn = session.state === 'in' && session.me.setupRequired.length === 0 && session.me.permissions.includes('notification:read');
+
+  // The unread count is fetched when the page changes, never on a timer: a timer would keep an
+  // idle session alive for ever and defeat the idle timeout.
+  useEffect(() => {
+    if (!signedIn) return;
+    let live = true;
+    api<{ unread: number }>('GET', '/notifications/unread-count')
+      .then((r) => live && setUnread(r.unread))
+      .catch(() => live && setUnread(null));
+    return () => {
+      live = false;
+    };
+  }, [signedIn, loc.path, unreadTick]);
 
   const refresh = useCallback(async () => {
     try {
@@ -67,6 +87,7 @@ export function App() {
   let content;
   if (entryMatch && me.permissions.includes('catalog:read')) content = <EntryPage id={decodeURIComponent(entryMatch[1]!)} />;
   else if (loc.path.startsWith('/catalog') && me.permissions.includes('catalog:read')) content = <CatalogSearchPage />;
+  else if (loc.path === '/inbox' && me.permissions.includes('notification:read')) content = <InboxPage onChange={() => setUnreadTick((n) => n + 1)} />;
   else content = <Alert type="info" showIcon title={t('home.noPages')} />;
 
   return (
@@ -105,7 +126,18 @@ export function App() {
             <Menu
               mode="inline"
               selectedKeys={pages.filter((p) => loc.path.startsWith(p.path)).map((p) => p.key)}
-              items={pages.map((p) => ({ key: p.key, label: t(p.label) }))}
+              items={pages.map((p) => ({
+                key: p.key,
+                label:
+                  p.key === 'inbox' && unread ? (
+                    <Space>
+                      {t(p.label)}
+                      <Badge count={unread} aria-label={t('inbox.unreadCount', { count: unread })} data-testid="unread-count" />
+                    </Space>
+                  ) : (
+                    t(p.label)
+                  ),
+              }))}
               onClick={({ key }) => {
                 const p = pages.find((x) => x.key === key);
                 if (p) navigate(p.path);

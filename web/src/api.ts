@@ -170,3 +170,14 @@ export interface Entry {
   readonly published: Version | null;
   readonly pending: Version | null;
 }
+
+export interface InboxItem {
+  readonly id: string;
+  readonly kind: string;
+  readonly subjectZh: string;
+  readonly subject: string;
+  readonly bodyZh: string;
+  readonly body: string;
+  readonly read: boolean;
+  readonly createdAt: string;
+}
