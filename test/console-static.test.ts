@@ -58,13 +58,16 @@ describe('the web console on the console port', () => {
     expect(b.headers['content-security-policy']).not.toBe(csp);
   });
 
-  it('answers index.html for client-side routes, and 404 for missing files', async () => {
+  it("answers index.html for the console pages' client-side routes, and 404 for any other path", async () => {
     const r = await built.inject({ url: '/catalog/entries/103001%2F000001?x=1' });
     expect(r.statusCode).toBe(200);
     expect(r.body).toContain('/assets/index-AbC123.js');
-    const missing = await built.inject({ url: '/favicon.ico' });
-    expect(missing.statusCode).toBe(404);
-    expect(missing.json()).toMatchObject({ code: 'GS_ERR_REQUEST_NOT_FOUND' });
+    expect((await built.inject({ url: '/inbox' })).body).toContain('/assets/index-AbC123.js');
+    for (const url of ['/favicon.ico', '/nothing-here', '/catalogue']) {
+      const missing = await built.inject({ url });
+      expect(missing.statusCode, url).toBe(404);
+      expect(missing.json()).toMatchObject({ code: 'GS_ERR_REQUEST_NOT_FOUND' });
+    }
   });
 
   it('serves hashed assets as immutable for a year', async () => {

@@ -45,17 +45,21 @@ const NOT_BUILT = [
   '',
 ].join('\n');
 
-/** A path the console's client-side routes may have: not the API, not a file name. */
+/**
+ * The first segments of the console's client-side routes (web/src/App.tsx): only these fall back to
+ * index.html, so any other unknown path — an API path above all — stays the API's JSON 404.
+ */
+export const CONSOLE_PAGES = ['catalog', 'inbox'] as const;
+
 function isConsolePath(path: string): boolean {
-  if (path === '/api' || path.startsWith('/api/')) return false;
-  const last = path.slice(path.lastIndexOf('/') + 1);
-  return !last.includes('.');
+  const first = path.split('/')[1] ?? '';
+  return (CONSOLE_PAGES as readonly string[]).includes(first);
 }
 
 /**
  * Serves the built console at `/`: content-hashed files under /assets as immutable, index.html
- * (never cached, with a fresh CSP nonce) for `/` and for every other path a client-side route may
- * have. Routes registered elsewhere win over the `/*` fallback; API paths never fall back.
+ * (never cached, with a fresh CSP nonce) for `/` and for the paths of the console's pages
+ * (CONSOLE_PAGES). Routes registered elsewhere win over the `/*` fallback; nothing else falls back.
  */
 export async function consoleRoutes(app: GsApp, dir: string = BUILT_CONSOLE_DIR): Promise<void> {
   const indexFile = join(dir, 'index.html');
