@@ -4,6 +4,8 @@
  * new route without a sample request below fails here, and one without a declaration cannot even
  * be registered.
  */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,7 @@ import type { BusinessSystem } from '../src/modules/systems/schemas.js';
 import type { Access } from '../src/server/access.js';
 import type { RequestContext } from '../src/server/actor.js';
 import { buildApp, type GsApp } from '../src/server/app.js';
+import { BUILT_CONSOLE_DIR } from '../src/server/console-static.js';
 import { catalogContent } from './helpers/catalog.js';
 import { csv, HEADERS, resourceRows } from './helpers/catalog-file.js';
 import { agencyInput, appRecordingRoutes, createTestPlatform, sessionCookie, STRONG_PASSWORD, userContext, usccFor, userWithRoles, type LoggedIn, type RegisteredRoute, type TestPlatform } from './helpers/platform.js';
@@ -280,6 +283,10 @@ const SAMPLES: Readonly<Record<string, SampleFactory>> = {
   'GET /healthz': async () => ({ url: '/healthz' }),
   'GET /readyz': async () => ({ url: '/readyz' }),
   'GET /api/v1/openapi.json': async () => ({ url: `${V1}/openapi.json` }),
+  // The web console (built by npm run build, which npm test runs first).
+  'GET /': async () => ({ url: '/' }),
+  'GET /*': async () => ({ url: '/catalog/entries/x' }),
+  'GET /assets/*': async () => ({ url: `/assets/${readdirSync(join(BUILT_CONSOLE_DIR, 'assets'))[0]!}` }),
 
   'POST /api/v1/auth/login': async () => {
     const u = await freshUser();

@@ -24,6 +24,7 @@ import { pkiRoutes } from '../modules/pki/routes.js';
 import { regionRoutes } from '../modules/regions/routes.js';
 import { systemRoutes } from '../modules/systems/routes.js';
 import { describeAccess, PUBLIC, type Access } from './access.js';
+import { consoleRoutes } from './console-static.js';
 import { presentedCertificate } from './client-certificate.js';
 import { ANONYMOUS } from './actor.js';
 import type { Config } from './config.js';
@@ -73,10 +74,12 @@ export interface AppOptions {
    * access declaration is settled; the role-matrix test enumerates the routes with it.
    */
   readonly onRoute?: (route: RouteOptions) => void;
+  /** The built web console (index.html, assets/); the build's own dist/web by default. */
+  readonly consoleDir?: string;
 }
 
 /** The console/API app: every route declares its access, every error goes through one mapper. */
-export async function buildApp({ platform, config, logger, onRoute }: AppOptions): Promise<GsApp> {
+export async function buildApp({ platform, config, logger, onRoute, consoleDir }: AppOptions): Promise<GsApp> {
   const bodyAjv = makeAjv({ coerceTypes: false });
   const paramAjv = makeAjv({ coerceTypes: 'array' });
   const app: GsApp = Fastify({
@@ -234,6 +237,8 @@ export async function buildApp({ platform, config, logger, onRoute }: AppOptions
     },
     { prefix: API_PREFIX },
   );
+
+  await consoleRoutes(app, consoleDir);
 
   return app;
 }

@@ -1,0 +1,174 @@
+import { Alert, Badge, Button, Layout, Menu, Select, Space, Spin, Typography } from 'antd';
+import { useCallback, useEffect, useState } from 'react';
+import { api, onSessionEnd, type Agency, type Me } from './api';
+import { errorMessage } from './errors';
+import { useI18n } from './i18n/context';
+import { LANGUAGES, contentLanguage, isLanguage } from './i18n/i18n';
+import { CatalogSearchPage } from './pages/CatalogSearchPage';
+import { EntryPage } from './pages/EntryPage';
+import { InboxPage } from './pages/InboxPage';
+import { LoginPage } from './pages/LoginPage';
+import { SetupPage } from './pages/SetupPage';
+import { navigate, useLocation } from './router';
+
+type Session = { readonly state: 'loading' } | { readonly state: 'out'; readonly notice?: { readonly type: 'info' | 'warning'; readonly text: string } } | { readonly state: 'in'; readonly me: Me };
+
+/** The pages of this slice, each shown to the accounts holding its permission. */
+const PAGES = [
+  { key: 'catalog', path: '/catalog', label: 'nav.catalog', permission: 'catalog:read' },
+  { key: 'inbox', path: '/inbox', label: 'nav.inbox', permission: 'notification:read' },
+] as const;
+
+export function App() {
+  const { t, lang, setLang } = useI18n();
+  const [session, setSession] = useState<Session>({ state: 'loading' });
+  const loc = useLocation();
+  const [unread, setUnread] = useState<number | null>(null);
+  const [unreadTick, setUnreadTick] = useState(0);
+  const signedIn = session.state === 'in' && session.me.setupRequired.length === 0 && session.me.permissions.includes('notification:read');
+
+  // The unread count is fetched when the page changes, never on a timer: a timer would keep an
+  // idle session alive for ever and defeat the idle timeout.
+  useEffect(() => {
+    if (!signedIn) return;
+    let live = true;
+    api<{ unread: number }>('GET', '/notifications/unread-count')
+      .then((r) => live && setUnread(r.unread))
+      .catch(() => live && setUnread(null));
+    return () => {
+      live = false;
+    };
+  }, [signedIn, loc.path, unreadTick]);
+
+  const refresh = useCallback(async () => {
+    try {
+      setSession({ state: 'in', me: await api<Me>('GET', '/auth/me', undefined, { quiet: true }) });
+    } catch {
+      setSession({ state: 'out' });
+    }
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  // A call that finds the session gone (idle timeout, …) brings the person back to the login page
+  // with the reason.
+  useEffect(() => onSessionEnd((e) => setSession({ state: 'out', notice: { type: 'warning', text: errorMessage(lang, e) } })), [lang]);
+
+  if (session.state === 'loading') {
+    return (
+      <div className="gs-center">
+        <Spin tip={t('app.loading')} />
+      </div>
+    );
+  }
+  if (session.state === 'out') {
+    return <LoginPage notice={session.notice} onLoggedIn={refresh} />;
+  }
+  const { me } = session;
+  if (me.setupRequired.length > 0) {
+    return <SetupPage me={me} onDone={refresh} onLogout={() => setSession({ state: 'out' })} />;
+  }
+
+  const pages = PAGES.filter((p) => me.permissions.includes(p.permission));
+  if ((loc.path === '/' || loc.path === '/login') && pages[0]) navigate(pages[0].path, { replace: true });
+
+  const logout = async () => {
+    try {
+      await api('POST', '/auth/logout', undefined, { quiet: true });
+    } finally {
+      navigate('/', { replace: true });
+      setSession({ state: 'out', notice: { type: 'info', text: t('login.loggedOut') } });
+    }
+  };
+
+  const entryMatch = /^\/catalog\/entries\/([^/]+)$/.exec(loc.path);
+  let content;
+  if (entryMatch && me.permissions.includes('catalog:read')) content = <EntryPage id={decodeURIComponent(entryMatch[1]!)} />;
+  else if (loc.path.startsWith('/catalog') && me.permissions.includes('catalog:read')) content = <CatalogSearchPage />;
+  else if (loc.path === '/inbox' && me.permissions.includes('notification:read')) content = <InboxPage onChange={() => setUnreadTick((n) => n + 1)} />;
+  else content = <Alert type="info" showIcon title={t('home.noPages')} />;
+
+  return (
+    <Layout className="gs-shell">
+      <Layout.Header className="gs-header">
+        <Typography.Title level={1} className="gs-brand">
+          <a
+            href="/"
+            onClick={(e) => {
+              e.preventDefault();
+              navigate('/');
+            }}
+          >
+            {t('app.title')}
+          </a>
+        </Typography.Title>
+        <Space size="middle" wrap>
+          <span data-testid="current-user">
+            {t('header.user')}: <strong>{me.user.displayName}</strong> ({me.user.roles.map((r) => t(`role.${r}`)).join('、')})
+          </span>
+          <AgencyName agencyId={me.user.agencyId} canRead={me.permissions.includes('agency:read')} />
+          <Select
+            aria-label={t('lang.switch')}
+            data-testid="language"
+            value={lang}
+            onChange={(v: string) => isLanguage(v) && setLang(v)}
+            options={LANGUAGES.map((l) => ({ value: l, label: t(`lang.${l}`) }))}
+            style={{ width: 110 }}
+          />
+          <Button onClick={() => void logout()}>{t('header.logout')}</Button>
+        </Space>
+      </Layout.Header>
+      <Layout>
+        <Layout.Sider width={200} theme="light" className="gs-sider">
+          <nav aria-label={t('nav.label')}>
+            <Menu
+              mode="inline"
+              selectedKeys={pages.filter((p) => loc.path.startsWith(p.path)).map((p) => p.key)}
+              items={pages.map((p) => ({
+                key: p.key,
+                label:
+                  p.key === 'inbox' && unread ? (
+                    <Space>
+                      {t(p.label)}
+                      <Badge count={unread} aria-label={t('inbox.unreadCount', { count: unread })} data-testid="unread-count" />
+                    </Space>
+                  ) : (
+                    t(p.label)
+                  ),
+              }))}
+              onClick={({ key }) => {
+                const p = pages.find((x) => x.key === key);
+                if (p) navigate(p.path);
+              }}
+            />
+          </nav>
+        </Layout.Sider>
+        <Layout.Content className="gs-content">
+          <main>{content}</main>
+        </Layout.Content>
+      </Layout>
+    </Layout>
+  );
+}
+
+function AgencyName({ agencyId, canRead }: { readonly agencyId: string | null; readonly canRead: boolean }) {
+  const { t, lang } = useI18n();
+  const [name, setName] = useState<string | null>(null);
+  useEffect(() => {
+    if (!agencyId || !canRead) return;
+    let live = true;
+    api<Agency & { name: string }>('GET', `/agencies/${agencyId}?lang=${contentLanguage(lang)}`)
+      .then((a) => live && setName(a.name))
+      .catch(() => live && setName(null));
+    return () => {
+      live = false;
+    };
+  }, [agencyId, canRead, lang]);
+  return (
+    <span data-testid="current-agency">
+      {t('header.agency')}: {agencyId ? (name ?? '…') : t('header.platform')}
+    </span>
+  );
+}
