@@ -1,9 +1,10 @@
-import { Alert, Badge, Button, Layout, Menu, Select, Space, Spin, Typography } from 'antd';
+import { Alert, Badge, Button, Layout, Menu, Space, Spin, Typography } from 'antd';
 import { useCallback, useEffect, useState } from 'react';
 import { api, onSessionEnd, type Agency, type Me } from './api';
 import { errorMessage } from './errors';
 import { useI18n } from './i18n/context';
-import { LANGUAGES, contentLanguage, isLanguage } from './i18n/i18n';
+import { contentLanguage } from './i18n/i18n';
+import { LanguageSelect } from './i18n/LanguageSelect';
 import { CatalogSearchPage } from './pages/CatalogSearchPage';
 import { EntryPage } from './pages/EntryPage';
 import { InboxPage } from './pages/InboxPage';
@@ -20,7 +21,7 @@ const PAGES = [
 ] as const;
 
 export function App() {
-  const { t, lang, setLang } = useI18n();
+  const { t, lang } = useI18n();
   const [session, setSession] = useState<Session>({ state: 'loading' });
   const loc = useLocation();
   const [unread, setUnread] = useState<number | null>(null);
@@ -109,14 +110,7 @@ export function App() {
             {t('header.user')}: <strong>{me.user.displayName}</strong> ({me.user.roles.map((r) => t(`role.${r}`)).join('、')})
           </span>
           <AgencyName agencyId={me.user.agencyId} canRead={me.permissions.includes('agency:read')} />
-          <Select
-            aria-label={t('lang.switch')}
-            data-testid="language"
-            value={lang}
-            onChange={(v: string) => isLanguage(v) && setLang(v)}
-            options={LANGUAGES.map((l) => ({ value: l, label: t(`lang.${l}`) }))}
-            style={{ width: 110 }}
-          />
+          <LanguageSelect />
           <Button onClick={() => void logout()}>{t('header.logout')}</Button>
         </Space>
       </Layout.Header>

@@ -1,9 +1,9 @@
-import { Alert, Button, Card, Form, Input, Select, Space, Typography } from 'antd';
-import { useState } from 'react';
+import { Alert, Button, Card, Form, Input, Space, Typography } from 'antd';
 import { api, ApiError } from '../api';
 import { errorMessage } from '../errors';
 import { useI18n } from '../i18n/context';
-import { LANGUAGES, isLanguage } from '../i18n/i18n';
+import { LanguageSelect } from '../i18n/LanguageSelect';
+import { useSubmit } from '../use-submit';
 import { isTotpCode } from '../validation';
 
 interface LoginForm {
@@ -13,22 +13,12 @@ interface LoginForm {
 }
 
 export function LoginPage({ notice, onLoggedIn }: { readonly notice?: { readonly type: 'info' | 'warning'; readonly text: string }; readonly onLoggedIn: () => Promise<void> }) {
-  const { t, lang, setLang } = useI18n();
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { t, lang } = useI18n();
   // The code field is always offered: the API says when it is required (an enrolled account).
-  const submit = async (v: LoginForm) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api('POST', '/auth/login', { username: v.username.trim(), password: v.password, ...(v.totpCode ? { totpCode: v.totpCode } : {}) }, { quiet: true });
-      await onLoggedIn();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(async (v: LoginForm) => {
+    await api('POST', '/auth/login', { username: v.username.trim(), password: v.password, ...(v.totpCode ? { totpCode: v.totpCode } : {}) }, { quiet: true });
+    await onLoggedIn();
+  });
   return (
     <div className="gs-center gs-login">
       <Card className="gs-login-card">
@@ -38,14 +28,7 @@ export function LoginPage({ notice, onLoggedIn }: { readonly notice?: { readonly
               {t('app.title')}
             </Typography.Title>
           </Space>
-          <Select
-            aria-label={t('lang.switch')}
-            data-testid="language"
-            value={lang}
-            onChange={(v: string) => isLanguage(v) && setLang(v)}
-            options={LANGUAGES.map((l) => ({ value: l, label: t(`lang.${l}`) }))}
-            style={{ width: 110, alignSelf: 'flex-end' }}
-          />
+            <LanguageSelect style={{ alignSelf: 'flex-end' }} />
           <Typography.Title level={2}>{t('login.title')}</Typography.Title>
           {notice && !error ? <Alert type={notice.type} showIcon title={notice.text} data-testid="login-notice" /> : null}
           {error ? <Alert type={error instanceof ApiError && error.code === 'GS_ERR_AUTH_LOCKED' ? 'error' : 'warning'} showIcon title={errorMessage(lang, error)} role="alert" data-testid="login-error" /> : null}

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import { api, type Me } from '../api';
 import { errorMessage } from '../errors';
 import { useI18n } from '../i18n/context';
+import { useSubmit } from '../use-submit';
 import { isTotpCode, passwordProblems } from '../validation';
 
 /** First login: change the generated password, then enrol an authenticator where required. */
@@ -46,20 +47,10 @@ interface PasswordForm {
 
 function PasswordStep({ me, onDone }: { readonly me: Me; readonly onDone: () => Promise<void> }) {
   const { t, lang } = useI18n();
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (v: PasswordForm) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api('POST', '/auth/password', { currentPassword: v.currentPassword, newPassword: v.newPassword });
-      await onDone();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(async (v: PasswordForm) => {
+    await api('POST', '/auth/password', { currentPassword: v.currentPassword, newPassword: v.newPassword });
+    await onDone();
+  });
   return (
     <Form<PasswordForm> layout="vertical" onFinish={(v) => void submit(v)} requiredMark={false}>
       <Typography.Title level={2}>{t('setup.password.title')}</Typography.Title>
@@ -106,8 +97,10 @@ function PasswordStep({ me, onDone }: { readonly me: Me; readonly onDone: () => 
 function TotpStep({ onDone }: { readonly onDone: () => Promise<void> }) {
   const { t, lang } = useI18n();
   const [enrolment, setEnrolment] = useState<{ secret: string; qr: string } | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, submit } = useSubmit(async (v: { code: string }) => {
+    await api('POST', '/auth/totp/confirm', { code: v.code });
+    await onDone();
+  });
   useEffect(() => {
     let live = true;
     api<{ secret: string; otpauthUri: string }>('POST', '/auth/totp/enrol')
@@ -120,18 +113,6 @@ function TotpStep({ onDone }: { readonly onDone: () => Promise<void> }) {
       live = false;
     };
   }, []);
-  const submit = async (v: { code: string }) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api('POST', '/auth/totp/confirm', { code: v.code });
-      await onDone();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <Form<{ code: string }> layout="vertical" onFinish={(v) => void submit(v)} requiredMark={false}>
       <Typography.Title level={2}>{t('setup.totp.title')}</Typography.Title>
