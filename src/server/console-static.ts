@@ -46,7 +46,7 @@ const NOT_BUILT = [
 ].join('\n');
 
 /**
- * The first segments of the console's client-side routes (web/src/App.tsx): only these fall back to
+ * The first segments of the console's client-side routes (web/src/pages/nav.ts and registry.tsx): only these fall back to
  * index.html, so any other unknown path — an API path above all — stays the API's JSON 404.
  */
 export const CONSOLE_PAGES = ['catalog', 'inbox'] as const;

@@ -5,20 +5,13 @@ import { errorMessage } from './errors';
 import { useI18n } from './i18n/context';
 import { contentLanguage } from './i18n/i18n';
 import { LanguageSelect } from './i18n/LanguageSelect';
-import { CatalogSearchPage } from './pages/CatalogSearchPage';
-import { EntryPage } from './pages/EntryPage';
-import { InboxPage } from './pages/InboxPage';
 import { LoginPage } from './pages/LoginPage';
+import { allowed, NAV } from './pages/nav';
+import { resolve } from './pages/registry';
 import { SetupPage } from './pages/SetupPage';
 import { navigate, useLocation } from './router';
 
 type Session = { readonly state: 'loading' } | { readonly state: 'out'; readonly notice?: { readonly type: 'info' | 'warning'; readonly text: string } } | { readonly state: 'in'; readonly me: Me };
-
-/** The pages of this slice, each shown to the accounts holding its permission. */
-const PAGES = [
-  { key: 'catalog', path: '/catalog', label: 'nav.catalog', permission: 'catalog:read' },
-  { key: 'inbox', path: '/inbox', label: 'nav.inbox', permission: 'notification:read' },
-] as const;
 
 export function App() {
   const { t, lang } = useI18n();
@@ -72,7 +65,7 @@ export function App() {
     return <SetupPage me={me} onDone={refresh} onLogout={() => setSession({ state: 'out' })} />;
   }
 
-  const pages = PAGES.filter((p) => me.permissions.includes(p.permission));
+  const pages = NAV.filter((p) => allowed(me, p.permissions));
   if ((loc.path === '/' || loc.path === '/login') && pages[0]) navigate(pages[0].path, { replace: true });
 
   const logout = async () => {
@@ -84,12 +77,8 @@ export function App() {
     }
   };
 
-  const entryMatch = /^\/catalog\/entries\/([^/]+)$/.exec(loc.path);
-  let content;
-  if (entryMatch && me.permissions.includes('catalog:read')) content = <EntryPage id={decodeURIComponent(entryMatch[1]!)} />;
-  else if (loc.path.startsWith('/catalog') && me.permissions.includes('catalog:read')) content = <CatalogSearchPage />;
-  else if (loc.path === '/inbox' && me.permissions.includes('notification:read')) content = <InboxPage onChange={() => setUnreadTick((n) => n + 1)} />;
-  else content = <Alert type="info" showIcon title={t('home.noPages')} />;
+  const page = resolve(loc.path, me);
+  const content = page ? page.route.render({ me, params: page.params, onInboxChange: () => setUnreadTick((n) => n + 1) }) : <Alert type="info" showIcon title={t('home.noPages')} />;
 
   return (
     <Layout className="gs-shell">

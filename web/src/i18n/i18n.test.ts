@@ -1,12 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import en from './en.json';
-import zhCN from './zh-CN.json';
-import { formatDate, formatNumber, interpolate, translate } from './i18n';
+import { CATALOGS, LABEL_FILES, formatDate, formatNumber, interpolate, translate } from './i18n';
 
 describe('console i18n', () => {
   it('both languages have the same labels, none empty', () => {
-    expect(Object.keys(en).sort()).toEqual(Object.keys(zhCN).sort());
-    for (const [k, v] of [...Object.entries(en), ...Object.entries(zhCN)]) expect(v.trim(), k).not.toBe('');
+    expect(Object.keys(CATALOGS.en).sort()).toEqual(Object.keys(CATALOGS['zh-CN']).sort());
+    for (const [k, v] of [...Object.entries(CATALOGS.en), ...Object.entries(CATALOGS['zh-CN'])]) expect(v.trim(), k).not.toBe('');
+  });
+
+  it('each area has its file in both languages, and no label is defined in two files', () => {
+    const areas = (files: Record<string, unknown>) => Object.keys(files).filter((f) => f.startsWith('./')).map((f) => f.replace(/^\.\/[^/]+\//, '')).sort();
+    expect(areas(LABEL_FILES.en)).toEqual(areas(LABEL_FILES['zh-CN']));
+    for (const files of Object.values(LABEL_FILES)) {
+      const seen = new Map<string, string>();
+      for (const [file, labels] of Object.entries(files)) {
+        for (const key of Object.keys(labels)) {
+          expect(seen.get(key), `${key} in ${file}`).toBeUndefined();
+          seen.set(key, file);
+        }
+      }
+    }
   });
 
   it('looks a label up in the chosen language, falls back to Chinese, then shows the key', () => {

@@ -1,13 +1,29 @@
 import en from './en.json';
 import zhCN from './zh-CN.json';
 
+// Each area of the console keeps its labels in its own file, `zh-CN/<area>.json` and
+// `en/<area>.json`, merged here with the shared labels of `zh-CN.json` and `en.json`.
+const AREAS_ZH = import.meta.glob<Messages>('./zh-CN/*.json', { eager: true, import: 'default' });
+const AREAS_EN = import.meta.glob<Messages>('./en/*.json', { eager: true, import: 'default' });
+
 /** The console's languages; Chinese is the default and the fallback for every missing label. */
 export const LANGUAGES = ['zh-CN', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];
 export const DEFAULT_LANGUAGE: Language = 'zh-CN';
 
 export type Messages = { readonly [key: string]: string };
-const CATALOGS: Record<Language, Messages> = { 'zh-CN': zhCN, en };
+/** Every label of a language: the shared file and the area files (a key defined twice is a mistake a test catches). */
+export const CATALOGS: Record<Language, Messages> = { 'zh-CN': merge(zhCN, AREAS_ZH), en: merge(en, AREAS_EN) };
+
+function merge(shared: Messages, areas: Record<string, Messages>): Messages {
+  return Object.assign({}, shared, ...Object.keys(areas).sort().map((k) => areas[k]));
+}
+
+/** The label files of a language, by name, for the test that checks they agree. */
+export const LABEL_FILES: Record<Language, Record<string, Messages>> = {
+  'zh-CN': { 'zh-CN.json': zhCN, ...AREAS_ZH },
+  en: { 'en.json': en, ...AREAS_EN },
+};
 
 export function isLanguage(v: unknown): v is Language {
   return typeof v === 'string' && (LANGUAGES as readonly string[]).includes(v);

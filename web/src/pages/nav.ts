@@ -1,0 +1,24 @@
+import type { Me } from '../api';
+
+/** An entry of the side navigation, shown to accounts holding any of its permissions. */
+export interface NavItem {
+  readonly key: string;
+  readonly path: string;
+  /** Translation key of its label. */
+  readonly label: string;
+  readonly permissions: readonly string[];
+}
+
+/**
+ * The side navigation, in order. The first path segment of every path here must be in the
+ * server's CONSOLE_PAGES (src/server/console-static.ts) so a reload or a copied link works; a test
+ * checks it.
+ */
+export const NAV: readonly NavItem[] = [
+  { key: 'catalog', path: '/catalog', label: 'nav.catalog', permissions: ['catalog:read'] },
+  { key: 'inbox', path: '/inbox', label: 'nav.inbox', permissions: ['notification:read'] },
+];
+
+export function allowed(me: Me, permissions: readonly string[]): boolean {
+  return permissions.some((p) => me.permissions.includes(p));
+}

@@ -1,0 +1,40 @@
+import type { ReactNode } from 'react';
+import type { Me } from '../api';
+import { allowed } from './nav';
+import { CatalogSearchPage } from './CatalogSearchPage';
+import { EntryPage } from './EntryPage';
+import { InboxPage } from './InboxPage';
+
+/** What a page is given when it is shown. */
+export interface PageContext {
+  readonly me: Me;
+  /** The path's captured parts, decoded. */
+  readonly params: readonly string[];
+  /** Tells the shell that the unread count may have changed. */
+  readonly onInboxChange: () => void;
+}
+
+/** A page: the paths it answers and the permissions (any of them) that open it. */
+export interface Route {
+  readonly pattern: RegExp;
+  readonly permissions: readonly string[];
+  readonly render: (ctx: PageContext) => ReactNode;
+}
+
+/** The pages, most specific first: the first whose pattern matches the path and whose permission the account holds is shown. */
+export const ROUTES: readonly Route[] = [
+  { pattern: /^\/catalog\/entries\/([^/]+)$/, permissions: ['catalog:read'], render: ({ params }) => <EntryPage id={params[0]!} /> },
+  { pattern: /^\/catalog(\/.*)?$/, permissions: ['catalog:read'], render: () => <CatalogSearchPage /> },
+  { pattern: /^\/inbox$/, permissions: ['notification:read'], render: ({ onInboxChange }) => <InboxPage onChange={onInboxChange} /> },
+];
+
+/** The page for a path, or null when none matches or the account may not open it. */
+export function resolve(path: string, me: Me): { readonly route: Route; readonly params: readonly string[] } | null {
+  for (const route of ROUTES) {
+    const m = route.pattern.exec(path);
+    if (!m) continue;
+    if (!allowed(me, route.permissions)) continue;
+    return { route, params: m.slice(1).filter((x): x is string => x !== undefined).map((x) => decodeURIComponent(x)) };
+  }
+  return null;
+}
