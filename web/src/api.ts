@@ -44,15 +44,73 @@ export function queryString(q: Query): string {
   return s ? `?${s}` : '';
 }
 
-export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown, opts: { quiet?: boolean } = {}): Promise<T> {
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A JSON call to the API; an error answer throws an ApiError with the platform's code and message. */
+export async function api<T>(method: Method, path: string, body?: unknown, opts: { quiet?: boolean } = {}): Promise<T> {
   const res = await fetch(`/api/v1${path}`, {
     method,
     credentials: 'same-origin',
     headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  return answer<T>(res, opts);
+}
+
+/**
+ * Sends a file as the raw body (the catalog import, attachments), with its own content type; the
+ * answer is JSON like `api`'s.
+ */
+export async function upload<T>(path: string, file: Blob, contentType = file.type || 'application/octet-stream', opts: { quiet?: boolean } = {}): Promise<T> {
+  const res = await fetch(`/api/v1${path}`, { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json', 'content-type': contentType }, body: file });
+  return answer<T>(res, opts);
+}
+
+/**
+ * Fetches a file (an export, an attachment) and hands it to the browser as a download under the
+ * name the server gives in Content-Disposition, else `fallbackName`.
+ */
+export async function download(path: string, fallbackName: string): Promise<void> {
+  const res = await fetch(`/api/v1${path}`, { credentials: 'same-origin' });
+  if (!res.ok) await answer<never>(res, {});
+  const blob = await res.blob();
+  const name = fileNameOf(res.headers.get('content-disposition')) ?? fallbackName;
+  const url = URL.createObjectURL(blob);
+  try {
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  } finally {
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+}
+
+/** The file name of a Content-Disposition header (`filename*=UTF-8''…` preferred). */
+export function fileNameOf(disposition: string | null): string | null {
+  if (!disposition) return null;
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  if (star?.[1]) {
+    try {
+      return decodeURIComponent(star[1]);
+    } catch {
+      // fall through to the plain name
+    }
+  }
+  const plain = /filename="?([^";]+)"?/i.exec(disposition);
+  return plain?.[1] ?? null;
+}
+
+async function answer<T>(res: Response, opts: { quiet?: boolean }): Promise<T> {
   const text = await res.text();
-  const json: unknown = text ? JSON.parse(text) : null;
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
   if (!res.ok) {
     const b = (json ?? {}) as Partial<ApiErrorBody>;
     const err = new ApiError(res.status, { code: b.code ?? `HTTP_${res.status}`, message: b.message ?? res.statusText, messageZh: b.messageZh, details: b.details, requestId: b.requestId });
