@@ -7,82 +7,30 @@
  * Needs /usr/bin/chromium and the CJK font: `apt-get install -y chromium fonts-wqy-microhei`
  * (.ci/run installs them). Without Chromium the test is skipped locally and fails under CI=true.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { currentStep, totpCode } from '../src/lib/totp.js';
 import { catalogContent } from './helpers/catalog.js';
-import { freePort, run, start, waitReady, type Proc } from './helpers/cli.js';
+import { ConsoleServer, describeConsole, launchBrowser, shot, watchedPage } from './helpers/console.js';
 import { STRONG_PASSWORD, usccFor } from './helpers/platform.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
 const ENTRY_NAME = '不动产登记信息';
-const haveChromium = existsSync(CHROMIUM);
 
-if (!haveChromium && !process.env.CI) {
-  console.warn(`console e2e skipped: ${CHROMIUM} is missing. Install it with: apt-get install -y chromium fonts-wqy-microhei`);
-}
-
-describe.runIf(!haveChromium && !!process.env.CI)('console e2e under CI', () => {
-  it('needs Chromium', () => {
-    expect.fail(`${CHROMIUM} is missing; CI must install it: apt-get install -y chromium fonts-wqy-microhei`);
-  });
-});
-
-describe.runIf(haveChromium)('web console in Chromium', () => {
-  let dir: string;
-  let server: Proc;
-  let base: string;
+describeConsole('web console in Chromium', () => {
+  let server: ConsoleServer;
   let context: BrowserContext;
   let oneTimePassword: string;
 
-  const api = async (token: string, method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = (await r.json()) as Record<string, unknown>;
-    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
-    return json;
-  };
-
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'govshare-console-e2e-'));
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const port = await freePort();
     // Everyone needs an authenticator here, so the browser walks the whole first-login setup.
-    const vars = { GOVSHARE_DATA_DIR: join(dir, 'data'), GOVSHARE_PORT: String(port), GOVSHARE_EXCHANGE_PORT: String(await freePort()), GOVSHARE_TOTP_POLICY: 'all' };
-    base = `http://127.0.0.1:${port}`;
-    const init = run(['init'], vars);
-    expect(init.code, init.stderr).toBe(0);
-    const agency = run(['agency', 'add', '--code', 'HYZRZY', '--name', '衡阳市自然资源和规划局', '--uscc', usccFor(31), '--region', '430400', '--level', 'prefecture'], vars);
-    expect(agency.code, agency.stderr).toBe(0);
-    const consumer = run(['--json', 'agency', 'add', '--code', 'HYZWFW', '--name', '衡阳市政务服务中心', '--uscc', usccFor(32), '--region', '430400', '--level', 'prefecture'], vars);
-    expect(consumer.code, consumer.stderr).toBe(0);
-    const consumerId = (JSON.parse(consumer.stdout) as { id: string }).id;
-    const cataloger = run(['--json', 'user', 'add', 'li.si', '--display-name', '李四', '--agency', 'HYZRZY', '--roles', 'cataloger,reviewer'], vars);
-    expect(cataloger.code, cataloger.stderr).toBe(0);
-    oneTimePassword = (JSON.parse(cataloger.stdout) as { password: string }).password;
-    const supervisor = run(['--json', 'user', 'add', 'wang.wu', '--display-name', '王五', '--roles', 'supervisor'], vars);
-    expect(supervisor.code, supervisor.stderr).toBe(0);
-    const requester = run(['--json', 'user', 'add', 'zhao.liu', '--display-name', '赵六', '--agency', 'HYZWFW', '--roles', 'requester'], vars);
-    expect(requester.code, requester.stderr).toBe(0);
-
-    server = start(['serve'], vars);
-    await waitReady(port, server);
+    server = await ConsoleServer.start({ GOVSHARE_TOTP_POLICY: 'all' });
+    server.agency('HYZRZY', '衡阳市自然资源和规划局', usccFor(31));
+    const consumerId = String(server.agency('HYZWFW', '衡阳市政务服务中心', usccFor(32)).id);
+    oneTimePassword = String(server.cli(['--json', 'user', 'add', 'li.si', '--display-name', '李四', '--agency', 'HYZRZY', '--roles', 'cataloger,reviewer']).password);
+    server.cli(['--json', 'user', 'add', 'wang.wu', '--display-name', '王五', '--roles', 'supervisor']);
+    server.cli(['--json', 'user', 'add', 'zhao.liu', '--display-name', '赵六', '--agency', 'HYZWFW', '--roles', 'requester']);
 
     // The published entry the browser looks for, made through the API by its agency and the supervisor.
-    const token = (user: string) => {
-      const r = run(['--json', 'token', 'create', '--user', user, '--expires', '1d'], vars);
-      expect(r.code, r.stderr).toBe(0);
-      return (JSON.parse(r.stdout) as { token: string }).token;
-    };
-    const catalogerToken = token('li.si');
-    const supervisorToken = token('wang.wu');
     const content = catalogContent({
       classification: { category: '1', group: '03', subgroup: '001' },
       nameZh: ENTRY_NAME,
@@ -96,12 +44,12 @@ describe.runIf(haveChromium)('web console in Chromium', () => {
         { nameZh: '建筑面积', names: { en: 'Floor area' }, dataType: 'decimal', precision: 12, scale: 2, description: '平方米' },
       ],
     });
-    const entry = await api(catalogerToken, 'POST', '/catalog/entries', { content });
-    await api(catalogerToken, 'POST', `/catalog/entries/${String(entry.id)}/submit`, {});
-    await api(supervisorToken, 'POST', `/catalog/entries/${String(entry.id)}/publish`, { comment: '符合编目要求' });
+    const entry = await server.api('li.si', 'POST', '/catalog/entries', { content });
+    await server.api('li.si', 'POST', `/catalog/entries/${String(entry.id)}/submit`, {});
+    await server.api('wang.wu', 'POST', `/catalog/entries/${String(entry.id)}/publish`, { comment: '符合编目要求' });
     // Another agency asks for it: the provider's reviewer (the browser's account) is notified.
-    const system = await api(token('operator'), 'POST', '/systems', { agencyId: consumerId, name: '一网通办系统', purpose: '不动产登记“一网通办”', ownerContact: { name: '赵六' } });
-    await api(token('zhao.liu'), 'POST', '/share-requests', {
+    const system = await server.api('operator', 'POST', '/systems', { agencyId: consumerId, name: '一网通办系统', purpose: '不动产登记“一网通办”', ownerContact: { name: '赵六' } });
+    await server.api('zhao.liu', 'POST', '/share-requests', {
       systemId: system.id,
       resource: entry.id,
       items: ['不动产单元号', '权利人名称'],
@@ -112,43 +60,19 @@ describe.runIf(haveChromium)('web console in Chromium', () => {
       frequency: '实时',
     });
 
-    context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-      viewport: { width: 1366, height: 768 },
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-    });
+    context = await launchBrowser(server.dir);
   }, 180_000);
 
   afterAll(async () => {
     await context?.close();
-    if (server) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   it('first login, search, entry, language switch, logout — in Chinese, under the CSP, with the CJK font', async () => {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
-    const violations: string[] = [];
-    const pageErrors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) violations.push(m.text());
-    });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.exposeFunction('gsReportViolation', (v: string) => violations.push(v));
-    // Runs in the page (a string: the test is compiled without the DOM's types).
-    await page.addInitScript({
-      content: `document.addEventListener('securitypolicyviolation', (e) => window.gsReportViolation(e.violatedDirective + ' ' + e.sourceFile + ':' + e.lineNumber + ':' + e.columnNumber + ' ' + e.sample));`,
-    });
+    const { page, watch } = await watchedPage(context);
 
-    const first = await page.goto(`${base}/`);
+    const first = await page.goto(`${server.base}/`);
     expect(first?.headers()['content-security-policy']).toContain("script-src 'self'");
 
     // A wrong password says what happened.
@@ -258,7 +182,7 @@ describe.runIf(haveChromium)('web console in Chromium', () => {
     const me = await page.evaluate(async () => (await fetch('/api/v1/auth/me')).status);
     expect(me).toBe(401);
 
-    expect(violations).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(watch.violations).toEqual([]);
+    expect(watch.pageErrors).toEqual([]);
   }, 180_000);
 });
