@@ -6,6 +6,13 @@ const aes: DataKey = { id: 7, algorithm: 'aes-256-gcm', key: randomBytes(32) };
 const sm4: DataKey = { id: 8, algorithm: 'sm4-cbc-hmac-sha256', key: randomBytes(32) };
 
 describe('data cipher', () => {
+  it('still reads a value stored under SM4 before its keys were derived once per data key (format 2 unchanged)', () => {
+    const k: DataKey = { id: 8, algorithm: 'sm4-cbc-hmac-sha256', key: Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex') };
+    const stored = Buffer.from('AgAAAAgt/Sn6C+ohPxlQVJKuecbcuKwqabZ0KHaHCmq8uS1gtxYtGZbNk3GxUWfG4/9En+XbNpdr0q4wDIZTDAZOmjzz5v8CHZArgy/sks3LCkDlJg==', 'base64');
+    expect(decryptValue(k, stored, 'R/c5')).toBe('430402199001010011 张三');
+    expect(() => decryptValue({ ...k, key: Buffer.alloc(32) }, stored, 'R/c5')).toThrow(/authentication failed/);
+  });
+
   it.each([aes, sm4])('round-trips with $algorithm, naming its key, and refuses another column or an altered byte', (k) => {
     const stored = encryptValue(k, '430402199001010011 张三', 'R/c5');
     expect(keyIdOf(stored)).toBe(k.id);

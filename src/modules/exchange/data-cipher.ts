@@ -31,9 +31,10 @@ export interface DataKey {
   readonly key: Buffer;
 }
 
-function sm4Keys(key: Buffer): { enc: Buffer; mac: Buffer } {
+/** The SM4 and MAC keys of a format-2 data key, derived with HKDF; as KeyObjects, imported once. */
+function sm4Keys(key: Buffer): { enc: KeyObject; mac: KeyObject } {
   const okm = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'govshare exchange sm4-cbc-hmac', 48));
-  return { enc: okm.subarray(0, 16), mac: okm.subarray(16) };
+  return { enc: createSecretKey(okm.subarray(0, 16)), mac: createSecretKey(okm.subarray(16)) };
 }
 
 function header(k: DataKey): Buffer {
@@ -45,11 +46,13 @@ function header(k: DataKey): Buffer {
 
 /**
  * What every value under one key repeats, made once per key: the AES key as a KeyObject (a raw
- * key is imported again by each cipher made from it), the header, and the additional data per
- * column (`header | aad`). A million-row load or comparison encrypts or decrypts a value per row.
+ * key is imported again by each cipher made from it), or the SM4 and MAC keys derived from it (an
+ * HKDF per value cost more than the SM4 itself), the header, and the additional data per column
+ * (`header | aad`). A million-row load or comparison encrypts or decrypts a value per row.
  */
 interface Prepared {
   readonly aesKey: KeyObject | undefined;
+  readonly sm4: { readonly enc: KeyObject; readonly mac: KeyObject } | undefined;
   readonly head: Buffer;
   readonly additional: Map<string, Buffer>;
 }
@@ -60,7 +63,8 @@ const MAX_COLUMNS = 10_000;
 function prepare(k: DataKey): Prepared {
   let p = prepared.get(k);
   if (!p) {
-    p = { aesKey: k.algorithm === 'aes-256-gcm' ? createSecretKey(k.key) : undefined, head: header(k), additional: new Map() };
+    const aes = k.algorithm === 'aes-256-gcm';
+    p = { aesKey: aes ? createSecretKey(k.key) : undefined, sm4: aes ? undefined : sm4Keys(k.key), head: header(k), additional: new Map() };
     prepared.set(k, p);
   }
   return p;
@@ -111,7 +115,7 @@ export function encryptValue(k: DataKey, plaintext: string, aad: string): Buffer
     c.getAuthTag().copy(out, 17 + body.length);
     return out;
   }
-  const { enc, mac } = sm4Keys(k.key);
+  const { enc, mac } = p.sm4 ?? sm4Keys(k.key);
   const iv = freshBytes(16);
   const c = createCipheriv('sm4-cbc', enc, iv);
   const body = Buffer.concat([iv, c.update(Buffer.from(plaintext, 'utf8')), c.final()]);
@@ -141,7 +145,7 @@ export function decryptValue(k: DataKey, stored: Buffer, aad: string): string {
       d.final();
       return text;
     }
-    const { enc, mac } = sm4Keys(k.key);
+    const { enc, mac } = p.sm4 ?? sm4Keys(k.key);
     const body = stored.subarray(5, stored.length - 32);
     const tag = stored.subarray(stored.length - 32);
     const want = createHmac('sha256', mac).update(head).update(body).update(Buffer.from(aad, 'utf8')).digest();
