@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,15 @@ describe('govshare command', () => {
     expect(help.stdout).toContain('Exit codes');
     for (const sub of ['agency', 'user', 'token']) expect(run([sub, '--help'], {}).code).toBe(0);
     expect(run(['frobnicate'], {}).code).toBe(2);
+  });
+
+  it('prints its version, the one in package.json', () => {
+    const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = run([flag], {});
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(pkg.version);
+    }
   });
 
   it('refuses a wrong setting with a one-line message and exit 3', () => {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { platformVersion } from '../lib/version.js';
 import { registerAgency } from './agency.js';
 import { registerAttachments } from './attachments.js';
 import { registerAudit } from './audit.js';
@@ -23,6 +24,7 @@ const program = new Command('govshare')
   .option('--config <file>', 'JSON config file (or GOVSHARE_CONFIG)')
   .option('--data-dir <dir>', 'data directory (or GOVSHARE_DATA_DIR; default ./data)')
   .option('--json', 'print results as JSON')
+  .version(platformVersion(), '-V, --version', 'print the version and exit')
   .showHelpAfterError()
   .exitOverride();
 
