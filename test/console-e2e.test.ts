@@ -11,7 +11,7 @@ import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { currentStep, totpCode } from '../src/lib/totp.js';
 import { catalogContent } from './helpers/catalog.js';
-import { ConsoleServer, describeConsole, launchBrowser, shot, watchedPage } from './helpers/console.js';
+import { ConsoleServer, describeConsole, docShot, launchBrowser, shot, watchedPage } from './helpers/console.js';
 import { STRONG_PASSWORD, usccFor } from './helpers/platform.js';
 
 const ENTRY_NAME = '不动产登记信息';
@@ -80,7 +80,7 @@ describeConsole('web console in Chromium', () => {
     await page.getByLabel('密码', { exact: true }).fill('wrong-password');
     await page.getByRole('button', { name: /登\s*录/ }).click();
     await expect.poll(() => page.getByTestId('login-error').textContent()).toContain('用户名或密码错误');
-    await shot(page, '01-login');
+    await docShot(page, 'start-login');
 
     // First login with the one-time password: change it, then enrol the authenticator.
     await page.getByLabel('密码', { exact: true }).fill(oneTimePassword);
@@ -93,7 +93,7 @@ describeConsole('web console in Chromium', () => {
     const secret = (await page.getByTestId('totp-secret').textContent())?.trim() ?? '';
     expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
     expect(await page.getByAltText('身份验证器二维码').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(100);
-    await shot(page, '02-totp-enrolment');
+    await docShot(page, 'start-totp');
     const step = currentStep(Date.now());
     await page.getByLabel('验证码').fill(totpCode(secret, step - 1));
     await page.getByRole('button', { name: '确认绑定' }).click();
@@ -119,7 +119,7 @@ describeConsole('web console in Chromium', () => {
     expect(await notice.first().textContent()).toContain('未读');
     expect(await notice.first().textContent()).toContain(ENTRY_NAME);
     await expect.poll(() => page.getByRole('button', { name: '全部标为已读' }).isEnabled()).toBe(true);
-    await shot(page, '03-inbox');
+    await docShot(page, 'start-inbox');
     await notice.first().getByRole('button', { name: '标为已读' }).click();
     await expect.poll(() => notice.first().textContent()).not.toContain('未读');
     await expect.poll(() => page.getByTestId('unread-count').count()).toBe(0);
@@ -134,7 +134,7 @@ describeConsole('web console in Chromium', () => {
     expect(await page.getByTestId('search-total').textContent()).toContain('共 1 条');
     expect(await page.getByTestId('facet-shareType').textContent()).toContain('有条件共享');
     expect(new URL(page.url()).searchParams.get('q')).toBe('不动产');
-    await shot(page, '04-catalog-search');
+    await docShot(page, 'start-search');
 
     // The entry: data items, share attributes, versions.
     await hit.getByRole('link').click();
@@ -142,7 +142,7 @@ describeConsole('web console in Chromium', () => {
     const items = page.getByTestId('data-items');
     for (const name of ['不动产单元号', '权利人名称', '坐落', '建筑面积']) expect(await items.textContent()).toContain(name);
     expect(await items.textContent()).toContain('numeric(12,2)');
-    await shot(page, '05-entry-data-items');
+    await docShot(page, 'start-entry');
     await page.getByRole('tab', { name: '共享属性' }).click();
     expect(await page.getByTestId('share-attributes').textContent()).toContain('用于市场监管和行政审批');
     await page.getByRole('tab', { name: '版本历史' }).click();
