@@ -78,7 +78,7 @@ export function App() {
   };
 
   const page = resolve(loc.path, me);
-  const content = page ? page.route.render({ me, params: page.params, onInboxChange: () => setUnreadTick((n) => n + 1) }) : <Alert type="info" showIcon title={t('home.noPages')} />;
+  const content = page ? page.route.render({ me, params: page.params, query: loc.query, onInboxChange: () => setUnreadTick((n) => n + 1) }) : <Alert type="info" showIcon title={t('home.noPages')} />;
 
   return (
     <Layout className="gs-shell">

@@ -1,9 +1,10 @@
 import { Alert, Button, Descriptions, Space, Spin, Table, Tabs, Tag, Typography } from 'antd';
 import { useEffect, useState } from 'react';
-import { api, ApiError, type DataItem, type Entry, type Version } from '../api';
+import { api, ApiError, type DataItem, type Entry, type Me, type Version } from '../api';
 import { errorMessage } from '../errors';
 import { useI18n } from '../i18n/context';
 import { contentLanguage, formatDate, formatDateTime } from '../i18n/i18n';
+import { navigate } from '../router';
 
 function lengthOf(item: DataItem): string {
   if (item.length !== null) return String(item.length);
@@ -11,7 +12,7 @@ function lengthOf(item: DataItem): string {
   return '—';
 }
 
-export function EntryPage({ id }: { readonly id: string }) {
+export function EntryPage({ id, me }: { readonly id: string; readonly me: Me }) {
   const { t, lang } = useI18n();
   const [entry, setEntry] = useState<Entry | null>(null);
   const [versions, setVersions] = useState<readonly Version[]>([]);
@@ -110,6 +111,7 @@ export function EntryPage({ id }: { readonly id: string }) {
       <Typography.Title level={2} data-testid="entry-name">
         {v.name}
       </Typography.Title>
+      <EntryActions entry={entry} me={me} />
       <Descriptions size="small" column={2}>
         <Descriptions.Item label={t('catalog.resourceCode')}>{entry.resourceCode ?? '—'}</Descriptions.Item>
         <Descriptions.Item label={t('catalog.provider')}>{entry.provider.name}</Descriptions.Item>
@@ -130,6 +132,29 @@ export function EntryPage({ id }: { readonly id: string }) {
           { key: 'versions', label: t('entry.tabs.versions'), children: history },
         ]}
       />
+    </Space>
+  );
+}
+
+/** What the person can do with the entry: ask for it (another agency's published entry), or edit it (their own agency's). */
+function EntryActions({ entry, me }: { readonly entry: Entry; readonly me: Me }) {
+  const { t } = useI18n();
+  const own = me.user.agencyId !== null && entry.provider.id === me.user.agencyId;
+  const canRequest = entry.published !== null && !own && me.user.agencyId !== null && me.permissions.includes('request:file');
+  const canEdit = own && me.permissions.includes('catalog:edit');
+  if (!canRequest && !canEdit) return null;
+  return (
+    <Space>
+      {canRequest ? (
+        <Button type="primary" data-testid="file-request" onClick={() => navigate(`/requests/new?entry=${encodeURIComponent(entry.id)}`)}>
+          {t('requests.fileFromEntry')}
+        </Button>
+      ) : null}
+      {canEdit ? (
+        <Button data-testid="edit-entry" onClick={() => navigate(`/authoring/entries/${encodeURIComponent(entry.id)}/edit`)}>
+          {t('authoring.edit')}
+        </Button>
+      ) : null}
     </Space>
   );
 }

@@ -16,6 +16,10 @@ export interface NavItem {
  */
 export const NAV: readonly NavItem[] = [
   { key: 'catalog', path: '/catalog', label: 'nav.catalog', permissions: ['catalog:read'] },
+  { key: 'requests', path: '/requests', label: 'nav.requests', permissions: ['request:file'] },
+  { key: 'reviews', path: '/reviews', label: 'nav.reviews', permissions: ['request:review'] },
+  { key: 'arbitration', path: '/arbitration', label: 'nav.arbitration', permissions: ['request:arbitrate'] },
+  { key: 'grants', path: '/grants', label: 'nav.grants', permissions: ['grant:read'] },
   { key: 'inbox', path: '/inbox', label: 'nav.inbox', permissions: ['notification:read'] },
 ];
 

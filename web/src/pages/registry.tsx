@@ -3,13 +3,19 @@ import type { Me } from '../api';
 import { allowed } from './nav';
 import { CatalogSearchPage } from './CatalogSearchPage';
 import { EntryPage } from './EntryPage';
+import { GrantPage, GrantsPage } from './GrantsPage';
 import { InboxPage } from './InboxPage';
+import { RequestFormPage } from './RequestFormPage';
+import { RequestListPage } from './RequestListPage';
+import { RequestPage } from './RequestPage';
 
 /** What a page is given when it is shown. */
 export interface PageContext {
   readonly me: Me;
   /** The path's captured parts, decoded. */
   readonly params: readonly string[];
+  /** The path's query. */
+  readonly query: URLSearchParams;
   /** Tells the shell that the unread count may have changed. */
   readonly onInboxChange: () => void;
 }
@@ -23,8 +29,15 @@ export interface Route {
 
 /** The pages, most specific first: the first whose pattern matches the path and whose permission the account holds is shown. */
 export const ROUTES: readonly Route[] = [
-  { pattern: /^\/catalog\/entries\/([^/]+)$/, permissions: ['catalog:read'], render: ({ params }) => <EntryPage id={params[0]!} /> },
+  { pattern: /^\/catalog\/entries\/([^/]+)$/, permissions: ['catalog:read'], render: ({ params, me }) => <EntryPage id={params[0]!} me={me} /> },
   { pattern: /^\/catalog(\/.*)?$/, permissions: ['catalog:read'], render: () => <CatalogSearchPage /> },
+  { pattern: /^\/requests\/new$/, permissions: ['request:file'], render: ({ me, query }) => <RequestFormPage me={me} entryId={query.get('entry') ?? ''} /> },
+  { pattern: /^\/requests\/([^/]+)$/, permissions: ['request:read'], render: ({ params, me }) => <RequestPage id={params[0]!} me={me} /> },
+  { pattern: /^\/requests$/, permissions: ['request:file'], render: () => <RequestListPage kind="mine" /> },
+  { pattern: /^\/reviews$/, permissions: ['request:review'], render: () => <RequestListPage kind="reviews" /> },
+  { pattern: /^\/arbitration$/, permissions: ['request:arbitrate'], render: () => <RequestListPage kind="arbitration" /> },
+  { pattern: /^\/grants\/([^/]+)$/, permissions: ['grant:read'], render: ({ params, me }) => <GrantPage id={params[0]!} me={me} /> },
+  { pattern: /^\/grants$/, permissions: ['grant:read'], render: ({ me }) => <GrantsPage me={me} /> },
   { pattern: /^\/inbox$/, permissions: ['notification:read'], render: ({ onInboxChange }) => <InboxPage onChange={onInboxChange} /> },
 ];
 
