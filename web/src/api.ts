@@ -67,6 +67,28 @@ export async function upload<T>(path: string, file: Blob, contentType = file.typ
 }
 
 /**
+ * `upload` with progress: the share of the file sent so far (0–1) is reported as it goes (fetch
+ * cannot report an upload's progress; XMLHttpRequest can).
+ */
+export function uploadWithProgress<T>(path: string, file: Blob, contentType: string, onProgress: (sent: number) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `/api/v1${path}`);
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.setRequestHeader('content-type', contentType);
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) onProgress(e.loaded / e.total);
+    };
+    xhr.onerror = () => reject(new TypeError('network error'));
+    xhr.onload = () => {
+      const headers = new Headers({ 'content-type': xhr.getResponseHeader('content-type') ?? 'application/json' });
+      answer<T>(new Response(xhr.responseText, { status: xhr.status, statusText: xhr.statusText, headers }), {}).then(resolve, reject);
+    };
+    xhr.send(file);
+  });
+}
+
+/**
  * Fetches a file (an export, an attachment) and hands it to the browser as a download under the
  * name the server gives in Content-Disposition, else `fallbackName`.
  */
@@ -224,6 +246,9 @@ export interface Entry {
   readonly resourceCode: string | null;
   readonly status: string;
   readonly provider: { readonly id: string; readonly code: string; readonly name: string };
+  /** Concurrency version of the entry, passed back as expectedVersion. */
+  readonly version: number;
+  readonly updatedAt: string;
   readonly publishedVersion: number | null;
   readonly published: Version | null;
   readonly pending: Version | null;

@@ -16,6 +16,8 @@ export interface NavItem {
  */
 export const NAV: readonly NavItem[] = [
   { key: 'catalog', path: '/catalog', label: 'nav.catalog', permissions: ['catalog:read'] },
+  { key: 'authoring', path: '/authoring', label: 'nav.authoring', permissions: ['catalog:edit'] },
+  { key: 'review', path: '/review', label: 'nav.review', permissions: ['catalog:review'] },
   { key: 'requests', path: '/requests', label: 'nav.requests', permissions: ['request:file'] },
   { key: 'reviews', path: '/reviews', label: 'nav.reviews', permissions: ['request:review'] },
   { key: 'arbitration', path: '/arbitration', label: 'nav.arbitration', permissions: ['request:arbitrate'] },

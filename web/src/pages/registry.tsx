@@ -1,13 +1,17 @@
 import type { ReactNode } from 'react';
 import type { Me } from '../api';
 import { allowed } from './nav';
+import { AuthoringPage } from './AuthoringPage';
 import { CatalogSearchPage } from './CatalogSearchPage';
+import { EntryEditorPage } from './EntryEditorPage';
 import { EntryPage } from './EntryPage';
 import { GrantPage, GrantsPage } from './GrantsPage';
+import { ImportPage } from './ImportPage';
 import { InboxPage } from './InboxPage';
 import { RequestFormPage } from './RequestFormPage';
 import { RequestListPage } from './RequestListPage';
 import { RequestPage } from './RequestPage';
+import { ReviewEntryPage, ReviewPage } from './ReviewPage';
 
 /** What a page is given when it is shown. */
 export interface PageContext {
@@ -31,6 +35,12 @@ export interface Route {
 export const ROUTES: readonly Route[] = [
   { pattern: /^\/catalog\/entries\/([^/]+)$/, permissions: ['catalog:read'], render: ({ params, me }) => <EntryPage id={params[0]!} me={me} /> },
   { pattern: /^\/catalog(\/.*)?$/, permissions: ['catalog:read'], render: () => <CatalogSearchPage /> },
+  { pattern: /^\/authoring\/new$/, permissions: ['catalog:edit'], render: () => <EntryEditorPage id={null} /> },
+  { pattern: /^\/authoring\/import$/, permissions: ['catalog:edit'], render: () => <ImportPage /> },
+  { pattern: /^\/authoring\/entries\/([^/]+)\/edit$/, permissions: ['catalog:edit'], render: ({ params }) => <EntryEditorPage id={params[0]!} /> },
+  { pattern: /^\/authoring$/, permissions: ['catalog:edit'], render: ({ me }) => <AuthoringPage me={me} /> },
+  { pattern: /^\/review\/entries\/([^/]+)$/, permissions: ['catalog:review'], render: ({ params }) => <ReviewEntryPage id={params[0]!} /> },
+  { pattern: /^\/review$/, permissions: ['catalog:review'], render: () => <ReviewPage /> },
   { pattern: /^\/requests\/new$/, permissions: ['request:file'], render: ({ me, query }) => <RequestFormPage me={me} entryId={query.get('entry') ?? ''} /> },
   { pattern: /^\/requests\/([^/]+)$/, permissions: ['request:read'], render: ({ params, me }) => <RequestPage id={params[0]!} me={me} /> },
   { pattern: /^\/requests$/, permissions: ['request:file'], render: () => <RequestListPage kind="mine" /> },
