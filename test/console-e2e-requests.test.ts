@@ -201,4 +201,29 @@ describeConsole('console: request, refuse, dispute, arbitrate, grant', () => {
     expect(watch.violations).toEqual([]);
     expect(watch.pageErrors).toEqual([]);
   }, 120_000);
+
+  it("the supervisor's overview counts what the API counts and draws its charts", async () => {
+    await signIn(page, server.base, supervisor);
+    await page.getByRole('menuitem', { name: '概览' }).click();
+    await page.getByTestId('dashboard-counts').waitFor();
+    const stats = (await server.api('wang.wu', 'GET', '/share-requests/statistics')).providers as { pending: number; overdue: number; granted: number }[];
+    const sum = (k: 'pending' | 'overdue' | 'granted') => stats.reduce((n, p) => n + p[k], 0);
+    // The provider granted one (narrowed); the other it refused and the supervisor overruled (counted as the provider decided it).
+    expect(sum('granted')).toBe(1);
+    const count = (id: string) => page.getByTestId(id).locator('.ant-statistic-content-value').textContent();
+    await expect.poll(() => count('count-pending')).toBe(String(sum('pending')));
+    expect(await count('count-overdue')).toBe(String(sum('overdue')));
+    expect(await count('count-published')).toBe('1');
+    for (const chart of ['chart-share-type', 'chart-provider', 'chart-request-state', 'chart-review-time']) {
+      const size = await page.getByTestId(chart).locator('canvas').first().evaluate((c) => {
+        const canvas = c as unknown as { width: number; height: number };
+        return canvas.width * canvas.height;
+      });
+      expect(size, chart).toBeGreaterThan(0);
+    }
+    await docShot(page, 'dashboard');
+    await signOut(page);
+    expect(watch.violations).toEqual([]);
+    expect(watch.pageErrors).toEqual([]);
+  }, 120_000);
 });

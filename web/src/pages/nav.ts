@@ -15,6 +15,7 @@ export interface NavItem {
  * checks it.
  */
 export const NAV: readonly NavItem[] = [
+  { key: 'dashboard', path: '/dashboard', label: 'nav.dashboard', permissions: ['catalog:read'] },
   { key: 'catalog', path: '/catalog', label: 'nav.catalog', permissions: ['catalog:read'] },
   { key: 'authoring', path: '/authoring', label: 'nav.authoring', permissions: ['catalog:edit'] },
   { key: 'review', path: '/review', label: 'nav.review', permissions: ['catalog:review'] },

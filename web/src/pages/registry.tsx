@@ -3,6 +3,7 @@ import type { Me } from '../api';
 import { allowed } from './nav';
 import { AuthoringPage } from './AuthoringPage';
 import { CatalogSearchPage } from './CatalogSearchPage';
+import { DashboardPage } from './DashboardPage';
 import { EntryEditorPage } from './EntryEditorPage';
 import { EntryPage } from './EntryPage';
 import { GrantPage, GrantsPage } from './GrantsPage';
@@ -35,6 +36,7 @@ export interface Route {
 export const ROUTES: readonly Route[] = [
   { pattern: /^\/catalog\/entries\/([^/]+)$/, permissions: ['catalog:read'], render: ({ params, me }) => <EntryPage id={params[0]!} me={me} /> },
   { pattern: /^\/catalog(\/.*)?$/, permissions: ['catalog:read'], render: () => <CatalogSearchPage /> },
+  { pattern: /^\/dashboard$/, permissions: ['catalog:read'], render: ({ me }) => <DashboardPage me={me} /> },
   { pattern: /^\/authoring\/new$/, permissions: ['catalog:edit'], render: () => <EntryEditorPage id={null} /> },
   { pattern: /^\/authoring\/import$/, permissions: ['catalog:edit'], render: () => <ImportPage /> },
   { pattern: /^\/authoring\/entries\/([^/]+)\/edit$/, permissions: ['catalog:edit'], render: ({ params }) => <EntryEditorPage id={params[0]!} /> },
