@@ -40,6 +40,26 @@ export function CatalogSearchPage() {
 
   useEffect(() => setText(q), [q]);
 
+  // The region facet carries codes only; its labels are the regions' names (GET /regions/:code).
+  const [regionNames, setRegionNames] = useState<Readonly<Record<string, string>>>({});
+  const regionCodes = (result?.facets?.region ?? []).map((v) => v.value).filter((c) => regionNames[c] === undefined);
+  const regionKey = regionCodes.join(',');
+  useEffect(() => {
+    if (regionKey === '') return;
+    let live = true;
+    void Promise.all(
+      regionKey.split(',').map((code) =>
+        api<{ code: string; name: string }>('GET', `/regions/${code}`, undefined, { quiet: true }).then(
+          (r) => [code, r.name] as const,
+          () => [code, code] as const,
+        ),
+      ),
+    ).then((pairs) => live && setRegionNames((now) => ({ ...now, ...Object.fromEntries(pairs) })));
+    return () => {
+      live = false;
+    };
+  }, [regionKey]);
+
   useEffect(() => {
     let live = true;
     setLoading(true);
@@ -72,6 +92,8 @@ export function CatalogSearchPage() {
       case 'format':
       case 'updateCycle':
         return t(`${facet}.${v.value}`);
+      case 'region':
+        return regionNames[v.value] ?? v.label ?? v.value;
       case 'classification':
         return v.value.length === 1 ? `${v.value} ${t(`classification.${v.value}`)}` : v.value;
       default:
