@@ -49,7 +49,7 @@ const NOT_BUILT = [
  * The first segments of the console's client-side routes (web/src/pages/nav.ts and registry.tsx): only these fall back to
  * index.html, so any other unknown path — an API path above all — stays the API's JSON 404.
  */
-export const CONSOLE_PAGES = ['dashboard', 'catalog', 'inbox', 'requests', 'reviews', 'arbitration', 'grants', 'authoring', 'review'] as const;
+export const CONSOLE_PAGES = ['dashboard', 'catalog', 'inbox', 'requests', 'reviews', 'arbitration', 'grants', 'authoring', 'review', 'admin', 'audit'] as const;
 
 function isConsolePath(path: string): boolean {
   const first = path.split('/')[1] ?? '';

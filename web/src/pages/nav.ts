@@ -23,6 +23,9 @@ export const NAV: readonly NavItem[] = [
   { key: 'reviews', path: '/reviews', label: 'nav.reviews', permissions: ['request:review'] },
   { key: 'arbitration', path: '/arbitration', label: 'nav.arbitration', permissions: ['request:arbitrate'] },
   { key: 'grants', path: '/grants', label: 'nav.grants', permissions: ['grant:read'] },
+  { key: 'agencies', path: '/admin/agencies', label: 'nav.agencies', permissions: ['agency:manage', 'system:register'] },
+  { key: 'users', path: '/admin/users', label: 'nav.users', permissions: ['user:read'] },
+  { key: 'audit', path: '/audit', label: 'nav.audit', permissions: ['audit:read'] },
   { key: 'inbox', path: '/inbox', label: 'nav.inbox', permissions: ['notification:read'] },
 ];
 

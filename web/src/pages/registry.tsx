@@ -1,6 +1,8 @@
 import type { ReactNode } from 'react';
 import type { Me } from '../api';
 import { allowed } from './nav';
+import { AgenciesPage } from './AgenciesPage';
+import { AuditPage } from './AuditPage';
 import { AuthoringPage } from './AuthoringPage';
 import { CatalogSearchPage } from './CatalogSearchPage';
 import { DashboardPage } from './DashboardPage';
@@ -13,6 +15,7 @@ import { RequestFormPage } from './RequestFormPage';
 import { RequestListPage } from './RequestListPage';
 import { RequestPage } from './RequestPage';
 import { ReviewEntryPage, ReviewPage } from './ReviewPage';
+import { UsersPage } from './UsersPage';
 
 /** What a page is given when it is shown. */
 export interface PageContext {
@@ -50,6 +53,9 @@ export const ROUTES: readonly Route[] = [
   { pattern: /^\/arbitration$/, permissions: ['request:arbitrate'], render: () => <RequestListPage kind="arbitration" /> },
   { pattern: /^\/grants\/([^/]+)$/, permissions: ['grant:read'], render: ({ params, me }) => <GrantPage id={params[0]!} me={me} /> },
   { pattern: /^\/grants$/, permissions: ['grant:read'], render: ({ me }) => <GrantsPage me={me} /> },
+  { pattern: /^\/admin\/users$/, permissions: ['user:read'], render: ({ me }) => <UsersPage me={me} /> },
+  { pattern: /^\/admin\/agencies$/, permissions: ['agency:manage', 'system:register'], render: ({ me }) => <AgenciesPage me={me} /> },
+  { pattern: /^\/audit$/, permissions: ['audit:read'], render: () => <AuditPage /> },
   { pattern: /^\/inbox$/, permissions: ['notification:read'], render: ({ onInboxChange }) => <InboxPage onChange={onInboxChange} /> },
 ];
 
