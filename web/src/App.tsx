@@ -108,7 +108,7 @@ export function App() {
           <nav aria-label={t('nav.label')}>
             <Menu
               mode="inline"
-              selectedKeys={pages.filter((p) => loc.path.startsWith(p.path)).map((p) => p.key)}
+              selectedKeys={pages.filter((p) => loc.path === p.path || loc.path.startsWith(`${p.path}/`)).map((p) => p.key)}
               items={pages.map((p) => ({
                 key: p.key,
                 label:
