@@ -47,8 +47,9 @@ export function App() {
   }, [refresh]);
 
   // A call that finds the session gone (idle timeout, …) brings the person back to the login page
-  // with the reason.
-  useEffect(() => onSessionEnd((e) => setSession({ state: 'out', notice: { type: 'warning', text: errorMessage(lang, e) } })), [lang]);
+  // with the reason. Only a live session ends so: a page's call still in flight when the person
+  // logs out must not replace "you have logged out" with "the session ended".
+  useEffect(() => onSessionEnd((e) => setSession((s) => (s.state === 'in' ? { state: 'out', notice: { type: 'warning', text: errorMessage(lang, e) } } : s))), [lang]);
 
   if (session.state === 'loading') {
     return (
